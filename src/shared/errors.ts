@@ -1,0 +1,54 @@
+/**
+ * One vocabulary of failure types. Activities throw `ApplicationFailure`s with these `type`s;
+ * workflows, the client and the CLI match on them. Kept free of Node imports: workflows use it.
+ */
+export const ErrorType = {
+  /** Command input failed validation (never retried). */
+  InvalidInput: 'InvalidInput',
+  VmNotFound: 'VmNotFound',
+  DiskNotFound: 'DiskNotFound',
+  VmDeleteProtected: 'VmDeleteProtected',
+  VmStatusNotAllowed: 'VmStatusNotAllowed',
+  DiskLocked: 'DiskLocked',
+  /** A durable lock on an entity is held by another command. */
+  EntityLocked: 'EntityLocked',
+  /** No host of the pool answers as SPM right now (retryable). */
+  NoSpm: 'NoSpm',
+  /** VDSM answered with an error code; details carry code, message, verb, host. */
+  VdsmError: 'VdsmError',
+  /** VDSM answered something that does not match the schema of the verb. */
+  VdsmMalformedResponse: 'VdsmMalformedResponse',
+  /** Could not reach VDSM (connect/timeout); retryable. */
+  VdsmUnavailable: 'VdsmUnavailable',
+  /** A VDSM task ended in failure (cleanSuccess, cleanFailure, unknown, failure). */
+  TaskFailed: 'TaskFailed',
+  /** RemoveVm ended with some images not removed; those disks stay ILLEGAL. */
+  FinishedWithIllegalDisks: 'FinishedWithIllegalDisks',
+  /** The task-start reconciliation found more than one candidate task: a human must look. */
+  AmbiguousTask: 'AmbiguousTask',
+  InventoryError: 'InventoryError',
+  ConfigError: 'ConfigError',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Failure types that no retry can fix. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
+  ErrorType.InvalidInput,
+  ErrorType.VmNotFound,
+  ErrorType.DiskNotFound,
+  ErrorType.VmDeleteProtected,
+  ErrorType.VmStatusNotAllowed,
+  ErrorType.DiskLocked,
+  ErrorType.EntityLocked,
+  ErrorType.VdsmMalformedResponse,
+  ErrorType.TaskFailed,
+  ErrorType.FinishedWithIllegalDisks,
+  ErrorType.AmbiguousTask,
+];
+
+/** Details of a FinishedWithIllegalDisks failure. */
+export interface IllegalDisksDetails {
+  vmId: string;
+  illegalDiskIds: string[];
+  removedDiskIds: string[];
+}

@@ -1,0 +1,27 @@
+/**
+ * The one home of names shared by client, worker, workflows and tools: task queue, workflow id
+ * builders, schedule ids. Workflow ids are business ids, so submitting the same command twice
+ * reaches the same execution.
+ */
+export const DEFAULT_TASK_QUEUE = 'ovirt-tasks';
+export const DEFAULT_NAMESPACE = 'default';
+
+export const workflowIds = {
+  removeVm: (vmId: string): string => `RemoveVm/${vmId}`,
+  removeDisk: (diskId: string): string => `RemoveDisk/${diskId}`,
+  /** Deterministic child id: replay checks it, and a retried parent finds the same child. */
+  removeImage: (parentWorkflowId: string, diskId: string): string => `${parentWorkflowId}/RemoveImage/${diskId}`,
+  taskJanitor: (poolId: string): string => `TaskJanitor/${poolId}`,
+} as const;
+
+export const scheduleIds = {
+  taskJanitor: (poolId: string): string => `task-janitor/${poolId}`,
+} as const;
+
+/** Workflow type names (the exported function names in src/workflows). */
+export const WorkflowType = {
+  removeVm: 'removeVmWorkflow',
+  removeDisk: 'removeDiskWorkflow',
+  removeImage: 'removeImageWorkflow',
+  taskJanitor: 'taskJanitorWorkflow',
+} as const;

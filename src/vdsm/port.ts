@@ -1,0 +1,149 @@
+/**
+ * What the rest of ovirt-tasks needs from VDSM: one typed API per host, obtained from a connector
+ * that owns the connections. Activities depend on this port only, so tests can wire the real
+ * client (against the simulator or a real host) or a fake.
+ */
+
+/** Wire task state, as VDSM shows it (the deprecated pair). */
+export type VdsmTaskState = 'init' | 'running' | 'finished' | 'aborting' | 'cleaning' | 'unknown';
+/** Wire task result; '' while not finished. */
+export type VdsmTaskResult = '' | 'success' | 'cleanSuccess' | 'cleanFailure';
+
+export interface VdsmTaskStatus {
+  taskID: string;
+  taskState: VdsmTaskState;
+  taskResult: VdsmTaskResult;
+  code: number;
+  message: string;
+}
+
+export interface VdsmTaskInfo {
+  id: string;
+  /** Python verb name, e.g. deleteImage, createVolume. */
+  verb: string;
+}
+
+export interface VdsmTaskDetails extends VdsmTaskInfo {
+  state: string;
+  code: number;
+  message: string;
+  result: string;
+  tag: string;
+}
+
+export interface SpmStatus {
+  spmStatus: 'SPM' | 'Contend' | 'Free';
+  spmLver: number;
+  spmId: number;
+}
+
+export type HostJobStatus = 'pending' | 'running' | 'done' | 'failed' | 'aborted';
+export interface HostJob {
+  id: string;
+  status: HostJobStatus;
+  description: string;
+  job_type: string;
+  progress?: number;
+  error?: { code: number; message: string };
+}
+
+export interface ImageDeleteParams {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  postZero: boolean;
+  force: boolean;
+  discard: boolean;
+}
+
+export interface ImageMoveParams {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  dstSdUUID: string;
+  /** 1 copy, 2 move. */
+  operation: 1 | 2;
+  postZero: boolean;
+  force: boolean;
+  discard: boolean;
+}
+
+export interface VolumeCreateParams {
+  volumeID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  imageID: string;
+  /** Bytes, as a decimal string (VDSM's wire form). */
+  size: string;
+  /** 4 COW, 5 RAW. */
+  volFormat: 4 | 5;
+  /** 1 preallocated, 2 sparse. */
+  preallocate: 1 | 2;
+  diskType: string;
+  desc: string;
+  srcImgUUID: string;
+  srcVolUUID: string;
+}
+
+export interface SpmStartParams {
+  storagepoolID: string;
+  prevID: number;
+  prevLver: number;
+  enableScsiFencing: boolean;
+  maxHostID?: number;
+  domVersion?: number;
+}
+
+export interface CopyDataParams {
+  job_id: string;
+  source: Record<string, unknown>;
+  destination: Record<string, unknown>;
+}
+
+/** One VDSM host. Every method is one JSON-RPC request; none retries a task-creating verb. */
+export interface VdsmHostApi {
+  readonly hostLabel: string;
+  taskGetStatus(taskID: string): Promise<VdsmTaskStatus>;
+  taskGetInfo(taskID: string): Promise<VdsmTaskInfo>;
+  taskStop(taskID: string): Promise<void>;
+  taskClear(taskID: string): Promise<void>;
+  taskRevert(taskID: string): Promise<void>;
+  hostGetAllTasksStatuses(): Promise<Record<string, VdsmTaskStatus>>;
+  hostGetAllTasksInfo(): Promise<Record<string, VdsmTaskInfo>>;
+  hostGetAllTasks(): Promise<Record<string, VdsmTaskDetails>>;
+  hostGetConnectedStoragePools(): Promise<string[]>;
+  hostGetJobs(filter?: { jobType?: string; jobIds?: string[] }): Promise<Record<string, HostJob>>;
+  storagePoolGetSpmStatus(storagepoolID: string): Promise<SpmStatus>;
+  /** Returns the VDSM task id of the spmStart task. */
+  storagePoolSpmStart(params: SpmStartParams): Promise<string>;
+  storagePoolSpmStop(storagepoolID: string): Promise<void>;
+  storagePoolGetInfo(storagepoolID: string): Promise<Record<string, unknown>>;
+  storageDomainGetImages(storagedomainID: string): Promise<string[]>;
+  /** Returns the VDSM task id. */
+  imageDelete(params: ImageDeleteParams): Promise<string>;
+  /** Returns the VDSM task id. */
+  imageMove(params: ImageMoveParams): Promise<string>;
+  imageGetVolumes(params: { imageID: string; storagepoolID: string; storagedomainID: string }): Promise<string[]>;
+  /** Returns the VDSM task id. */
+  volumeCreate(params: VolumeCreateParams): Promise<string>;
+  volumeGetInfo(params: {
+    volumeID: string;
+    imageID: string;
+    storagepoolID: string;
+    storagedomainID: string;
+  }): Promise<Record<string, unknown>>;
+  sdmCopyData(params: CopyDataParams): Promise<void>;
+}
+
+export interface VdsmEndpoint {
+  /** Host id (inventory / fixture); used in errors and counters. */
+  hostId: string;
+  address: string;
+  port: number;
+}
+
+/** Owns one connection per host; connections open lazily and reconnect with backoff. */
+export interface VdsmConnector {
+  host(endpoint: VdsmEndpoint): VdsmHostApi;
+  close(): Promise<void>;
+}
