@@ -32,6 +32,8 @@ export const ConfigSchema = z
     POLL_MIN_INTERVAL_MS: positiveMs.default(1_000),
     POLL_MAX_INTERVAL_MS: positiveMs.default(10_000),
     POLL_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(1.5),
+    /** Keep the minimum interval this long after the last change, so short tasks are seen fast. */
+    POLL_FAST_PHASE_MS: ms.default(10_000),
     /** Janitor: unowned finished SPM tasks older than this are cleared. */
     JANITOR_GRACE_MS: ms.default(5 * 60_000),
     JANITOR_INTERVAL_MS: positiveMs.default(60_000),
@@ -62,7 +64,7 @@ export interface Config {
     tls: { cert: string; key: string; ca: string } | undefined;
     requestTimeoutMs: number;
   };
-  polling: { minIntervalMs: number; maxIntervalMs: number; backoffFactor: number };
+  polling: { minIntervalMs: number; maxIntervalMs: number; backoffFactor: number; fastPhaseMs: number };
   janitor: { graceMs: number; intervalMs: number; taskAgeLimitMs: number };
   maxConcurrentImages: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -104,6 +106,7 @@ export function loadConfig(
       minIntervalMs: c.POLL_MIN_INTERVAL_MS,
       maxIntervalMs: c.POLL_MAX_INTERVAL_MS,
       backoffFactor: c.POLL_BACKOFF_FACTOR,
+      fastPhaseMs: c.POLL_FAST_PHASE_MS,
     },
     janitor: { graceMs: c.JANITOR_GRACE_MS, intervalMs: c.JANITOR_INTERVAL_MS, taskAgeLimitMs: c.TASK_AGE_LIMIT_MS },
     maxConcurrentImages: c.MAX_CONCURRENT_IMAGES,

@@ -1,0 +1,78 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { EntityLockedError, NotFoundError } from '../inventory/port';
+import { ErrorType } from '../shared/errors';
+import { VdsmError, VdsmMalformedResponseError, VdsmTransportError } from '../vdsm/errors';
+
+/**
+ * Turns an adapter error into an ApplicationFailure of the shared vocabulary, keeping the
+ * original as cause and its fields as details. Unknown errors pass through (retried by policy).
+ */
+export function toApplicationFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof VdsmError) {
+    return ApplicationFailure.create({
+      type: ErrorType.VdsmError,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: [{ code: err.code, vdsmMessage: err.vdsmMessage, verb: err.verb, host: err.host }],
+      cause: err,
+    });
+  }
+  if (err instanceof VdsmTransportError) {
+    return ApplicationFailure.create({
+      type: ErrorType.VdsmUnavailable,
+      message: err.message,
+      nonRetryable: false,
+      details: [{ verb: err.verb, host: err.host }],
+      cause: err,
+    });
+  }
+  if (err instanceof VdsmMalformedResponseError) {
+    return ApplicationFailure.create({
+      type: ErrorType.VdsmMalformedResponse,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ verb: err.verb, host: err.host, issues: err.issues }],
+      cause: err,
+    });
+  }
+  if (err instanceof EntityLockedError) {
+    return ApplicationFailure.create({
+      type: ErrorType.EntityLocked,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ conflicts: err.conflicts }],
+      cause: err,
+    });
+  }
+  if (err instanceof NotFoundError) {
+    return ApplicationFailure.create({
+      type: err.entity === 'VM' ? ErrorType.VmNotFound : ErrorType.DiskNotFound,
+      message: err.message,
+      nonRetryable: true,
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** Wraps an activity body so every failure leaves it typed. */
+export async function typed<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw toApplicationFailure(err);
+  }
+}
+
+export function invalid(type: ErrorType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+/** The workflow id of the run that scheduled the current activity: the owner of what it does. */
+export function currentWorkflowId(): string {
+  const id = Context.current().info.workflowExecution?.workflowId;
+  if (!id) throw new Error('activity runs outside a workflow: no owner to record');
+  return id;
+}

@@ -1,0 +1,37 @@
+import type { ActivityDeps } from './deps';
+import { createCommandActivities } from './commands';
+import { createJanitorActivities } from './janitor';
+import { SpmLocator } from './spm-locator';
+import { TaskStatusHub } from './status-hub';
+import { createTaskStepActivities } from './task-step';
+
+export type { ActivityDeps } from './deps';
+export type { StartTaskResult } from './task-step';
+export type { JanitorReport } from './janitor';
+export type { CommandOutcome, FinishCommandInput } from './commands';
+export { TaskStatusHub } from './status-hub';
+export { SpmLocator } from './spm-locator';
+
+/**
+ * Builds every activity from its ports. One status hub per worker: all waiting steps of a pool
+ * share its polling.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const spm = new SpmLocator(deps.inventory, deps.vdsm);
+  const hub = new TaskStatusHub(spm, {
+    minIntervalMs: deps.config.polling.minIntervalMs,
+    maxIntervalMs: deps.config.polling.maxIntervalMs,
+    backoffFactor: deps.config.polling.backoffFactor,
+    fastPhaseMs: deps.config.polling.fastPhaseMs,
+  });
+  return {
+    activities: {
+      ...createCommandActivities(deps),
+      ...createTaskStepActivities(deps, spm, hub),
+      ...createJanitorActivities(deps, spm),
+    },
+    statusHub: hub,
+  };
+}
+
+export type OvirtActivities = ReturnType<typeof createActivities>['activities'];

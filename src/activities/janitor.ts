@@ -1,0 +1,129 @@
+import type { Client } from '@temporalio/client';
+import type { TaskObservation } from '../inventory/port';
+import { isVdsmError, VdsmCode } from '../vdsm/errors';
+import type { ActivityDeps } from './deps';
+import { typed } from './failures';
+import type { SpmLocator } from './spm-locator';
+
+export interface JanitorReport {
+  poolId: string;
+  spmHostId: string;
+  tasksSeen: number;
+  /** Finished tasks no running workflow owns, cleared after the grace period. */
+  cleared: string[];
+  /** Tasks older than the age limit that still progress: reported, never killed. */
+  reportedLongRunning: string[];
+  /** Unowned tasks older than the age limit that made no progress for that long: stopped. */
+  stopped: string[];
+}
+
+/** Is the workflow that claimed a task still running? Without a client, assume it is. */
+async function ownerIsRunning(temporal: Client | undefined, owner: string): Promise<boolean> {
+  if (!temporal) return true;
+  try {
+    const { status } = await temporal.workflow.getHandle(owner).describe();
+    return status.name === 'RUNNING';
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError') return false;
+    throw err;
+  }
+}
+
+const ageMs = (from: string, now: Date): number => now.getTime() - new Date(from).getTime();
+
+/**
+ * The pool's janitor (run by a Temporal Schedule): what the engine's restart logic and
+ * taskcleaner.sh did by hand, done continuously and audited. A task's owner is the step that
+ * claimed it; a finished task nobody running owns is cleared once the grace period has passed.
+ */
+export function createJanitorActivities(
+  deps: ActivityDeps,
+  spm: SpmLocator,
+): { sweepPoolTasks(input: { poolId: string }): Promise<JanitorReport> } {
+  const { inventory, config } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    async sweepPoolTasks({ poolId }) {
+      return typed(async () => {
+        const at = now();
+        const { host, statuses } = await spm.onSpm(poolId, async (s) => ({
+          host: s.host,
+          statuses: await s.api.hostGetAllTasksStatuses(),
+        }));
+        const observations = await inventory.observeTasks(
+          poolId,
+          Object.fromEntries(Object.values(statuses).map((s) => [s.taskID, `${s.taskState}|${s.taskResult}|${s.message}`])),
+          at.toISOString(),
+        );
+        const seen = new Map<string, TaskObservation>(observations.map((o) => [o.vdsmTaskId, o]));
+        const claims = new Map((await inventory.listTaskClaims({ poolId })).map((c) => [c.vdsmTaskId, c]));
+        const report: JanitorReport = {
+          poolId,
+          spmHostId: host.id,
+          tasksSeen: Object.keys(statuses).length,
+          cleared: [],
+          reportedLongRunning: [],
+          stopped: [],
+        };
+
+        for (const status of Object.values(statuses)) {
+          const observation = seen.get(status.taskID);
+          if (!observation) continue;
+          const claim = claims.get(status.taskID);
+          const owned = claim !== undefined && (await ownerIsRunning(deps.temporal, claim.owner));
+          const firstSeenAge = ageMs(observation.firstSeenAt, at);
+
+          if (status.taskState === 'finished' && !owned && firstSeenAge >= config.janitor.graceMs) {
+            try {
+              await spm.apiFor(host).taskClear(status.taskID);
+            } catch (err) {
+              if (!isVdsmError(err, VdsmCode.UnknownTask)) throw err;
+            }
+            if (claim) await inventory.releaseTaskClaim(status.taskID);
+            await inventory.forgetTasks([status.taskID]);
+            report.cleared.push(status.taskID);
+            await inventory.addAudit({
+              type: 'TASK_CLEARING_ASYNC_TASK',
+              severity: 'WARNING',
+              message: `Janitor cleared orphaned SPM task ${status.taskID} (${status.taskState}/${status.taskResult || 'no result'}${claim ? `, owner ${claim.owner} is no longer running` : ', no owner'}) after ${Math.round(firstSeenAge / 1000)} s`,
+              correlationId: null,
+              entityIds: [status.taskID, poolId],
+            });
+            continue;
+          }
+
+          if (status.taskState !== 'finished' && firstSeenAge >= config.janitor.taskAgeLimitMs) {
+            const stalledMs = ageMs(observation.lastChangeAt, at);
+            if (!owned && stalledMs >= config.janitor.taskAgeLimitMs) {
+              try {
+                await spm.apiFor(host).taskStop(status.taskID);
+              } catch (err) {
+                if (!isVdsmError(err, VdsmCode.TaskAborted) && !isVdsmError(err, VdsmCode.UnknownTask)) throw err;
+              }
+              report.stopped.push(status.taskID);
+              await inventory.addAudit({
+                type: 'TASK_STOPPING_ASYNC_TASK',
+                severity: 'WARNING',
+                message: `Janitor stopped SPM task ${status.taskID}: no owner and no progress for ${Math.round(stalledMs / 60_000)} min`,
+                correlationId: claim?.owner ?? null,
+                entityIds: [status.taskID, poolId],
+              });
+            } else if (!observation.reportedAt) {
+              report.reportedLongRunning.push(status.taskID);
+              await inventory.markTaskReported(status.taskID, at.toISOString());
+              await inventory.addAudit({
+                type: 'ASYNC_TASK_RUNNING_LONG',
+                severity: 'WARNING',
+                message: `SPM task ${status.taskID} has run for ${Math.round(firstSeenAge / 60_000)} min (limit ${Math.round(config.janitor.taskAgeLimitMs / 60_000)} min) and ${stalledMs < config.janitor.taskAgeLimitMs ? 'still progresses: left running' : 'is owned by a running command: left to it'}`,
+                correlationId: claim?.owner ?? null,
+                entityIds: [status.taskID, poolId],
+              });
+            }
+          }
+        }
+        return report;
+      });
+    },
+  };
+}

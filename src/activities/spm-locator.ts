@@ -1,0 +1,91 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Host, InventoryRepository } from '../inventory/port';
+import { ErrorType } from '../shared/errors';
+import { isVdsmError, VdsmCode } from '../vdsm/errors';
+import type { VdsmConnector, VdsmHostApi } from '../vdsm/port';
+
+export interface SpmHost {
+  host: Host;
+  api: VdsmHostApi;
+}
+
+/**
+ * Knows which host is the pool's SPM. The answer is cached per worker and re-resolved when a host
+ * says 654 (Not SPM): StoragePool.getSpmStatus over the pool's hosts, as the engine does.
+ */
+export class SpmLocator {
+  private readonly current = new Map<string, SpmHost>();
+  private readonly resolving = new Map<string, Promise<SpmHost>>();
+
+  constructor(
+    private readonly inventory: InventoryRepository,
+    private readonly vdsm: VdsmConnector,
+  ) {}
+
+  apiFor(host: Host): VdsmHostApi {
+    return this.vdsm.host({ hostId: host.id, address: host.address, port: host.port });
+  }
+
+  async spm(poolId: string): Promise<SpmHost> {
+    return this.current.get(poolId) ?? this.resolve(poolId);
+  }
+
+  /** Asks every host of the pool; concurrent callers share one resolution. */
+  resolve(poolId: string): Promise<SpmHost> {
+    let pending = this.resolving.get(poolId);
+    if (!pending) {
+      pending = this.askHosts(poolId).finally(() => this.resolving.delete(poolId));
+      this.resolving.set(poolId, pending);
+    }
+    return pending;
+  }
+
+  forget(poolId: string, hostId?: string): void {
+    const known = this.current.get(poolId);
+    if (known && (hostId === undefined || known.host.id === hostId)) this.current.delete(poolId);
+  }
+
+  /**
+   * Runs `call` on the SPM; on 654 re-resolves once and runs it again on the new SPM. Only for
+   * calls that are safe to repeat: a 654 means the old host did nothing.
+   */
+  async onSpm<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
+    const first = await this.spm(poolId);
+    try {
+      return await call(first);
+    } catch (err) {
+      if (!isVdsmError(err, VdsmCode.NotSpm)) throw err;
+      this.forget(poolId, first.host.id);
+      return call(await this.resolve(poolId));
+    }
+  }
+
+  private async askHosts(poolId: string): Promise<SpmHost> {
+    const hosts = await this.inventory.listHosts(poolId);
+    const answers = await Promise.all(
+      hosts.map(async (host) => {
+        const api = this.apiFor(host);
+        try {
+          return { host, api, status: await api.storagePoolGetSpmStatus(poolId) };
+        } catch {
+          // A host that cannot answer is not the SPM we can use.
+          return undefined;
+        }
+      }),
+    );
+    const spms = answers
+      .filter((a): a is NonNullable<typeof a> => a !== undefined && a.status.spmStatus === 'SPM')
+      .sort((a, b) => b.status.spmLver - a.status.spmLver);
+    const chosen = spms[0];
+    if (!chosen) {
+      throw ApplicationFailure.create({
+        type: ErrorType.NoSpm,
+        message: `no host of pool ${poolId} answers as SPM (asked ${hosts.map((h) => h.name).join(', ') || 'no hosts'})`,
+        nonRetryable: false,
+      });
+    }
+    const spm = { host: chosen.host, api: chosen.api };
+    this.current.set(poolId, spm);
+    return spm;
+  }
+}

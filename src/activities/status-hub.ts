@@ -1,0 +1,218 @@
+import { VdsmMalformedResponseError } from '../vdsm/errors';
+import type { VdsmTaskStatus } from '../vdsm/port';
+import type { SpmLocator } from './spm-locator';
+
+export interface PollingPolicy {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  backoffFactor: number;
+  /** Stay at the minimum interval this long after the last change before backing off. */
+  fastPhaseMs: number;
+}
+
+interface Waiter {
+  onStatus: ((status: VdsmTaskStatus) => void) | undefined;
+  resolve: (status: VdsmTaskStatus) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The engine's rule: a task the SPM no longer reports is `unknown`, and unknown has ended. */
+function vanished(taskID: string): VdsmTaskStatus {
+  return { taskID, taskState: 'unknown', taskResult: '', code: 0, message: 'task is not reported by the SPM' };
+}
+
+function hasEnded(status: VdsmTaskStatus): boolean {
+  return status.taskState === 'finished' || status.taskState === 'unknown';
+}
+
+const statusKey = (s: VdsmTaskStatus): string => `${s.taskState}|${s.taskResult}|${s.code}|${s.message}`;
+
+/**
+ * Worker-level status hub: every task a worker waits on in a pool is served by at most one
+ * Host.getAllTasksStatuses per poll interval, however many tasks are in flight. The interval
+ * adapts like the engine's CoCo coordinator: minimum while anything changes (or during the fast
+ * phase after a change), then backing off to the maximum; any change resets it.
+ */
+export class TaskStatusHub {
+  private readonly pools = new Map<string, PoolPoller>();
+  private closed = false;
+
+  constructor(
+    private readonly spm: SpmLocator,
+    private readonly policy: PollingPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  waitForEnd(
+    poolId: string,
+    taskId: string,
+    options: { signal?: AbortSignal; onStatus?: (status: VdsmTaskStatus) => void } = {},
+  ): Promise<VdsmTaskStatus> {
+    if (this.closed) return Promise.reject(new Error('status hub is closed'));
+    let poller = this.pools.get(poolId);
+    if (!poller) {
+      poller = new PoolPoller(poolId, this.spm, this.policy, this.now, () => this.pools.delete(poolId));
+      this.pools.set(poolId, poller);
+    }
+    return poller.wait(taskId, options);
+  }
+
+  /** Polls made so far, per pool (for tests and benchmarks). */
+  pollCounts(): Record<string, number> {
+    return Object.fromEntries([...this.pools].map(([id, p]) => [id, p.polls]));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const poller of this.pools.values()) poller.abortAll(new Error('status hub closed'));
+    this.pools.clear();
+  }
+}
+
+class PoolPoller {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly lastSeen = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = 0;
+  private polling = false;
+  private intervalMs: number;
+  private lastChangeAt: number;
+  polls = 0;
+
+  constructor(
+    private readonly poolId: string,
+    private readonly spm: SpmLocator,
+    private readonly policy: PollingPolicy,
+    private readonly now: () => number,
+    private readonly onIdle: () => void,
+  ) {
+    this.intervalMs = policy.minIntervalMs;
+    this.lastChangeAt = now();
+  }
+
+  wait(
+    taskId: string,
+    options: { signal?: AbortSignal; onStatus?: (status: VdsmTaskStatus) => void },
+  ): Promise<VdsmTaskStatus> {
+    return new Promise<VdsmTaskStatus>((resolve, reject) => {
+      if (options.signal?.aborted) return reject(options.signal.reason);
+      const waiter: Waiter = { onStatus: options.onStatus, resolve, reject };
+      let set = this.waiters.get(taskId);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(taskId, set);
+      }
+      set.add(waiter);
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          this.remove(taskId, waiter);
+          reject(options.signal?.reason);
+        },
+        { once: true },
+      );
+      // A new task is a change: poll soon, at the minimum interval, coalesced with the others.
+      this.intervalMs = this.policy.minIntervalMs;
+      this.lastChangeAt = this.now();
+      if (this.polling) return;
+      // Pull a backed-off poll forward; never push an imminent one back (coalescing).
+      if (this.timer && this.timerDueAt - this.now() > this.policy.minIntervalMs) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      if (!this.timer) this.schedule(this.policy.minIntervalMs);
+    });
+  }
+
+  abortAll(err: Error): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const set of this.waiters.values()) for (const w of set) w.reject(err);
+    this.waiters.clear();
+  }
+
+  private remove(taskId: string, waiter: Waiter): void {
+    const set = this.waiters.get(taskId);
+    if (!set) return;
+    set.delete(waiter);
+    if (set.size === 0) {
+      this.waiters.delete(taskId);
+      this.lastSeen.delete(taskId);
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    this.timerDueAt = this.now() + delayMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.waiters.size === 0) return this.onIdle();
+    this.polling = true;
+    let changed = false;
+    try {
+      this.polls++;
+      const statuses = await this.spm.onSpm(this.poolId, (s) => s.api.hostGetAllTasksStatuses());
+      for (const taskId of [...this.waiters.keys()]) {
+        changed = this.deliver(taskId, statuses[taskId] ?? vanished(taskId)) || changed;
+      }
+    } catch (err) {
+      if (err instanceof VdsmMalformedResponseError) {
+        // One bad entry must fail one step, not every step of the pool: ask task by task.
+        changed = (await this.pollEachTask()) || changed;
+      }
+      // Anything else (SPM unreachable, no SPM during failover) is transient: keep waiting;
+      // the waiting activities keep heartbeating and Temporal sees them alive.
+    } finally {
+      this.polling = false;
+    }
+    if (this.waiters.size === 0) {
+      this.onIdle();
+      return;
+    }
+    const now = this.now();
+    if (changed) this.lastChangeAt = now;
+    this.intervalMs =
+      changed || now - this.lastChangeAt < this.policy.fastPhaseMs
+        ? this.policy.minIntervalMs
+        : Math.min(this.policy.maxIntervalMs, Math.round(this.intervalMs * this.policy.backoffFactor));
+    if (!this.timer) this.schedule(this.intervalMs);
+  }
+
+  private async pollEachTask(): Promise<boolean> {
+    let changed = false;
+    const { api } = await this.spm.spm(this.poolId);
+    for (const taskId of [...this.waiters.keys()]) {
+      try {
+        changed = this.deliver(taskId, await api.taskGetStatus(taskId)) || changed;
+      } catch (err) {
+        if (err instanceof VdsmMalformedResponseError) {
+          for (const w of this.waiters.get(taskId) ?? []) w.reject(err);
+          this.waiters.delete(taskId);
+          this.lastSeen.delete(taskId);
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Hands a status to the task's waiters; returns whether it changed since the last poll. */
+  private deliver(taskId: string, status: VdsmTaskStatus): boolean {
+    const set = this.waiters.get(taskId);
+    if (!set) return false;
+    const key = statusKey(status);
+    const changed = this.lastSeen.get(taskId) !== key;
+    this.lastSeen.set(taskId, key);
+    for (const w of set) w.onStatus?.(status);
+    if (hasEnded(status)) {
+      for (const w of set) w.resolve(status);
+      this.waiters.delete(taskId);
+      this.lastSeen.delete(taskId);
+    }
+    return changed;
+  }
+}

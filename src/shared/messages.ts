@@ -1,0 +1,48 @@
+/**
+ * Query and signal definitions shared by workflows and the client. The query answers with the
+ * same table the engine keeps in `async_tasks`, so `temporal workflow query` shows it too.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { AsyncTaskResult, AsyncTaskState, AsyncTaskStatus, CommandStatus, CommandType } from './vocabulary';
+
+/** One row of the engine's async_tasks table, per image step. */
+export interface TaskRow {
+  /** The step's own command (RemoveImage) and its workflow id. */
+  commandType: CommandType;
+  commandId: string;
+  /** The command that started the step (RemoveVm / RemoveDisk) and the root of the tree. */
+  parentCommandId: string;
+  rootCommandId: string;
+  imageId: string;
+  imageAlias: string;
+  storagePoolId: string;
+  /** VDSM verb of the task, as VDSM names it (deleteImage). */
+  taskType: string;
+  vdsmTaskId: string | null;
+  stepDescription: string;
+  status: AsyncTaskStatus;
+  result: AsyncTaskResult;
+  state: AsyncTaskState;
+  /** VDSM code/message of the last status seen (non-zero code = the job's error). */
+  code: number | null;
+  message: string | null;
+  startTime: string | null;
+  endTime: string | null;
+}
+
+/** What a command (RemoveVm / RemoveDisk) answers about itself. */
+export interface CommandState {
+  commandType: CommandType;
+  commandId: string;
+  commandStatus: CommandStatus;
+  vmId: string | null;
+  storagePoolId: string | null;
+  images: { total: number; succeeded: number; failed: number; running: number };
+  tasks: TaskRow[];
+  failureReason: string | null;
+}
+
+export const commandStateQuery = defineQuery<CommandState>('commandState');
+export const taskTableQuery = defineQuery<TaskRow[]>('taskTable');
+/** A step reports its row to its parent at the moments that matter (task started, step ended). */
+export const taskProgressSignal = defineSignal<[TaskRow]>('taskProgress');

@@ -1,0 +1,44 @@
+/**
+ * Activity options per kind of step. Retries add no history events, so long waits and retried
+ * end actions keep a step's history the same size however long they take.
+ */
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
+/** Inventory work and validation: quick, retried a few times for transient database errors. */
+export const commandActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes },
+};
+
+/** Starting a VDSM task: waits for the pool's start lease, so it heartbeats. */
+export const startTaskActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
+};
+
+/**
+ * Waiting for a task to end: one heartbeating activity served by the worker's status hub.
+ * WAIT_CANCELLATION_COMPLETED: the step only stops the VDSM task once the wait has really ended.
+ */
+export const waitTaskActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
+};
+
+/** End actions are retried until they succeed (the engine's CoCo gave up after 5). */
+export const endActionActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+};
+
+/** Task.stop / Task.clear: a few quick attempts; the step itself loops on ClearFailed. */
+export const vdsmTaskVerbActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes },
+};

@@ -1,0 +1,63 @@
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { OvirtActivities } from '../activities';
+import { describeZodError, RemoveDiskInput, type ImagePlan, type RemoveDiskResult } from '../shared/commands';
+import { ErrorType } from '../shared/errors';
+import { SA } from '../shared/search-attributes';
+import { CommandTracker, invalidInput, runImageSteps } from './command-runner';
+import { commandActivityOptions } from './options';
+
+const { prepareRemoveDisk } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Validate and lock the disk' });
+const { finishCommand } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Release locks and audit' });
+
+/** RemoveDisk: one image, on the same RemoveImage step as RemoveVm. */
+export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<RemoveDiskResult> {
+  const parsed = RemoveDiskInput.safeParse(rawInput);
+  if (!parsed.success) throw invalidInput(`invalid RemoveDisk input: ${describeZodError(parsed.error)}`);
+  const input = parsed.data;
+  let image: ImagePlan | undefined;
+  const tracker = new CommandTracker('RemoveDisk', null, () => `Remove disk ${image?.alias ?? input.diskId}`);
+
+  try {
+    image = await CancellationScope.nonCancellable(() => prepareRemoveDisk(input));
+  } catch (err) {
+    tracker.setStatus('FAILED', (err as Error).message);
+    throw err;
+  }
+  const plan = image;
+  tracker.storagePoolId = plan.poolId;
+  tracker.plan([plan]);
+  upsertSearchAttributes([{ key: SA.StoragePoolId, value: plan.poolId }]);
+  const finish = (outcome: 'succeeded' | 'failed' | 'cancelled', restore: boolean, illegal: string[], reason: string | null) =>
+    CancellationScope.nonCancellable(() =>
+      finishCommand({
+        commandType: 'RemoveDisk',
+        subjectId: plan.diskId,
+        subjectName: plan.alias,
+        outcome,
+        restore: restore ? { disks: [{ id: plan.diskId, status: plan.priorStatus }] } : null,
+        illegalDiskIds: illegal,
+        reason,
+      }),
+    );
+
+  if (CancellationScope.current().consideredCancelled) {
+    await finish('cancelled', true, [], 'cancelled before the image was touched');
+    tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
+    throw new CancelledFailure('cancelled before the image was touched');
+  }
+
+  const outcome = await runImageSteps(tracker, [plan], { window: 1, vmId: null, force: input.force });
+  const reason = outcome.illegal.length ? `disk ${plan.alias} is ILLEGAL: ${outcome.reasons.get(plan.diskId) ?? 'failed'}` : null;
+  const cancelled = outcome.cancellation !== undefined;
+  await finish(cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded', outcome.notStarted.length > 0, outcome.illegal, reason);
+  if (cancelled && isCancellation(outcome.cancellation)) {
+    tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
+    throw outcome.cancellation;
+  }
+  if (reason) {
+    tracker.setStatus('ENDED_WITH_FAILURE', reason);
+    throw ApplicationFailure.create({ type: ErrorType.TaskFailed, message: reason, nonRetryable: true, details: [{ diskId: plan.diskId }] });
+  }
+  tracker.setStatus('ENDED_SUCCESSFULLY');
+  return { diskId: plan.diskId };
+}

@@ -1,0 +1,170 @@
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OvirtActivities, StartTaskResult } from '../activities';
+import type { RemoveImageInput, RemoveImageResult } from '../shared/commands';
+import { commandStateQuery, taskProgressSignal, taskTableQuery, type TaskRow } from '../shared/messages';
+import { SA } from '../shared/search-attributes';
+import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskStatus } from '../shared/vocabulary';
+import type { VdsmTaskStatus } from '../vdsm/port';
+import { renderTaskTable } from './details';
+import {
+  endActionActivityOptions,
+  startTaskActivityOptions,
+  vdsmTaskVerbActivityOptions,
+  waitTaskActivityOptions,
+} from './options';
+
+const { startImageDelete } = proxyActivities<OvirtActivities>({ ...startTaskActivityOptions, summary: 'Image.delete on the SPM' });
+const { waitForTaskEnd } = proxyActivities<OvirtActivities>({ ...waitTaskActivityOptions, summary: 'Poll the VDSM task until it ends' });
+const { endRemoveImage } = proxyActivities<OvirtActivities>({ ...endActionActivityOptions, summary: 'End action' });
+const { stopTask } = proxyActivities<OvirtActivities>({ ...vdsmTaskVerbActivityOptions, summary: 'Task.stop' });
+const { clearTask } = proxyActivities<OvirtActivities>({ ...vdsmTaskVerbActivityOptions, summary: 'Task.clear' });
+
+const resultOf = (s: VdsmTaskStatus): AsyncTaskResult => (s.taskResult === '' ? 'unknown' : s.taskResult);
+const describeFailure = (s: VdsmTaskStatus): string =>
+  s.taskState === 'unknown'
+    ? 'the task vanished from the SPM (unknown)'
+    : `task ended ${s.taskState}/${s.taskResult || 'no result'} (code ${s.code}: ${s.message})`;
+
+/**
+ * RemoveImage: the engine's async-task step for one image group. Initializing → Image.delete on
+ * the SPM → Polling → Ended → AttemptingEndAction → Cleared (or ClearFailed, retried). Success only
+ * for finished+success. Cancellation stops the task, waits for it to end, runs the end action
+ * and clears it. The history holds everything the engine kept in async_tasks.
+ */
+export async function removeImageWorkflow(input: RemoveImageInput): Promise<RemoveImageResult> {
+  const { image } = input;
+  const commandId = workflowInfo().workflowId;
+  const row: TaskRow = {
+    commandType: 'RemoveImage',
+    commandId,
+    parentCommandId: input.parentCommandId,
+    rootCommandId: input.rootCommandId,
+    imageId: image.diskId,
+    imageAlias: image.alias,
+    storagePoolId: image.poolId,
+    taskType: 'deleteImage',
+    vdsmTaskId: null,
+    stepDescription: `Removing disk ${image.alias}`,
+    status: 'init',
+    result: 'unknown',
+    state: 'Initializing',
+    code: null,
+    message: null,
+    startTime: new Date().toISOString(),
+    endTime: null,
+  };
+  setHandler(taskTableQuery, () => [row]);
+  setHandler(commandStateQuery, () => ({
+    commandType: 'RemoveImage',
+    commandId,
+    commandStatus: row.state === 'Cleared' ? (isTaskSuccess(row.status, row.result) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE') : 'ACTIVE',
+    vmId: input.vmId,
+    storagePoolId: image.poolId,
+    images: {
+      total: 1,
+      succeeded: row.state === 'Cleared' && isTaskSuccess(row.status, row.result) ? 1 : 0,
+      failed: row.state === 'Cleared' && !isTaskSuccess(row.status, row.result) ? 1 : 0,
+      running: row.state === 'Cleared' ? 0 : 1,
+    },
+    tasks: [row],
+    failureReason: null,
+  }));
+  const parent = getExternalWorkflowHandle(input.parentCommandId);
+
+  /** Moves the row on; the parent hears about the moments its table needs (started, ended). */
+  async function advance(patch: Partial<TaskRow>, tellParent = false): Promise<void> {
+    const before = row.state;
+    Object.assign(row, patch);
+    setCurrentDetails(renderTaskTable(`**RemoveImage ${image.alias}** (${row.state})`, [row]));
+    if (row.state !== before || patch.vdsmTaskId) {
+      upsertSearchAttributes([
+        { key: SA.AsyncTaskState, value: row.state },
+        ...(row.vdsmTaskId ? [{ key: SA.VdsmTaskIds, value: [row.vdsmTaskId] }] : []),
+      ]);
+    }
+    if (tellParent) await parent.signal(taskProgressSignal, { ...row });
+  }
+
+  // Starting is short and must not be torn in half: a cancellation waits until we know the task.
+  let start: StartTaskResult;
+  try {
+    start = await CancellationScope.nonCancellable(() => startImageDelete({ image, force: input.force }));
+  } catch (err) {
+    const failureReason = `Image.delete could not be started: ${(err as Error).message}`;
+    await CancellationScope.nonCancellable(async () => {
+      await advance({ state: 'AttemptingEndAction', status: 'unknown', message: failureReason });
+      await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded: false, failureReason });
+      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+    });
+    return { diskId: image.diskId, succeeded: false, vdsmTaskId: null, failureReason };
+  }
+
+  if (start.kind === 'alreadyGone') {
+    // 268: the image does not exist any more. The engine ends such a step successfully at once.
+    await CancellationScope.nonCancellable(async () => {
+      await advance({ state: 'AttemptingEndAction', status: 'finished', result: 'success', code: 268, message: start.vdsmMessage });
+      await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded: true, failureReason: null });
+      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+    });
+    return { diskId: image.diskId, succeeded: true, vdsmTaskId: null, failureReason: null };
+  }
+
+  const vdsmTaskId = start.vdsmTaskId;
+  const task = { poolId: image.poolId, vdsmTaskId };
+  await advance({ state: 'Polling', status: 'running', vdsmTaskId }, true);
+
+  let final: VdsmTaskStatus;
+  let cancelledBy: unknown;
+  let waitFailure: string | null = null;
+  try {
+    final = await waitForTaskEnd(task);
+  } catch (err) {
+    if (isCancellation(err)) cancelledBy = err;
+    else waitFailure = `polling failed: ${(err as Error).message}`;
+    // Stop the task and let VDSM roll it back; then it ends (aborting → cleaning → finished).
+    final = await CancellationScope.nonCancellable(async () => {
+      await stopTask(task);
+      await advance({ status: 'aborting' });
+      try {
+        return await waitForTaskEnd(task);
+      } catch (again) {
+        // Status still unreadable: treat as vanished; clearing below retries until VDSM lets go.
+        return { taskID: vdsmTaskId, taskState: 'unknown' as const, taskResult: '' as const, code: 0, message: (again as Error).message };
+      }
+    });
+  }
+
+  // Storage is the truth: a task that finished with success removed the image, cancelled or not.
+  const succeeded = waitFailure === null && isTaskSuccess(final.taskState as AsyncTaskStatus, resultOf(final));
+  const failureReason = succeeded ? null : (waitFailure ?? (cancelledBy ? 'cancelled: ' : '') + describeFailure(final));
+
+  await CancellationScope.nonCancellable(async () => {
+    await advance({ state: 'Ended', status: final.taskState, result: resultOf(final), code: final.code, message: final.message });
+    await advance({ state: 'AttemptingEndAction' });
+    await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded, failureReason });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await clearTask(task);
+        break;
+      } catch {
+        // ClearFailed is a state of its own, retried (the engine retried it every poll).
+        await advance({ state: 'ClearFailed' });
+        await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
+      }
+    }
+    await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+  });
+
+  if (cancelledBy !== undefined && !succeeded) throw cancelledBy;
+  return { diskId: image.diskId, succeeded, vdsmTaskId, failureReason };
+}

@@ -1,0 +1,108 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { OvirtActivities } from '../activities';
+import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
+import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
+import { SA } from '../shared/search-attributes';
+import { CommandTracker, invalidInput, MAX_IDS_IN_SEARCH_ATTRIBUTE, runImageSteps } from './command-runner';
+import { commandActivityOptions } from './options';
+
+const { prepareRemoveVm } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Validate and lock the VM and its disks' });
+const { removeVmRecord } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Remove the VM record' });
+const { finishCommand } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Release locks and audit' });
+
+/**
+ * RemoveVm, as the engine runs it: validate; lock the VM and its images; VM ImageLocked, images
+ * LOCKED; remove the VM record; one RemoveImage child per image; succeed only if every image was
+ * removed, else fail as "finished with illegal disks" naming them. Locks go on every path.
+ */
+export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveVmResult> {
+  const parsed = RemoveVmInput.safeParse(rawInput);
+  if (!parsed.success) throw invalidInput(`invalid RemoveVm input: ${describeZodError(parsed.error)}`);
+  const input = parsed.data;
+  let plan: RemoveVmPlan | undefined;
+  const tracker = new CommandTracker('RemoveVm', input.vmId, () =>
+    plan ? `Remove VM ${plan.vmName}: ${plan.images.length} images` : `Remove VM ${input.vmId}`,
+  );
+
+  try {
+    // Validation and locking run to completion even if a cancel arrives meanwhile: we must know
+    // what we locked to put it back.
+    plan = await CancellationScope.nonCancellable(() => prepareRemoveVm(input));
+  } catch (err) {
+    tracker.setStatus('FAILED', (err as Error).message);
+    throw err;
+  }
+  const { images } = plan;
+  tracker.storagePoolId = plan.poolId;
+  tracker.plan(images);
+  upsertSearchAttributes([
+    { key: SA.StoragePoolId, value: plan.poolId },
+    { key: SA.ImageIds, value: images.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE).map((i) => i.diskId) },
+  ]);
+
+  const restoreAll = {
+    vm: { id: plan.vmId, status: plan.priorVmStatus },
+    disks: images.map((i) => ({ id: i.diskId, status: i.priorStatus })),
+  };
+  if (CancellationScope.current().consideredCancelled) {
+    await CancellationScope.nonCancellable(() =>
+      finishCommand({ commandType: 'RemoveVm', subjectId: plan!.vmId, subjectName: plan!.vmName, outcome: 'cancelled', restore: restoreAll, illegalDiskIds: [], reason: 'cancelled before any image was touched' }),
+    );
+    tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
+    throw new CancelledFailure('cancelled before any image was touched');
+  }
+
+  let outcome;
+  try {
+    await CancellationScope.nonCancellable(() => removeVmRecord({ vmId: plan!.vmId }));
+    outcome = await runImageSteps(tracker, images, { window: plan.maxConcurrentImages, vmId: plan.vmId, force: input.force });
+  } catch (err) {
+    // Unexpected (not a child's failure, which runImageSteps absorbs): still release everything.
+    await CancellationScope.nonCancellable(() =>
+      finishCommand({ commandType: 'RemoveVm', subjectId: plan!.vmId, subjectName: plan!.vmName, outcome: 'failed', restore: null, illegalDiskIds: [], reason: (err as Error).message }),
+    );
+    tracker.setStatus('EXECUTION_FAILED', (err as Error).message);
+    throw err;
+  }
+
+  const cancelled = outcome.cancellation !== undefined;
+  const reason = outcome.illegal.length
+    ? `finished with illegal disks: ${outcome.illegal.map((id) => `${images.find((i) => i.diskId === id)?.alias ?? id} (${outcome.reasons.get(id) ?? 'failed'})`).join('; ')}`
+    : null;
+  await CancellationScope.nonCancellable(() =>
+    finishCommand({
+      commandType: 'RemoveVm',
+      subjectId: plan!.vmId,
+      subjectName: plan!.vmName,
+      outcome: cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded',
+      // Images never started are intact: they go back to what they were.
+      restore: outcome.notStarted.length ? { disks: outcome.notStarted.map((i) => ({ id: i.diskId, status: i.priorStatus })) } : null,
+      illegalDiskIds: outcome.illegal,
+      reason,
+    }),
+  );
+
+  if (cancelled) {
+    tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
+    if (isCancellation(outcome.cancellation)) throw outcome.cancellation;
+  }
+  if (reason) {
+    tracker.setStatus('ENDED_WITH_FAILURE', reason);
+    const details: IllegalDisksDetails = { vmId: plan.vmId, illegalDiskIds: outcome.illegal, removedDiskIds: outcome.removed };
+    throw ApplicationFailure.create({
+      type: ErrorType.FinishedWithIllegalDisks,
+      message: `Remove VM ${plan.vmName} ${reason}`,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+  tracker.setStatus('ENDED_SUCCESSFULLY');
+  return { vmId: plan.vmId, vmName: plan.vmName, removedDiskIds: outcome.removed };
+}
