@@ -1,9 +1,13 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import type { Config } from './config/config';
+import { loadConfig, type Config } from './config/config';
+import { generateDataCenter, loadFixture } from './fixture';
+import { openInventory } from './inventory';
 import type { InventoryRepository } from './inventory/port';
 import { scheduleIds, workflowIds } from './shared/names';
+import { connectClient, connectWorkerConnection } from './shared/temporal-connection';
+import { createVdsmConnector } from './vdsm';
 import type { VdsmConnector } from './vdsm/port';
 import type { taskJanitorWorkflow } from './workflows';
 
@@ -76,4 +80,34 @@ export async function ensureJanitorSchedules(client: Client, config: Config, inv
     }
   }
   return ids;
+}
+
+/**
+ * `ovirt-tasks worker`: a worker configured only from the environment (src/config and the
+ * Temporal variables read like the `temporal` CLI), the same image for dev, compose or Cloud.
+ * Runs until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown).
+ */
+export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfig(env);
+  const inventory = openInventory(config.inventoryUrl);
+  const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
+  try {
+    await inventory.init(
+      config.seed ? { fixture: config.fixturePath ? loadFixture(config.fixturePath) : generateDataCenter(), ...config.seed } : undefined,
+    );
+    const { connection, namespace } = await connectWorkerConnection({ env });
+    const { client, connection: clientConnection } = await connectClient({ env });
+    try {
+      const worker = await createOvirtWorker({ connection, namespace, config, inventory, vdsm, client });
+      await ensureJanitorSchedules(client, config, inventory);
+      console.log(`ovirt-tasks worker polling task queue ${config.taskQueue} in namespace ${namespace}`);
+      await worker.run();
+    } finally {
+      await clientConnection.close();
+      await connection.close();
+    }
+  } finally {
+    await vdsm.close();
+    await inventory.close();
+  }
 }

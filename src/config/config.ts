@@ -22,7 +22,12 @@ export const ConfigSchema = z
       .default('sqlite:.data/inventory.db'),
     /** Fixture that seeds an empty inventory; unset = the built-in default data center. */
     OVIRT_TASKS_FIXTURE: z.string().min(1).optional(),
-    /** VDSM address used for hosts the inventory lists without one (simulator base port). */
+    /**
+     * Seeding an EMPTY inventory from the fixture needs to know where the fixture's hosts listen
+     * (the simulator: its address and base port). Unset = never seed (a real engine inventory).
+     */
+    OVIRT_TASKS_SEED_VDSM_ADDRESS: z.string().min(1).optional(),
+    OVIRT_TASKS_SEED_VDSM_BASE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     VDSM_TLS: bool.default('false'),
     VDSM_TLS_CERT: z.string().min(1).optional(),
     VDSM_TLS_KEY: z.string().min(1).optional(),
@@ -60,6 +65,7 @@ export interface Config {
   taskQueue: string;
   inventoryUrl: string;
   fixturePath: string | undefined;
+  seed: { vdsmAddress: string; vdsmBasePort: number } | undefined;
   vdsm: {
     tls: { cert: string; key: string; ca: string } | undefined;
     requestTimeoutMs: number;
@@ -98,6 +104,10 @@ export function loadConfig(
     taskQueue: c.OVIRT_TASKS_TASK_QUEUE,
     inventoryUrl: c.OVIRT_TASKS_INVENTORY_URL,
     fixturePath: c.OVIRT_TASKS_FIXTURE,
+    seed:
+      c.OVIRT_TASKS_SEED_VDSM_ADDRESS !== undefined
+        ? { vdsmAddress: c.OVIRT_TASKS_SEED_VDSM_ADDRESS, vdsmBasePort: c.OVIRT_TASKS_SEED_VDSM_BASE_PORT ?? 54321 }
+        : undefined,
     vdsm: {
       tls: c.VDSM_TLS ? { cert: c.VDSM_TLS_CERT!, key: c.VDSM_TLS_KEY!, ca: c.VDSM_TLS_CA! } : undefined,
       requestTimeoutMs: c.VDSM_REQUEST_TIMEOUT_MS,

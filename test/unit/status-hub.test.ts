@@ -1,0 +1,124 @@
+import { SpmLocator } from '../../src/activities/spm-locator';
+import { TaskStatusHub } from '../../src/activities/status-hub';
+import type { Host, InventoryRepository } from '../../src/inventory/port';
+import { VdsmMalformedResponseError } from '../../src/vdsm/errors';
+import type { VdsmConnector, VdsmHostApi, VdsmTaskStatus } from '../../src/vdsm/port';
+
+/** A fake SPM: a table of task statuses the test changes, and a count of status polls. */
+class FakeSpm {
+  statuses: Record<string, VdsmTaskStatus> = {};
+  polls: number[] = [];
+  malformedTask: string | undefined;
+  set(taskID: string, taskState: VdsmTaskStatus['taskState'], taskResult: VdsmTaskStatus['taskResult'] = ''): void {
+    this.statuses[taskID] = { taskID, taskState, taskResult, code: 0, message: `${taskState}` };
+  }
+  api(): VdsmHostApi {
+    return {
+      hostLabel: 'fake',
+      storagePoolGetSpmStatus: async () => ({ spmStatus: 'SPM', spmLver: 1, spmId: 1 }),
+      hostGetAllTasksStatuses: async () => {
+        this.polls.push(Date.now());
+        if (this.malformedTask) throw new VdsmMalformedResponseError('Host.getAllTasksStatuses', 'fake', 'bad entry', {});
+        return { ...this.statuses };
+      },
+      taskGetStatus: async (id: string) => {
+        if (id === this.malformedTask) throw new VdsmMalformedResponseError('Task.getStatus', 'fake', 'bad', {});
+        return this.statuses[id]!;
+      },
+    } as unknown as VdsmHostApi;
+  }
+}
+
+function hubFor(spm: FakeSpm, policy: Partial<ConstructorParameters<typeof TaskStatusHub>[1]> = {}) {
+  const host: Host = { id: 'h1', poolId: 'p1', name: 'host-01', vdsId: 1, address: '127.0.0.1', port: 1 };
+  const inventory = { listHosts: async () => [host] } as unknown as InventoryRepository;
+  const api = spm.api();
+  const vdsm: VdsmConnector = { host: () => api, close: async () => {} };
+  return new TaskStatusHub(new SpmLocator(inventory, vdsm), {
+    minIntervalMs: 50,
+    maxIntervalMs: 400,
+    backoffFactor: 2,
+    fastPhaseMs: 0,
+    ...policy,
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('TaskStatusHub', () => {
+  test('coalesces 100 waiting tasks into one getAllTasksStatuses per interval', async () => {
+    const spm = new FakeSpm();
+    const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
+    ids.forEach((id) => spm.set(id, 'running'));
+    const hub = hubFor(spm, { minIntervalMs: 100, maxIntervalMs: 100 });
+    const waits = ids.map((id) => hub.waitForEnd('p1', id));
+    await sleep(550);
+    // ~5 intervals elapsed: at most one poll each (never one per task), and polling happened.
+    expect(spm.polls.length).toBeGreaterThanOrEqual(1);
+    expect(spm.polls.length).toBeLessThanOrEqual(6);
+    ids.forEach((id) => spm.set(id, 'finished', 'success'));
+    const ended = await Promise.all(waits);
+    expect(ended.every((s) => s.taskState === 'finished' && s.taskResult === 'success')).toBe(true);
+    hub.close();
+  });
+
+  test('a task missing from the answer ends as unknown (the engine rule)', async () => {
+    const spm = new FakeSpm();
+    const hub = hubFor(spm);
+    const status = await hub.waitForEnd('p1', 'never-created');
+    expect(status.taskState).toBe('unknown');
+    hub.close();
+  });
+
+  test('backs off while nothing changes and resets on a change', async () => {
+    const spm = new FakeSpm();
+    spm.set('a', 'running');
+    const hub = hubFor(spm, { minIntervalMs: 20, maxIntervalMs: 5_000, backoffFactor: 2 });
+    const done = hub.waitForEnd('p1', 'a');
+    await sleep(700);
+    const gaps = spm.polls.slice(1).map((t, i) => t - spm.polls[i]!);
+    // Intervals grow (20, 40, 80, 160, 320, 640...) while the task stays running.
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    expect(gaps[gaps.length - 1]!).toBeGreaterThan(gaps[0]! * 3);
+    // A new waiter is a change: the next poll comes at the minimum interval again, not after
+    // the current backed-off interval (≥ 640 ms by now).
+    const before = spm.polls.length;
+    spm.set('b', 'finished', 'success');
+    const t0 = Date.now();
+    await hub.waitForEnd('p1', 'b');
+    expect(spm.polls.length).toBe(before + 1);
+    expect(Date.now() - t0).toBeLessThan(600);
+    spm.set('a', 'finished', 'cleanSuccess');
+    expect((await done).taskResult).toBe('cleanSuccess');
+    hub.close();
+  });
+
+  test('a malformed entry fails only the task it belongs to', async () => {
+    const spm = new FakeSpm();
+    spm.set('good', 'finished', 'success');
+    spm.set('bad', 'running');
+    spm.malformedTask = 'bad';
+    const hub = hubFor(spm);
+    const [good, bad] = await Promise.allSettled([hub.waitForEnd('p1', 'good'), hub.waitForEnd('p1', 'bad')]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(VdsmMalformedResponseError);
+    hub.close();
+  });
+
+  test('an aborted wait stops waiting and polling stops when nobody waits', async () => {
+    const spm = new FakeSpm();
+    spm.set('x', 'running');
+    const hub = hubFor(spm);
+    const abort = new AbortController();
+    const waiting = hub.waitForEnd('p1', 'x', { signal: abort.signal });
+    await sleep(120);
+    abort.abort(new Error('cancelled'));
+    await expect(waiting).rejects.toThrow('cancelled');
+    await sleep(100);
+    const after = spm.polls.length;
+    await sleep(200);
+    expect(spm.polls.length).toBe(after);
+    hub.close();
+  });
+});
