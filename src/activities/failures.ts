@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { InventoryError, TaskClaimError } from '../inventory/errors';
 import { EntityLockedError, NotFoundError } from '../inventory/port';
 import { ErrorType } from '../shared/errors';
 import { VdsmError, VdsmMalformedResponseError, VdsmTransportError } from '../vdsm/errors';
@@ -47,10 +48,31 @@ export function toApplicationFailure(err: unknown): unknown {
     });
   }
   if (err instanceof NotFoundError) {
+    const type = { VM: ErrorType.VmNotFound, Disk: ErrorType.DiskNotFound, DISK: ErrorType.DiskNotFound }[err.entity];
     return ApplicationFailure.create({
-      type: err.entity === 'VM' ? ErrorType.VmNotFound : ErrorType.DiskNotFound,
+      type: type ?? ErrorType.InventoryError,
       message: err.message,
       nonRetryable: true,
+      details: [{ entity: err.entity, id: err.id }],
+      cause: err,
+    });
+  }
+  if (err instanceof TaskClaimError) {
+    return ApplicationFailure.create({
+      type: ErrorType.AmbiguousTask,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ owner: err.owner, vdsmTaskId: err.vdsmTaskId }],
+      cause: err,
+    });
+  }
+  if (err instanceof InventoryError) {
+    // Busy database, lost connection: worth retrying.
+    return ApplicationFailure.create({
+      type: ErrorType.InventoryError,
+      message: err.message,
+      nonRetryable: false,
+      details: [{ operation: err.operation }],
       cause: err,
     });
   }

@@ -1,0 +1,493 @@
+import { Pool, type PoolClient } from 'pg';
+import type { ImageStatus, VmStatus } from '../shared/vocabulary';
+import {
+  AuditRow,
+  ClaimRow,
+  DiskRow,
+  DomainRow,
+  HostRow,
+  IntentRow,
+  LockRow,
+  ObservationRow,
+  PoolRow,
+  VmRow,
+  asInventoryError,
+  auditLimit,
+  checkImageStatus,
+  checkPositiveInt,
+  checkVmStatus,
+  isoTime,
+  parseRow,
+  parseRows,
+  sortLocks,
+  sortedUniqueRefs,
+} from './codec';
+import { TaskClaimError } from './errors';
+import { POSTGRES_MIGRATIONS, pendingMigrations } from './migrations';
+import {
+  EntityLockedError,
+  NotFoundError,
+  type AuditEntry,
+  type Disk,
+  type EntityLock,
+  type EntityRef,
+  type Host,
+  type InventoryRepository,
+  type NewAuditEntry,
+  type StorageDomain,
+  type StoragePool,
+  type TaskClaim,
+  type TaskObservation,
+  type TaskStartIntent,
+  type Vm,
+} from './port';
+import { seedEntities, type InventorySeed } from './seed';
+
+export interface PostgresInventoryOptions {
+  /** Connections in the pool. */
+  maxConnections?: number;
+}
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+/** Serialisation failure and deadlock: the transaction did nothing and may simply run again. */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+const MAX_TRANSACTION_ATTEMPTS = 5;
+/** Serialises schema changes and seeding of one database across processes (pg_advisory_xact_lock key). */
+const SCHEMA_LOCK_KEY = 0x7a5c1eed;
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The production inventory on PostgreSQL. Transactions run at READ COMMITTED with explicit row
+ * locks where a decision depends on what was read (locks, intents); single-statement methods are
+ * their own transaction. Times that compare across workers (lease expiry, lock times) come from the
+ * database's clock, so workers with skewed clocks still agree.
+ */
+export class PostgresInventory implements InventoryRepository {
+  private readonly pool: Pool;
+  private closed = false;
+
+  constructor(connectionString: string, options: PostgresInventoryOptions = {}) {
+    this.pool = new Pool({
+      connectionString,
+      max: options.maxConnections ?? 10,
+      application_name: 'ovirt-tasks-inventory',
+    });
+    // An idle connection that dies (server restart, network) is dropped by the pool and the next
+    // query reconnects; without a listener the 'error' event would crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  private async query(
+    operation: string,
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<{ rows: unknown[]; rowCount: number }> {
+    try {
+      const result = await this.pool.query(sql, params);
+      return { rows: result.rows as unknown[], rowCount: result.rowCount ?? 0 };
+    } catch (err) {
+      throw asInventoryError(operation, err);
+    }
+  }
+
+  /** Runs `body` in one transaction; a serialisation failure or deadlock runs it again. */
+  private async transaction<T>(operation: string, body: (client: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw asInventoryError(operation, err);
+      }
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await body(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true; // the connection is gone: do not give it back to the pool
+        }
+        const state = sqlState(err);
+        if (!broken && state && RETRYABLE_SQLSTATES.has(state) && attempt < MAX_TRANSACTION_ATTEMPTS)
+          continue;
+        throw asInventoryError(operation, err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async init(seed?: InventorySeed): Promise<boolean> {
+    const entities = seed ? seedEntities(seed) : undefined;
+    return this.transaction('init', async (c) => {
+      // Worker and CLI may start together: one of them migrates and seeds, the other then sees it done.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)',
+      );
+      const { rows } = await c.query<{ version: number | null }>(
+        'SELECT max(version) AS version FROM schema_version',
+      );
+      for (const migration of pendingMigrations(POSTGRES_MIGRATIONS, rows[0]?.version ?? 0)) {
+        await c.query(migration.sql);
+        await c.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, now())', [
+          migration.version,
+        ]);
+      }
+      if (!entities) return false;
+      const existing = await c.query('SELECT 1 FROM storage_pools LIMIT 1');
+      if ((existing.rowCount ?? 0) > 0) return false;
+      const { pool, domains, hosts, vms, disks } = entities;
+      await c.query('INSERT INTO storage_pools (id, name, master_domain_id) VALUES ($1, $2, $3)', [
+        pool.id,
+        pool.name,
+        pool.masterDomainId,
+      ]);
+      // One statement per table: the fixture travels as a JSON array of rows.
+      await c.query(
+        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete)
+         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete"
+         FROM jsonb_to_recordset($1::jsonb)
+           AS r("id" text, "poolId" text, "name" text, "storageType" text, "discardAfterDelete" boolean)`,
+        [JSON.stringify(domains)],
+      );
+      await c.query(
+        `INSERT INTO hosts (id, pool_id, name, vds_id, address, port)
+         SELECT "id", "poolId", "name", "vdsId", "address", "port"
+         FROM jsonb_to_recordset($1::jsonb)
+           AS r("id" text, "poolId" text, "name" text, "vdsId" integer, "address" text, "port" integer)`,
+        [JSON.stringify(hosts)],
+      );
+      await c.query(
+        `INSERT INTO vms (id, pool_id, name, status, delete_protected)
+         SELECT "id", "poolId", "name", "status", "deleteProtected"
+         FROM jsonb_to_recordset($1::jsonb)
+           AS r("id" text, "poolId" text, "name" text, "status" text, "deleteProtected" boolean)`,
+        [JSON.stringify(vms)],
+      );
+      await c.query(
+        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status, volume_ids)
+         SELECT "id", "poolId", "alias", "vmId", "domainId", "sizeBytes", "wipeAfterDelete", "shareable", "status", "volumeIds"
+         FROM jsonb_to_recordset($1::jsonb)
+           AS r("id" text, "poolId" text, "alias" text, "vmId" text, "domainId" text, "sizeBytes" bigint,
+                "wipeAfterDelete" boolean, "shareable" boolean, "status" text, "volumeIds" jsonb)`,
+        [JSON.stringify(disks)],
+      );
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  async listPools(): Promise<StoragePool[]> {
+    const { rows } = await this.query('listPools', 'SELECT * FROM storage_pools ORDER BY name, id');
+    return parseRows(PoolRow, rows, 'listPools');
+  }
+
+  async getPool(id: string): Promise<StoragePool | undefined> {
+    const { rows } = await this.query('getPool', 'SELECT * FROM storage_pools WHERE id = $1', [id]);
+    return parseRow(PoolRow, rows[0], 'getPool');
+  }
+
+  async listDomains(poolId?: string): Promise<StorageDomain[]> {
+    const { rows } = await this.query(
+      'listDomains',
+      'SELECT * FROM storage_domains WHERE ($1::text IS NULL OR pool_id = $1) ORDER BY name, id',
+      [poolId ?? null],
+    );
+    return parseRows(DomainRow, rows, 'listDomains');
+  }
+
+  async getDomain(id: string): Promise<StorageDomain | undefined> {
+    const { rows } = await this.query('getDomain', 'SELECT * FROM storage_domains WHERE id = $1', [id]);
+    return parseRow(DomainRow, rows[0], 'getDomain');
+  }
+
+  async listHosts(poolId: string): Promise<Host[]> {
+    const { rows } = await this.query('listHosts', 'SELECT * FROM hosts WHERE pool_id = $1 ORDER BY vds_id', [
+      poolId,
+    ]);
+    return parseRows(HostRow, rows, 'listHosts');
+  }
+
+  async setHostAddress(hostId: string, address: string, port: number): Promise<void> {
+    const { rowCount } = await this.query(
+      'setHostAddress',
+      'UPDATE hosts SET address = $1, port = $2 WHERE id = $3',
+      [address, port, hostId],
+    );
+    if (rowCount === 0) throw new NotFoundError('Host', hostId);
+  }
+
+  async listVms(): Promise<Vm[]> {
+    const { rows } = await this.query('listVms', 'SELECT * FROM vms ORDER BY name, id');
+    return parseRows(VmRow, rows, 'listVms');
+  }
+
+  async getVm(id: string): Promise<Vm | undefined> {
+    const { rows } = await this.query('getVm', 'SELECT * FROM vms WHERE id = $1', [id]);
+    return parseRow(VmRow, rows[0], 'getVm');
+  }
+
+  async listDisks(filter: { vmId?: string; status?: ImageStatus } = {}): Promise<Disk[]> {
+    const { rows } = await this.query(
+      'listDisks',
+      `SELECT * FROM disks WHERE ($1::text IS NULL OR vm_id = $1) AND ($2::text IS NULL OR status = $2)
+       ORDER BY alias, id`,
+      [filter.vmId ?? null, filter.status ?? null],
+    );
+    return parseRows(DiskRow, rows, 'listDisks');
+  }
+
+  async getDisk(id: string): Promise<Disk | undefined> {
+    const { rows } = await this.query('getDisk', 'SELECT * FROM disks WHERE id = $1', [id]);
+    return parseRow(DiskRow, rows[0], 'getDisk');
+  }
+
+  /**
+   * Inserts every lock not held yet (ON CONFLICT DO NOTHING: an insert racing another acquirer's
+   * uncommitted row waits for it), then reads the requested rows FOR UPDATE with a fresh snapshot.
+   * Any row of another owner is a conflict and the whole transaction rolls back; a row that vanished
+   * between the two statements (released meanwhile) is inserted on the next round.
+   */
+  async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
+    const wanted = sortedUniqueRefs(entities);
+    if (wanted.length === 0) return;
+    const types = wanted.map((r) => r.type);
+    const ids = wanted.map((r) => r.id);
+    await this.transaction('acquireLocks', async (c) => {
+      for (;;) {
+        await c.query(
+          `INSERT INTO entity_locks (entity_type, entity_id, owner, reason, acquired_at)
+           SELECT t, i, $3, $4, now() FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n) ORDER BY n
+           ON CONFLICT (entity_type, entity_id) DO NOTHING`,
+          [types, ids, owner, reason],
+        );
+        const { rows } = await c.query(
+          `SELECT l.* FROM entity_locks l
+           JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON l.entity_type = w.t AND l.entity_id = w.i
+           ORDER BY l.entity_type, l.entity_id
+           FOR UPDATE OF l`,
+          [types, ids],
+        );
+        const held = parseRows(LockRow, rows, 'acquireLocks');
+        const conflicts = held.filter((l) => l.owner !== owner);
+        if (conflicts.length > 0) throw new EntityLockedError(sortLocks(conflicts));
+        if (held.length === wanted.length) return;
+      }
+    });
+  }
+
+  async releaseLocks(owner: string): Promise<number> {
+    const { rowCount } = await this.query('releaseLocks', 'DELETE FROM entity_locks WHERE owner = $1', [
+      owner,
+    ]);
+    return rowCount;
+  }
+
+  async listLocks(filter: { owner?: string } = {}): Promise<EntityLock[]> {
+    const { rows } = await this.query(
+      'listLocks',
+      `SELECT * FROM entity_locks WHERE ($1::text IS NULL OR owner = $1)
+       ORDER BY acquired_at, entity_type, entity_id`,
+      [filter.owner ?? null],
+    );
+    return parseRows(LockRow, rows, 'listLocks');
+  }
+
+  async setVmStatus(vmId: string, status: VmStatus): Promise<void> {
+    checkVmStatus(status, 'setVmStatus');
+    const { rowCount } = await this.query('setVmStatus', 'UPDATE vms SET status = $1 WHERE id = $2', [
+      status,
+      vmId,
+    ]);
+    if (rowCount === 0) throw new NotFoundError('VM', vmId);
+  }
+
+  async removeVm(vmId: string): Promise<void> {
+    await this.transaction('removeVm', async (c) => {
+      await c.query('UPDATE disks SET vm_id = NULL WHERE vm_id = $1', [vmId]);
+      await c.query('DELETE FROM vms WHERE id = $1', [vmId]);
+    });
+  }
+
+  async setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void> {
+    checkImageStatus(status, 'setDiskStatus');
+    await this.query('setDiskStatus', 'UPDATE disks SET status = $1 WHERE id = ANY($2::text[])', [
+      status,
+      diskIds,
+    ]);
+  }
+
+  async removeDisk(diskId: string): Promise<void> {
+    await this.query('removeDisk', 'DELETE FROM disks WHERE id = $1', [diskId]);
+  }
+
+  async addAudit(entry: NewAuditEntry): Promise<void> {
+    const time = entry.time === undefined ? null : isoTime(entry.time, 'addAudit');
+    await this.query(
+      'addAudit',
+      `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+       VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
+      [time, entry.type, entry.severity, entry.message, entry.correlationId, JSON.stringify(entry.entityIds)],
+    );
+  }
+
+  async listAudit(
+    filter: { correlationId?: string; type?: string; limit?: number } = {},
+  ): Promise<AuditEntry[]> {
+    const limit = auditLimit(filter.limit);
+    const { rows } = await this.query(
+      'listAudit',
+      `SELECT * FROM audit_log WHERE ($1::text IS NULL OR correlation_id = $1) AND ($2::text IS NULL OR type = $2)
+       ORDER BY time DESC, id DESC LIMIT $3`,
+      [filter.correlationId ?? null, filter.type ?? null, limit ?? null],
+    );
+    return parseRows(AuditRow, rows, 'listAudit');
+  }
+
+  /** One upsert: the conflicting row is locked while its owner and expiry are compared. */
+  async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
+    checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
+    const { rowCount } = await this.query(
+      'acquireStartLease',
+      `INSERT INTO start_leases (pool_id, owner, expires_at)
+       VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+       ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE start_leases.owner = excluded.owner OR start_leases.expires_at <= clock_timestamp()`,
+      [poolId, owner, leaseMs],
+    );
+    return rowCount === 1;
+  }
+
+  async releaseStartLease(poolId: string, owner: string): Promise<void> {
+    await this.query('releaseStartLease', 'DELETE FROM start_leases WHERE pool_id = $1 AND owner = $2', [
+      poolId,
+      owner,
+    ]);
+  }
+
+  async getStartIntent(owner: string): Promise<TaskStartIntent | undefined> {
+    const { rows } = await this.query('getStartIntent', 'SELECT * FROM task_start_intents WHERE owner = $1', [
+      owner,
+    ]);
+    return parseRow(IntentRow, rows[0], 'getStartIntent');
+  }
+
+  async putStartIntent(intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId'>): Promise<void> {
+    await this.query(
+      'putStartIntent',
+      `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
+       VALUES ($1, $2, $3, $4, $5::jsonb, now(), NULL)
+       ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
+         subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
+         created_at = excluded.created_at, vdsm_task_id = NULL`,
+      [intent.owner, intent.poolId, intent.verb, intent.subjectId, JSON.stringify(intent.knownTaskIds)],
+    );
+  }
+
+  async completeStartIntent(owner: string, vdsmTaskId: string): Promise<void> {
+    await this.transaction('completeStartIntent', async (c) => {
+      const intentRows = await c.query('SELECT * FROM task_start_intents WHERE owner = $1 FOR UPDATE', [
+        owner,
+      ]);
+      const intent = parseRow(IntentRow, intentRows.rows[0], 'completeStartIntent');
+      if (!intent) throw new TaskClaimError(owner, vdsmTaskId, 'it has no start intent');
+      if (intent.vdsmTaskId !== null && intent.vdsmTaskId !== vdsmTaskId) {
+        throw new TaskClaimError(owner, vdsmTaskId, `its intent already names task ${intent.vdsmTaskId}`);
+      }
+      await c.query('UPDATE task_start_intents SET vdsm_task_id = $1 WHERE owner = $2', [vdsmTaskId, owner]);
+      await c.query(
+        `INSERT INTO task_claims (vdsm_task_id, pool_id, owner, verb, subject_id, claimed_at)
+         VALUES ($1, $2, $3, $4, $5, now())
+         ON CONFLICT (vdsm_task_id) DO NOTHING`,
+        [vdsmTaskId, intent.poolId, owner, intent.verb, intent.subjectId],
+      );
+      const claimRows = await c.query('SELECT * FROM task_claims WHERE vdsm_task_id = $1', [vdsmTaskId]);
+      const claim = parseRow(ClaimRow, claimRows.rows[0], 'completeStartIntent');
+      if (claim && claim.owner !== owner) {
+        throw new TaskClaimError(owner, vdsmTaskId, `${claim.owner} already claimed it`);
+      }
+    });
+  }
+
+  async deleteStartIntent(owner: string): Promise<void> {
+    await this.query('deleteStartIntent', 'DELETE FROM task_start_intents WHERE owner = $1', [owner]);
+  }
+
+  async listTaskClaims(filter: { poolId?: string; owner?: string } = {}): Promise<TaskClaim[]> {
+    const { rows } = await this.query(
+      'listTaskClaims',
+      `SELECT * FROM task_claims WHERE ($1::text IS NULL OR pool_id = $1) AND ($2::text IS NULL OR owner = $2)
+       ORDER BY claimed_at, vdsm_task_id`,
+      [filter.poolId ?? null, filter.owner ?? null],
+    );
+    return parseRows(ClaimRow, rows, 'listTaskClaims');
+  }
+
+  async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
+    await this.transaction('releaseTaskClaim', async (c) => {
+      await c.query('DELETE FROM task_claims WHERE vdsm_task_id = $1', [vdsmTaskId]);
+      // Only the intent that recorded this task: a newer intent of the same owner is a start in flight.
+      await c.query('DELETE FROM task_start_intents WHERE vdsm_task_id = $1', [vdsmTaskId]);
+    });
+  }
+
+  async observeTasks(
+    poolId: string,
+    states: Record<string, string>,
+    now: string,
+  ): Promise<TaskObservation[]> {
+    const at = isoTime(now, 'observeTasks');
+    const ids = Object.keys(states);
+    const taskStates = ids.map((id) => states[id] as string);
+    return this.transaction('observeTasks', async (c) => {
+      await c.query(
+        `INSERT INTO task_observations (vdsm_task_id, pool_id, first_seen_at, last_state, last_change_at, reported_at)
+         SELECT id, $1, $2::timestamptz, state, $2::timestamptz, NULL FROM unnest($3::text[], $4::text[]) AS r(id, state)
+         ON CONFLICT (vdsm_task_id) DO UPDATE SET
+           last_change_at = CASE WHEN task_observations.last_state = excluded.last_state
+                                 THEN task_observations.last_change_at ELSE excluded.last_change_at END,
+           last_state = excluded.last_state`,
+        [poolId, at, ids, taskStates],
+      );
+      await c.query(
+        'DELETE FROM task_observations WHERE pool_id = $1 AND NOT (vdsm_task_id = ANY($2::text[]))',
+        [poolId, ids],
+      );
+      const { rows } = await c.query(
+        'SELECT * FROM task_observations WHERE pool_id = $1 ORDER BY first_seen_at, vdsm_task_id',
+        [poolId],
+      );
+      return parseRows(ObservationRow, rows, 'observeTasks');
+    });
+  }
+
+  async markTaskReported(vdsmTaskId: string, now: string): Promise<void> {
+    const at = isoTime(now, 'markTaskReported');
+    await this.query(
+      'markTaskReported',
+      'UPDATE task_observations SET reported_at = $1 WHERE vdsm_task_id = $2',
+      [at, vdsmTaskId],
+    );
+  }
+
+  async forgetTasks(vdsmTaskIds: string[]): Promise<void> {
+    await this.query('forgetTasks', 'DELETE FROM task_observations WHERE vdsm_task_id = ANY($1::text[])', [
+      vdsmTaskIds,
+    ]);
+  }
+}

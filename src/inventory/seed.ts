@@ -1,0 +1,77 @@
+/** Turns the fixture into inventory entities: what `init(seed)` writes into an empty inventory. */
+import { hostPort, type DataCenterFixture } from '../fixture/schema';
+import { InventoryError } from './errors';
+import type { Disk, Host, InventoryRepository, StorageDomain, StoragePool, Vm } from './port';
+
+export type InventorySeed = NonNullable<Parameters<InventoryRepository['init']>[0]>;
+
+export interface SeedEntities {
+  pool: StoragePool;
+  domains: StorageDomain[];
+  hosts: Host[];
+  vms: Vm[];
+  disks: Disk[];
+}
+
+/**
+ * Where each fixture host's VDSM listens, by host id. The one mapping the inventory uses; it defers
+ * to the fixture's `hostPort`, which the VDSM simulator must use too, so both agree on every port.
+ */
+export function hostPorts(fixture: DataCenterFixture, basePort: number): Map<string, number> {
+  const ports = new Map<string, number>();
+  for (const host of fixture.hosts) {
+    const port = hostPort(fixture, host.id, basePort);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new InventoryError(
+        'init',
+        `host ${host.name} would listen on port ${port}: base port ${basePort} is out of range`,
+      );
+    }
+    ports.set(host.id, port);
+  }
+  return ports;
+}
+
+export function seedEntities(seed: InventorySeed): SeedEntities {
+  const { fixture, vdsmAddress, vdsmBasePort } = seed;
+  const poolId = fixture.pool.id;
+  const ports = hostPorts(fixture, vdsmBasePort);
+  return {
+    pool: { id: poolId, name: fixture.pool.name, masterDomainId: fixture.pool.masterDomainId },
+    domains: fixture.domains.map((d) => ({
+      id: d.id,
+      poolId,
+      name: d.name,
+      storageType: d.storageType,
+      discardAfterDelete: d.discardAfterDelete,
+    })),
+    hosts: fixture.hosts.map((h) => ({
+      id: h.id,
+      poolId,
+      name: h.name,
+      vdsId: h.vdsId,
+      address: vdsmAddress,
+      port: ports.get(h.id) as number,
+    })),
+    vms: fixture.vms.map((v) => ({
+      id: v.id,
+      poolId,
+      name: v.name,
+      status: v.status,
+      deleteProtected: v.deleteProtected,
+    })),
+    // A fixture has one pool: every domain, and so every disk, belongs to it.
+    disks: fixture.disks.map((d) => ({
+      id: d.id,
+      poolId,
+      alias: d.alias,
+      vmId: d.vmId,
+      domainId: d.domainId,
+      sizeBytes: d.sizeBytes,
+      wipeAfterDelete: d.wipeAfterDelete,
+      shareable: d.shareable,
+      status: d.status,
+      volumeIds: [...d.volumeIds],
+    })),
+  };
+}

@@ -1,0 +1,511 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ImageStatus, VmStatus } from '../shared/vocabulary';
+import {
+  AuditRow,
+  ClaimRow,
+  DiskRow,
+  DomainRow,
+  HostRow,
+  IntentRow,
+  LockRow,
+  ObservationRow,
+  PoolRow,
+  VmRow,
+  asInventoryError,
+  auditLimit,
+  checkImageStatus,
+  checkPositiveInt,
+  checkVmStatus,
+  isoTime,
+  parseRow,
+  parseRows,
+  sortLocks,
+  sortedUniqueRefs,
+} from './codec';
+import { InventoryError, TaskClaimError } from './errors';
+import { SQLITE_MIGRATIONS, pendingMigrations } from './migrations';
+import {
+  EntityLockedError,
+  NotFoundError,
+  type AuditEntry,
+  type Disk,
+  type EntityLock,
+  type EntityRef,
+  type Host,
+  type InventoryRepository,
+  type NewAuditEntry,
+  type StorageDomain,
+  type StoragePool,
+  type TaskClaim,
+  type TaskObservation,
+  type TaskStartIntent,
+  type Vm,
+} from './port';
+import { seedEntities, type InventorySeed } from './seed';
+
+export interface SqliteInventoryOptions {
+  /** How long a write waits for another connection's write transaction before failing. */
+  busyTimeoutMs?: number;
+}
+
+const bit = (value: boolean): number => (value ? 1 : 0);
+
+/**
+ * The embedded inventory: one SQLite file that the worker and the CLI may open at once.
+ *
+ * - WAL: readers never block the writer and the writer never blocks readers across processes.
+ * - synchronous=FULL: every commit is fsynced before it returns. NORMAL in WAL mode may lose the
+ *   last commits on power loss; here a lost commit is a lock a command believes it holds, or a task
+ *   claim whose loss makes a retried step send its verb twice. Commits are small and rare (per
+ *   command and per task), so the fsync costs little.
+ * - Writes run as BEGIN IMMEDIATE: the write lock is taken up front and waited for (busy timeout),
+ *   instead of a read transaction failing with SQLITE_BUSY when it later tries to write.
+ * - Foreign keys on, for the entity tables.
+ */
+export class SqliteInventory implements InventoryRepository {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    readonly path: string,
+    options: SqliteInventoryOptions = {},
+  ) {
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+      this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+    } catch (err) {
+      throw new InventoryError('open', `cannot open SQLite inventory ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Runs `body` as one write transaction (BEGIN IMMEDIATE). */
+  private async write<T>(operation: string, body: () => T): Promise<T> {
+    try {
+      return this.db.transaction(body).immediate();
+    } catch (err) {
+      throw asInventoryError(operation, err);
+    }
+  }
+
+  /** Runs `body` as one read transaction: every statement in it sees the same snapshot. */
+  private async read<T>(operation: string, body: () => T): Promise<T> {
+    try {
+      return this.db.transaction(body).deferred();
+    } catch (err) {
+      throw asInventoryError(operation, err);
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async init(seed?: InventorySeed): Promise<boolean> {
+    const entities = seed ? seedEntities(seed) : undefined;
+    return this.write('init', () => {
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)',
+      );
+      const current = this.stmt('SELECT max(version) AS version FROM schema_version').get() as {
+        version: number | null;
+      };
+      for (const migration of pendingMigrations(SQLITE_MIGRATIONS, current.version ?? 0)) {
+        this.db.exec(migration.sql);
+        this.stmt('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(
+          migration.version,
+          new Date().toISOString(),
+        );
+      }
+      if (!entities || this.stmt('SELECT 1 FROM storage_pools LIMIT 1').get() !== undefined) return false;
+      const { pool, domains, hosts, vms, disks } = entities;
+      this.stmt('INSERT INTO storage_pools (id, name, master_domain_id) VALUES (?, ?, ?)').run(
+        pool.id,
+        pool.name,
+        pool.masterDomainId,
+      );
+      const insertDomain = this.stmt(
+        'INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const d of domains)
+        insertDomain.run(d.id, d.poolId, d.name, d.storageType, bit(d.discardAfterDelete));
+      const insertHost = this.stmt(
+        'INSERT INTO hosts (id, pool_id, name, vds_id, address, port) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      for (const h of hosts) insertHost.run(h.id, h.poolId, h.name, h.vdsId, h.address, h.port);
+      const insertVm = this.stmt(
+        'INSERT INTO vms (id, pool_id, name, status, delete_protected) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const v of vms) insertVm.run(v.id, v.poolId, v.name, v.status, bit(v.deleteProtected));
+      const insertDisk = this.stmt(
+        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status, volume_ids)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const d of disks) {
+        insertDisk.run(
+          d.id,
+          d.poolId,
+          d.alias,
+          d.vmId,
+          d.domainId,
+          d.sizeBytes,
+          bit(d.wipeAfterDelete),
+          bit(d.shareable),
+          d.status,
+          JSON.stringify(d.volumeIds),
+        );
+      }
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async listPools(): Promise<StoragePool[]> {
+    return this.read('listPools', () =>
+      parseRows(PoolRow, this.stmt('SELECT * FROM storage_pools ORDER BY name, id').all(), 'listPools'),
+    );
+  }
+
+  async getPool(id: string): Promise<StoragePool | undefined> {
+    return this.read('getPool', () =>
+      parseRow(PoolRow, this.stmt('SELECT * FROM storage_pools WHERE id = ?').get(id), 'getPool'),
+    );
+  }
+
+  async listDomains(poolId?: string): Promise<StorageDomain[]> {
+    return this.read('listDomains', () =>
+      parseRows(
+        DomainRow,
+        this.stmt('SELECT * FROM storage_domains WHERE (? IS NULL OR pool_id = ?) ORDER BY name, id').all(
+          poolId ?? null,
+          poolId ?? null,
+        ),
+        'listDomains',
+      ),
+    );
+  }
+
+  async getDomain(id: string): Promise<StorageDomain | undefined> {
+    return this.read('getDomain', () =>
+      parseRow(DomainRow, this.stmt('SELECT * FROM storage_domains WHERE id = ?').get(id), 'getDomain'),
+    );
+  }
+
+  async listHosts(poolId: string): Promise<Host[]> {
+    return this.read('listHosts', () =>
+      parseRows(
+        HostRow,
+        this.stmt('SELECT * FROM hosts WHERE pool_id = ? ORDER BY vds_id').all(poolId),
+        'listHosts',
+      ),
+    );
+  }
+
+  async setHostAddress(hostId: string, address: string, port: number): Promise<void> {
+    return this.write('setHostAddress', () => {
+      const { changes } = this.stmt('UPDATE hosts SET address = ?, port = ? WHERE id = ?').run(
+        address,
+        port,
+        hostId,
+      );
+      if (changes === 0) throw new NotFoundError('Host', hostId);
+    });
+  }
+
+  async listVms(): Promise<Vm[]> {
+    return this.read('listVms', () =>
+      parseRows(VmRow, this.stmt('SELECT * FROM vms ORDER BY name, id').all(), 'listVms'),
+    );
+  }
+
+  async getVm(id: string): Promise<Vm | undefined> {
+    return this.read('getVm', () =>
+      parseRow(VmRow, this.stmt('SELECT * FROM vms WHERE id = ?').get(id), 'getVm'),
+    );
+  }
+
+  async listDisks(filter: { vmId?: string; status?: ImageStatus } = {}): Promise<Disk[]> {
+    const vmId = filter.vmId ?? null;
+    const status = filter.status ?? null;
+    return this.read('listDisks', () =>
+      parseRows(
+        DiskRow,
+        this.stmt(
+          `SELECT * FROM disks WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@status IS NULL OR status = @status)
+           ORDER BY alias, id`,
+        ).all({ vmId, status }),
+        'listDisks',
+      ),
+    );
+  }
+
+  async getDisk(id: string): Promise<Disk | undefined> {
+    return this.read('getDisk', () =>
+      parseRow(DiskRow, this.stmt('SELECT * FROM disks WHERE id = ?').get(id), 'getDisk'),
+    );
+  }
+
+  async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
+    const wanted = sortedUniqueRefs(entities);
+    return this.write('acquireLocks', () => {
+      const select = this.stmt('SELECT * FROM entity_locks WHERE entity_type = ? AND entity_id = ?');
+      const conflicts: EntityLock[] = [];
+      const free: EntityRef[] = [];
+      for (const ref of wanted) {
+        const held = parseRow(LockRow, select.get(ref.type, ref.id), 'acquireLocks');
+        if (!held) free.push(ref);
+        else if (held.owner !== owner) conflicts.push(held);
+      }
+      if (conflicts.length > 0) throw new EntityLockedError(sortLocks(conflicts));
+      const insert = this.stmt(
+        'INSERT INTO entity_locks (entity_type, entity_id, owner, reason, acquired_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      const at = new Date().toISOString();
+      for (const ref of free) insert.run(ref.type, ref.id, owner, reason, at);
+    });
+  }
+
+  async releaseLocks(owner: string): Promise<number> {
+    return this.write(
+      'releaseLocks',
+      () => this.stmt('DELETE FROM entity_locks WHERE owner = ?').run(owner).changes,
+    );
+  }
+
+  async listLocks(filter: { owner?: string } = {}): Promise<EntityLock[]> {
+    const owner = filter.owner ?? null;
+    return this.read('listLocks', () =>
+      parseRows(
+        LockRow,
+        this.stmt(
+          'SELECT * FROM entity_locks WHERE (? IS NULL OR owner = ?) ORDER BY acquired_at, entity_type, entity_id',
+        ).all(owner, owner),
+        'listLocks',
+      ),
+    );
+  }
+
+  async setVmStatus(vmId: string, status: VmStatus): Promise<void> {
+    checkVmStatus(status, 'setVmStatus');
+    return this.write('setVmStatus', () => {
+      const { changes } = this.stmt('UPDATE vms SET status = ? WHERE id = ?').run(status, vmId);
+      if (changes === 0) throw new NotFoundError('VM', vmId);
+    });
+  }
+
+  async removeVm(vmId: string): Promise<void> {
+    return this.write('removeVm', () => {
+      this.stmt('UPDATE disks SET vm_id = NULL WHERE vm_id = ?').run(vmId);
+      this.stmt('DELETE FROM vms WHERE id = ?').run(vmId);
+    });
+  }
+
+  async setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void> {
+    checkImageStatus(status, 'setDiskStatus');
+    return this.write('setDiskStatus', () => {
+      const update = this.stmt('UPDATE disks SET status = ? WHERE id = ?');
+      for (const id of diskIds) update.run(status, id);
+    });
+  }
+
+  async removeDisk(diskId: string): Promise<void> {
+    return this.write('removeDisk', () => {
+      this.stmt('DELETE FROM disks WHERE id = ?').run(diskId);
+    });
+  }
+
+  async addAudit(entry: NewAuditEntry): Promise<void> {
+    const time = entry.time === undefined ? new Date().toISOString() : isoTime(entry.time, 'addAudit');
+    return this.write('addAudit', () => {
+      this.stmt(
+        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(
+        time,
+        entry.type,
+        entry.severity,
+        entry.message,
+        entry.correlationId,
+        JSON.stringify(entry.entityIds),
+      );
+    });
+  }
+
+  async listAudit(
+    filter: { correlationId?: string; type?: string; limit?: number } = {},
+  ): Promise<AuditEntry[]> {
+    const limit = auditLimit(filter.limit);
+    return this.read('listAudit', () =>
+      parseRows(
+        AuditRow,
+        this.stmt(
+          `SELECT * FROM audit_log
+           WHERE (@correlationId IS NULL OR correlation_id = @correlationId) AND (@type IS NULL OR type = @type)
+           ORDER BY time DESC, id DESC LIMIT @limit`,
+        ).all({ correlationId: filter.correlationId ?? null, type: filter.type ?? null, limit: limit ?? -1 }),
+        'listAudit',
+      ),
+    );
+  }
+
+  async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
+    checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
+    return this.write('acquireStartLease', () => {
+      const now = Date.now();
+      const { changes } = this.stmt(
+        `INSERT INTO start_leases (pool_id, owner, expires_at_ms) VALUES (@poolId, @owner, @expires)
+         ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
+         WHERE start_leases.owner = excluded.owner OR start_leases.expires_at_ms <= @now`,
+      ).run({ poolId, owner, expires: now + leaseMs, now });
+      return changes === 1;
+    });
+  }
+
+  async releaseStartLease(poolId: string, owner: string): Promise<void> {
+    return this.write('releaseStartLease', () => {
+      this.stmt('DELETE FROM start_leases WHERE pool_id = ? AND owner = ?').run(poolId, owner);
+    });
+  }
+
+  async getStartIntent(owner: string): Promise<TaskStartIntent | undefined> {
+    return this.read('getStartIntent', () =>
+      parseRow(
+        IntentRow,
+        this.stmt('SELECT * FROM task_start_intents WHERE owner = ?').get(owner),
+        'getStartIntent',
+      ),
+    );
+  }
+
+  async putStartIntent(intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId'>): Promise<void> {
+    return this.write('putStartIntent', () => {
+      this.stmt(
+        `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
+         VALUES (@owner, @poolId, @verb, @subjectId, @knownTaskIds, @createdAt, NULL)
+         ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
+           subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
+           created_at = excluded.created_at, vdsm_task_id = NULL`,
+      ).run({
+        owner: intent.owner,
+        poolId: intent.poolId,
+        verb: intent.verb,
+        subjectId: intent.subjectId,
+        knownTaskIds: JSON.stringify(intent.knownTaskIds),
+        createdAt: new Date().toISOString(),
+      });
+    });
+  }
+
+  async completeStartIntent(owner: string, vdsmTaskId: string): Promise<void> {
+    return this.write('completeStartIntent', () => {
+      const intent = parseRow(
+        IntentRow,
+        this.stmt('SELECT * FROM task_start_intents WHERE owner = ?').get(owner),
+        'completeStartIntent',
+      );
+      if (!intent) throw new TaskClaimError(owner, vdsmTaskId, 'it has no start intent');
+      if (intent.vdsmTaskId !== null && intent.vdsmTaskId !== vdsmTaskId) {
+        throw new TaskClaimError(owner, vdsmTaskId, `its intent already names task ${intent.vdsmTaskId}`);
+      }
+      const claim = parseRow(
+        ClaimRow,
+        this.stmt('SELECT * FROM task_claims WHERE vdsm_task_id = ?').get(vdsmTaskId),
+        'completeStartIntent',
+      );
+      if (claim && claim.owner !== owner) {
+        throw new TaskClaimError(owner, vdsmTaskId, `${claim.owner} already claimed it`);
+      }
+      this.stmt('UPDATE task_start_intents SET vdsm_task_id = ? WHERE owner = ?').run(vdsmTaskId, owner);
+      if (!claim) {
+        this.stmt(
+          `INSERT INTO task_claims (vdsm_task_id, pool_id, owner, verb, subject_id, claimed_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        ).run(vdsmTaskId, intent.poolId, owner, intent.verb, intent.subjectId, new Date().toISOString());
+      }
+    });
+  }
+
+  async deleteStartIntent(owner: string): Promise<void> {
+    return this.write('deleteStartIntent', () => {
+      this.stmt('DELETE FROM task_start_intents WHERE owner = ?').run(owner);
+    });
+  }
+
+  async listTaskClaims(filter: { poolId?: string; owner?: string } = {}): Promise<TaskClaim[]> {
+    return this.read('listTaskClaims', () =>
+      parseRows(
+        ClaimRow,
+        this.stmt(
+          `SELECT * FROM task_claims WHERE (@poolId IS NULL OR pool_id = @poolId) AND (@owner IS NULL OR owner = @owner)
+           ORDER BY claimed_at, vdsm_task_id`,
+        ).all({ poolId: filter.poolId ?? null, owner: filter.owner ?? null }),
+        'listTaskClaims',
+      ),
+    );
+  }
+
+  async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
+    return this.write('releaseTaskClaim', () => {
+      this.stmt('DELETE FROM task_claims WHERE vdsm_task_id = ?').run(vdsmTaskId);
+      // Only the intent that recorded this task: a newer intent of the same owner is a start in flight.
+      this.stmt('DELETE FROM task_start_intents WHERE vdsm_task_id = ?').run(vdsmTaskId);
+    });
+  }
+
+  async observeTasks(
+    poolId: string,
+    states: Record<string, string>,
+    now: string,
+  ): Promise<TaskObservation[]> {
+    const at = isoTime(now, 'observeTasks');
+    const reported = Object.entries(states);
+    return this.write('observeTasks', () => {
+      const upsert = this.stmt(
+        `INSERT INTO task_observations (vdsm_task_id, pool_id, first_seen_at, last_state, last_change_at, reported_at)
+         VALUES (@id, @poolId, @at, @state, @at, NULL)
+         ON CONFLICT (vdsm_task_id) DO UPDATE SET
+           last_change_at = CASE WHEN last_state = excluded.last_state THEN last_change_at ELSE excluded.last_change_at END,
+           last_state = excluded.last_state`,
+      );
+      for (const [id, state] of reported) upsert.run({ id, poolId, at, state });
+      this.stmt(
+        'DELETE FROM task_observations WHERE pool_id = ? AND vdsm_task_id NOT IN (SELECT value FROM json_each(?))',
+      ).run(poolId, JSON.stringify(reported.map(([id]) => id)));
+      return parseRows(
+        ObservationRow,
+        this.stmt(
+          'SELECT * FROM task_observations WHERE pool_id = ? ORDER BY first_seen_at, vdsm_task_id',
+        ).all(poolId),
+        'observeTasks',
+      );
+    });
+  }
+
+  async markTaskReported(vdsmTaskId: string, now: string): Promise<void> {
+    const at = isoTime(now, 'markTaskReported');
+    return this.write('markTaskReported', () => {
+      this.stmt('UPDATE task_observations SET reported_at = ? WHERE vdsm_task_id = ?').run(at, vdsmTaskId);
+    });
+  }
+
+  async forgetTasks(vdsmTaskIds: string[]): Promise<void> {
+    return this.write('forgetTasks', () => {
+      const remove = this.stmt('DELETE FROM task_observations WHERE vdsm_task_id = ?');
+      for (const id of vdsmTaskIds) remove.run(id);
+    });
+  }
+}
