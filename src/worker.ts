@@ -39,7 +39,7 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     taskQueue: deps.taskQueue ?? deps.config.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
-    identity: deps.identity,
+    ...(deps.identity ? { identity: deps.identity } : {}),
     // Each waiting step holds one activity slot while its task runs: allow many.
     maxConcurrentActivityTaskExecutions: 2_000,
     shutdownGraceTime: '5s',

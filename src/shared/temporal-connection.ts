@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { DEFAULT_NAMESPACE } from './names';
 
 /**
@@ -23,7 +23,7 @@ export interface TemporalConnectionOverrides {
 }
 
 const DEFAULT_ADDRESS = 'localhost:7233';
-const CONNECT_TIMEOUT = '10s';
+const CONNECT_TIMEOUT = '5s';
 
 /** The server could not be reached (the CLI maps this to exit code 3). */
 export class TemporalUnreachableError extends Error {
@@ -32,11 +32,15 @@ export class TemporalUnreachableError extends Error {
     readonly address: string,
     cause: unknown,
   ) {
-    super(`cannot reach Temporal at ${address}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`cannot reach Temporal at ${address}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
-export function loadTemporalConnectionOptions(overrides: TemporalConnectionOverrides = {}): TemporalConnectionOptions {
+export function loadTemporalConnectionOptions(
+  overrides: TemporalConnectionOverrides = {},
+): TemporalConnectionOptions {
   const env = overrides.env ?? process.env;
   const { connectionOptions, namespace } = loadClientConnectConfig({
     profile: overrides.profile,
@@ -70,6 +74,8 @@ export async function connectWorkerConnection(
   overrides: TemporalConnectionOverrides = {},
 ): Promise<{ connection: NativeConnection; namespace: string }> {
   const { connectionOptions, namespace } = loadTemporalConnectionOptions(overrides);
+  // Loaded on use: it brings the native Rust core, which client-only commands never need.
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     return { connection: await NativeConnection.connect(connectionOptions), namespace };
   } catch (err) {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm test`: install, PostgreSQL for the inventory tests, typecheck, lint, build (the CLI tests run
+# the built bin/ovirt-tasks), then jest. Extra arguments go to jest. Exits with the first failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# A report from an earlier run must never pass for this one's.
+rm -f test-results/jest.json
+mkdir -p test-results
+
+step() { echo "==> $*" >&2; }
+
+step install
+bash scripts/install.sh
+step postgres
+# Exported so the inventory tests use the server binaries found (or installed) here.
+PG_BIN="$(bash scripts/ensure-postgres.sh)"
+export PG_BIN
+step typecheck
+npm run --silent typecheck
+step lint
+npm run --silent lint
+step build
+npm run --silent build
+step jest
+# --json writes the machine-readable report to the file; the usual human output still goes to stderr.
+npx jest --json --outputFile=test-results/jest.json "$@"

@@ -1,0 +1,618 @@
+import { join } from 'node:path';
+import type { DataCenterFixture, HostFixture } from '../fixture/schema';
+import { VdsmErrors } from './errors';
+import type { Faults, HostRef } from './faults';
+import { HostJobs, type HostJobInfo } from './jobs';
+import { pyRepr } from './pyrepr';
+import { BLANK_UUID, nextGeneration, StorageModel, type VolumeRecord } from './storage';
+import {
+  type JobPlan,
+  type RecoveryAction,
+  SimTask,
+  TaskManager,
+  type TaskSnapshot,
+  type TaskStatusDict,
+  TaskStore,
+} from './tasks';
+
+export type SpmRole = 'SPM' | 'Contend' | 'Free';
+
+/** Task verb (python name, as Task.getInfo reports it) → wire verb (what fault rules name). */
+const WIRE_VERB_OF_TASK: Record<string, string> = {
+  deleteImage: 'Image.delete',
+  moveImage: 'Image.move',
+  createVolume: 'Volume.create',
+  spmStart: 'StoragePool.spmStart',
+};
+
+/** What Python's uuid.UUID() accepts: optional braces and dashes, any case. */
+const UUID_LIKE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+
+/** misc.validateUUID */
+function validateUuid(value: string, name: string): void {
+  if (!UUID_LIKE.test(value)) throw VdsmErrors.invalidParameter(name, value);
+}
+
+/** hrtime is CLOCK_MONOTONIC, as VDSM's event_time(). */
+function eventTime(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+export interface DataCenterHooks {
+  /** An event for the host's `jms.queue.events` subscribers. */
+  notify(hostId: string, method: string, params: Record<string, unknown>): void;
+  onTaskStateChange(hostId: string, task: SimTask): void;
+  log(line: string): void;
+}
+
+export interface DataCenterOptions {
+  fixture: DataCenterFixture;
+  dataDir: string;
+  faults: Faults;
+  hooks: DataCenterHooks;
+  /** Make the SPM of the persisted metadata (else the fixture's) SPM at start, as if the engine had run spmStart. */
+  autoSpm: boolean;
+}
+
+export class SimHost {
+  role: SpmRole = 'Free';
+  readonly tasks: TaskManager;
+  readonly jobs: HostJobs;
+
+  constructor(
+    readonly fixture: HostFixture,
+    tasks: (host: SimHost) => TaskManager,
+    jobs: (host: SimHost) => HostJobs,
+  ) {
+    this.tasks = tasks(this);
+    this.jobs = jobs(this);
+  }
+
+  get ref(): HostRef {
+    return { hostId: this.fixture.id, name: this.fixture.name };
+  }
+}
+
+export interface ImageDeleteArgs {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  postZero: boolean;
+  force: boolean;
+  discard: boolean;
+}
+
+export interface ImageMoveArgs {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  dstSdUUID: string;
+  operation: number;
+  postZero: boolean;
+  force: boolean;
+  discard: boolean;
+}
+
+export interface VolumeCreateArgs {
+  volumeID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  imageID: string;
+  size: string;
+  volFormat: number;
+  preallocate: number;
+  diskType: string;
+  desc: string;
+  srcImgUUID: string;
+  srcVolUUID: string;
+}
+
+export interface VolumeRef {
+  volumeID: string;
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+}
+
+export interface CopyEndpoint {
+  endpoint_type: string;
+  sd_id: string;
+  img_id: string;
+  vol_id: string;
+  generation?: number;
+}
+
+/**
+ * One data center: the shared storage, the pool's SPM lease and one VDSM per fixture host. Every
+ * verb runs "on" a host; what a real VDSM would refuse there (SPM verbs off the SPM, ...) is
+ * refused with VDSM's code and message.
+ */
+export class DataCenterSim {
+  readonly poolId: string;
+  readonly masterDomainId: string;
+  readonly storage: StorageModel;
+  private readonly taskStore: TaskStore;
+  private readonly hosts = new Map<string, SimHost>();
+  private readonly readyAt: number;
+
+  constructor(private readonly options: DataCenterOptions) {
+    const { fixture, dataDir, faults, hooks } = options;
+    this.poolId = fixture.pool.id;
+    this.masterDomainId = fixture.pool.masterDomainId;
+    const poolDir = join(dataDir, this.poolId);
+    this.storage = StorageModel.open(poolDir, fixture);
+    this.taskStore = new TaskStore(join(poolDir, this.masterDomainId, 'master', 'tasks'));
+    for (const hostFixture of fixture.hosts) {
+      const host = new SimHost(
+        hostFixture,
+        (h) =>
+          new TaskManager({
+            runRecovery: (action) => this.runRecovery(action),
+            rollbackFailure: (task) =>
+              faults.failure(WIRE_VERB_OF_TASK[task.name] ?? task.name, 'rollback', h.ref),
+            rollbackMs: () => faults.rollbackMs(),
+            abortLatencyMs: () => faults.abortLatencyMs(),
+            onStateChange: (task) => hooks.onTaskStateChange(hostFixture.id, task),
+            log: (line) => hooks.log(line),
+          }),
+        () =>
+          new HostJobs({
+            notify: (method, params) =>
+              hooks.notify(hostFixture.id, method, { ...params, notify_time: eventTime() }),
+            autodeleteMs: () => faults.jobAutodeleteMs(),
+          }),
+      );
+      this.hosts.set(hostFixture.id, host);
+    }
+    this.readyAt = Date.now() + faults.recoveringMs();
+    if (options.autoSpm) {
+      const persisted = fixture.hosts.find((h) => h.vdsId === this.storage.spm.spmId);
+      this.becomeSpm(this.host(persisted?.id ?? fixture.spmHostId));
+    }
+  }
+
+  host(hostId: string): SimHost {
+    const host = this.hosts.get(hostId);
+    if (!host) throw new Error(`host ${hostId} is not in the fixture`);
+    return host;
+  }
+
+  /** The host holding the SPM role, if any. */
+  spmHost(): SimHost | undefined {
+    return [...this.hosts.values()].find((h) => h.role === 'SPM');
+  }
+
+  /** VDSM answers 99 to everything until it has recovered after a start. */
+  ensureReady(): void {
+    if (Date.now() < this.readyAt) throw VdsmErrors.recoveryInProgress();
+  }
+
+  /** A crash: every host forgets its tasks and jobs; storage and task files stay as written. */
+  shutdown(): void {
+    for (const host of this.hosts.values()) {
+      host.tasks.detachAll();
+      host.jobs.clear();
+      host.role = 'Free';
+    }
+  }
+
+  /** A clean stop also folds the storage journal into its snapshot. */
+  close(): void {
+    this.shutdown();
+    this.storage.compact();
+  }
+
+  listTasks(): Array<TaskSnapshot & { hostId: string; hostName: string }> {
+    return [...this.hosts.values()].flatMap((h) =>
+      h.tasks.list().map((t) => ({ ...t.snapshot(), hostId: h.fixture.id, hostName: h.fixture.name })),
+    );
+  }
+
+  // ---- Task verbs (no SPM check: every host answers for its own tasks) ----
+
+  taskGetStatus(host: SimHost, taskId: string): TaskStatusDict {
+    return host.tasks.get(taskId).status();
+  }
+
+  taskGetInfo(host: SimHost, taskId: string): { id: string; verb: string } {
+    return host.tasks.get(taskId).info();
+  }
+
+  async taskStop(host: SimHost, taskId: string): Promise<void> {
+    await host.tasks.stop(host.tasks.get(taskId));
+  }
+
+  taskClear(host: SimHost, taskId: string): void {
+    host.tasks.clear(host.tasks.get(taskId));
+  }
+
+  async taskRevert(host: SimHost, taskId: string): Promise<void> {
+    await host.tasks.revert(host.tasks.get(taskId));
+  }
+
+  // ---- Host verbs ----
+
+  /** StoragePool.getAllTasksStatuses is a secured method: only the SPM answers. */
+  hostGetAllTasksStatuses(host: SimHost): Record<string, TaskStatusDict> {
+    this.requireSecured(host);
+    return Object.fromEntries(host.tasks.list('spm').map((t) => [t.id, t.status()]));
+  }
+
+  hostGetAllTasksInfo(host: SimHost): Record<string, { id: string; verb: string }> {
+    this.requireSecured(host);
+    return Object.fromEntries(host.tasks.list('spm').map((t) => [t.id, t.info()]));
+  }
+
+  hostGetAllTasks(host: SimHost): Record<string, ReturnType<SimTask['details']>> {
+    return Object.fromEntries(host.tasks.list().map((t) => [t.id, t.details()]));
+  }
+
+  hostGetConnectedStoragePools(): string[] {
+    return [this.poolId];
+  }
+
+  hostGetJobs(
+    host: SimHost,
+    jobType: string | null | undefined,
+    jobIds: readonly string[] | undefined,
+  ): Record<string, HostJobInfo> {
+    return host.jobs.info(jobType, jobIds);
+  }
+
+  // ---- StoragePool verbs ----
+
+  spGetSpmStatus(host: SimHost, poolId: string): { spmStatus: SpmRole; spmLver: number; spmId: number } {
+    this.checkPool(poolId);
+    const spm = this.storage.spm;
+    return { spmStatus: host.role, spmLver: spm.lver, spmId: spm.spmId };
+  }
+
+  /** An hsm task: Contend while it runs, then SPM (lver + 1) and the master domain's tasks are reloaded. */
+  spSpmStart(host: SimHost, poolId: string): string {
+    this.checkPool(poolId);
+    if (host.role !== 'Free') throw VdsmErrors.isSpm(poolId);
+    const task = new SimTask('spmStart');
+    task.job = {
+      name: 'spmStart',
+      workMs: this.options.faults.workMs('StoragePool.spmStart'),
+      begin: () => {
+        host.role = 'Contend';
+      },
+      complete: () => {
+        this.injectTaskFailure('StoragePool.spmStart', host);
+        // The cluster lock of the master domain is held by the current SPM.
+        if (this.spmHost()) throw VdsmErrors.acquireLock(this.masterDomainId);
+        this.becomeSpm(host);
+      },
+      abandon: () => {
+        if (host.role === 'Contend') host.role = 'Free';
+      },
+    };
+    host.tasks.accept(task);
+    return task.id;
+  }
+
+  /**
+   * Not refused while tasks run (current VDSM does not check; the engine does). The SPM tasks leave
+   * the host's memory and their work stops; their files stay for the next SPM to roll back.
+   */
+  spSpmStop(host: SimHost, poolId: string): void {
+    this.checkPool(poolId);
+    if (host.role === 'Free') return;
+    host.tasks.unload('spm');
+    host.role = 'Free';
+    this.storage.setSpm({ spmId: -1, lver: this.storage.spm.lver });
+  }
+
+  spGetInfo(poolId: string): { info: Record<string, unknown>; dominfo: Record<string, unknown> } {
+    this.checkPool(poolId);
+    const { fixture } = this.options;
+    const spm = this.storage.spm;
+    const master = fixture.domains.find((d) => d.id === this.masterDomainId);
+    return {
+      info: {
+        name: fixture.pool.name,
+        isoprefix: '',
+        pool_status: 'connected',
+        lver: spm.lver,
+        domains: fixture.domains.map((d) => `${d.id}:Active`).join(','),
+        master_uuid: this.masterDomainId,
+        version: '5',
+        spm_id: spm.spmId,
+        type: (master?.storageType ?? 'nfs').toUpperCase(),
+        master_ver: 1,
+      },
+      dominfo: Object.fromEntries(
+        fixture.domains.map((d) => [
+          d.id,
+          {
+            status: 'Active',
+            alerts: [],
+            isoprefix: '',
+            version: 5,
+            disktotal: String(d.sizeBytes),
+            diskfree: String(this.freeBytes(d.id, d.sizeBytes)),
+          },
+        ]),
+      ),
+    };
+  }
+
+  // ---- Storage queries ----
+
+  sdGetImages(domainId: string): string[] {
+    this.checkDomain(domainId);
+    return this.storage.imageIds(domainId);
+  }
+
+  imageGetVolumes(args: { imageID: string; storagepoolID: string; storagedomainID: string }): string[] {
+    this.checkPool(args.storagepoolID);
+    this.checkDomain(args.storagedomainID);
+    return (this.storage.image(args.storagedomainID, args.imageID)?.volumes ?? []).map((v) => v.id);
+  }
+
+  volumeGetInfo(args: VolumeRef): Record<string, unknown> {
+    this.checkPool(args.storagepoolID);
+    this.checkDomain(args.storagedomainID);
+    const image = this.storage.image(args.storagedomainID, args.imageID);
+    const volume = image?.volumes.find((v) => v.id === args.volumeID);
+    if (!image || !volume) throw VdsmErrors.volumeDoesNotExist(args.volumeID);
+    const size = String(volume.format === 'RAW' ? volume.capacity : Math.ceil(volume.capacity / 10));
+    return {
+      uuid: volume.id,
+      type: volume.type,
+      format: volume.format,
+      disktype: volume.diskType,
+      voltype: volume.voltype,
+      capacity: String(volume.capacity),
+      parent: volume.parentId,
+      description: volume.description,
+      pool: '',
+      domain: args.storagedomainID,
+      image: args.imageID,
+      ctime: String(volume.ctime),
+      mtime: '0',
+      legality: volume.legality,
+      generation: volume.generation,
+      apparentsize: size,
+      truesize: size,
+      // volume.getInfo: an ILLEGAL volume reports that as its status too.
+      status: volume.legality === 'ILLEGAL' ? 'ILLEGAL' : 'OK',
+      lease: {
+        path: `/rhev/data-center/mnt/${args.storagedomainID}/images/${args.imageID}/${volume.id}.lease`,
+        offset: 0,
+        owners: [],
+        version: null,
+      },
+      children: image.volumes.filter((v) => v.parentId === volume.id).map((v) => v.id),
+    };
+  }
+
+  // ---- SPM task verbs ----
+
+  /**
+   * hsm.deleteImage: the image is renamed `_remove_me_` before the task is queued (so even a 405
+   * leaves it gone, as in VDSM); the task's job purges it and registers no rollback.
+   */
+  imageDelete(host: SimHost, args: ImageDeleteArgs): string {
+    const { storagepoolID: poolId, storagedomainID: domainId, imageID: imageId } = args;
+    this.checkPool(poolId);
+    this.checkDomain(domainId);
+    if (!this.storage.image(domainId, imageId)) throw VdsmErrors.imageNotInDomain(imageId, domainId);
+    // Without postZero the rename is a secured pool call; with it, _spmSchedule checks first.
+    if (args.postZero) this.requireSpm(host);
+    else this.requireSecured(host);
+    this.storage.hideImage(domainId, imageId);
+    return this.spmTask(host, 'deleteImage', {
+      name: `${args.postZero ? 'zeroImage' : 'purgeImage'}_${imageId}`,
+      workMs: this.options.faults.workMs('Image.delete'),
+      complete: () => {
+        this.injectTaskFailure('Image.delete', host);
+        this.storage.deleteImage(domainId, imageId);
+      },
+    });
+  }
+
+  /** hsm.moveImage: copies to the destination (rolled back by removing the copy); a move then drops the source. */
+  imageMove(host: SimHost, args: ImageMoveArgs): string {
+    const { storagepoolID: poolId, storagedomainID: srcId, dstSdUUID: dstId, imageID: imageId } = args;
+    if (srcId === dstId) {
+      const argsText =
+        `spUUID=${poolId}, srcDomUUID=${srcId}, dstDomUUID=${dstId}, imgUUID=${imageId}, vmUUID=, op=${args.operation}, ` +
+        `force=${pyBool(args.force)}, postZero=${pyBool(args.postZero)}, force=${pyBool(args.force)},discard=${pyBool(args.discard)}`;
+      throw VdsmErrors.invalidParameter('srcDom', `must be different from dstDom: ${argsText}`);
+    }
+    this.checkDomain(srcId);
+    this.checkDomain(dstId);
+    this.checkPool(poolId);
+    this.requireSpm(host);
+    return this.spmTask(host, 'moveImage', {
+      name: `moveImage_${imageId}`,
+      workMs: this.options.faults.workMs('Image.move'),
+      begin: (task) => {
+        const source = this.storage.image(srcId, imageId);
+        if (!source) throw VdsmErrors.imageNotInDomain(imageId, srcId);
+        if (this.storage.image(dstId, imageId))
+          throw VdsmErrors.destImageAction(imageId, dstId, 'Destination image already exists');
+        task.pushRecovery({
+          name: `Move image rollback: ${imageId}`,
+          action: { kind: 'removeImage', domainId: dstId, imageId },
+        });
+        this.storage.putImage(dstId, imageId, {
+          removed: false,
+          volumes: source.volumes.map((v) => ({ ...v, legality: 'ILLEGAL' })),
+        });
+      },
+      complete: (task) => {
+        this.injectTaskFailure('Image.move', host);
+        for (const volume of this.storage.image(dstId, imageId)?.volumes ?? []) {
+          this.storage.updateVolume(dstId, imageId, volume.id, { legality: 'LEGAL' });
+        }
+        if (args.operation === 2) {
+          this.storage.deleteImage(srcId, imageId);
+          // The source is gone: removing the copy now would lose the image.
+          task.clearRecoveries();
+        }
+      },
+    });
+  }
+
+  /** hsm.createVolume: validated now; the job refuses an existing volume id (212) and registers its own removal. */
+  volumeCreate(host: SimHost, args: VolumeCreateArgs): string {
+    const { storagepoolID: poolId, storagedomainID: domainId, imageID: imageId, volumeID: volumeId } = args;
+    this.checkPool(poolId);
+    this.checkDomain(domainId);
+    validateUuid(imageId, 'imgUUID');
+    validateUuid(volumeId, 'volUUID');
+    if (args.srcImgUUID) validateUuid(args.srcImgUUID, 'srcImgUUID');
+    if (args.srcVolUUID) validateUuid(args.srcVolUUID, 'srcVolUUID');
+    if (args.volFormat !== 4 && args.volFormat !== 5) throw VdsmErrors.incorrectFormat(args.volFormat);
+    if (args.preallocate !== 1 && args.preallocate !== 2) throw VdsmErrors.incorrectType(args.preallocate);
+    if (!/^\d+$/.test(args.size)) throw VdsmErrors.invalidParameter('size', args.size);
+    this.requireSpm(host);
+    const parentId = args.srcVolUUID && args.srcVolUUID !== BLANK_UUID ? args.srcVolUUID : BLANK_UUID;
+    return this.spmTask(host, 'createVolume', {
+      name: 'createVolume',
+      workMs: this.options.faults.workMs('Volume.create'),
+      begin: (task) => {
+        if (this.storage.findVolume(domainId, volumeId)) throw VdsmErrors.volumeExists(volumeId);
+        if (
+          parentId !== BLANK_UUID &&
+          !this.storage.image(domainId, imageId)?.volumes.some((v) => v.id === parentId)
+        ) {
+          throw VdsmErrors.volumeDoesNotExist(parentId);
+        }
+        task.pushRecovery({
+          name: `Create volume rollback: ${volumeId}`,
+          action: { kind: 'removeVolume', domainId, imageId, volumeId },
+        });
+        const volume: VolumeRecord = {
+          id: volumeId,
+          parentId,
+          format: args.volFormat === 4 ? 'COW' : 'RAW',
+          type: args.preallocate === 1 ? 'PREALLOCATED' : 'SPARSE',
+          voltype: 'LEAF',
+          diskType: args.diskType,
+          capacity: Number(args.size),
+          description: args.desc,
+          // A volume is ILLEGAL until its creation completes.
+          legality: 'ILLEGAL',
+          generation: 0,
+          ctime: Math.floor(Date.now() / 1000),
+        };
+        this.storage.addVolume(domainId, imageId, volume);
+      },
+      complete: () => {
+        this.injectTaskFailure('Volume.create', host);
+        this.storage.updateVolume(domainId, imageId, volumeId, { legality: 'LEGAL' });
+      },
+    });
+  }
+
+  // ---- SDM (host jobs) ----
+
+  /**
+   * SDM.copy_data: a host job with the caller's id. The destination is ILLEGAL while copying and
+   * becomes LEGAL with generation + 1 when done; a failed copy leaves it ILLEGAL at its old generation.
+   */
+  sdmCopyData(host: SimHost, jobId: string, source: CopyEndpoint, destination: CopyEndpoint): void {
+    for (const endpoint of [source, destination]) {
+      if (endpoint.endpoint_type !== 'div') {
+        const { endpoint_type: _type, ...rest } = endpoint;
+        throw VdsmErrors.generalError(`Invalid or unsupported endpoint ${pyRepr({ ...rest })}`);
+      }
+    }
+    const volumeOf = (e: CopyEndpoint): VolumeRecord => {
+      const volume = this.storage.image(e.sd_id, e.img_id)?.volumes.find((v) => v.id === e.vol_id);
+      if (!volume) throw VdsmErrors.volumeDoesNotExist(e.vol_id);
+      return volume;
+    };
+    let generation = 0;
+    host.jobs.start(jobId, 'copy_data', 'storage', {
+      workMs: this.options.faults.workMs('SDM.copy_data'),
+      begin: () => {
+        volumeOf(source);
+        generation = volumeOf(destination).generation;
+        if (destination.generation !== undefined && destination.generation !== generation) {
+          throw VdsmErrors.generationMismatch(destination.generation, generation);
+        }
+        this.storage.updateVolume(destination.sd_id, destination.img_id, destination.vol_id, {
+          legality: 'ILLEGAL',
+        });
+      },
+      complete: () => {
+        this.injectTaskFailure('SDM.copy_data', host);
+        this.storage.updateVolume(destination.sd_id, destination.img_id, destination.vol_id, {
+          legality: 'LEGAL',
+          generation: nextGeneration(generation),
+        });
+      },
+    });
+  }
+
+  // ---- internals ----
+
+  private becomeSpm(host: SimHost): void {
+    this.storage.setSpm({ spmId: host.fixture.vdsId, lver: this.storage.spm.lver + 1 });
+    host.role = 'SPM';
+    const known = new Set(host.tasks.list().map((t) => t.id));
+    host.tasks.adopt(this.taskStore.loadAll().filter((t) => !known.has(t.id)));
+  }
+
+  private spmTask(host: SimHost, name: string, job: JobPlan): string {
+    const task = new SimTask(name);
+    task.tag = 'spm';
+    task.cleanPolicy = 'manual';
+    task.store = this.taskStore;
+    task.job = job;
+    host.tasks.accept(task);
+    return task.id;
+  }
+
+  private injectTaskFailure(verb: string, host: SimHost): void {
+    const fault = this.options.faults.failure(verb, 'task', host.ref);
+    if (fault) throw fault;
+  }
+
+  private runRecovery(action: RecoveryAction): void {
+    switch (action.kind) {
+      case 'removeVolume':
+        this.storage.removeVolume(action.domainId, action.imageId, action.volumeId);
+        return;
+      case 'removeImage':
+        this.storage.deleteImage(action.domainId, action.imageId);
+        return;
+    }
+  }
+
+  private freeBytes(domainId: string, sizeBytes: number): number {
+    let used = 0;
+    for (const imageId of this.storage.imageIds(domainId)) {
+      for (const volume of this.storage.image(domainId, imageId)?.volumes ?? [])
+        used += volume.format === 'RAW' ? volume.capacity : 0;
+    }
+    return Math.max(0, sizeBytes - used);
+  }
+
+  private checkPool(poolId: string): void {
+    if (poolId !== this.poolId) throw VdsmErrors.poolUnknown(poolId);
+  }
+
+  private checkDomain(domainId: string): void {
+    if (!this.storage.hasDomain(domainId)) throw VdsmErrors.domainDoesNotExist(domainId);
+  }
+
+  /** pool.validateSPM() */
+  private requireSpm(host: SimHost): void {
+    if (host.role !== 'SPM') throw VdsmErrors.notSpm(this.poolId);
+  }
+
+  /** A secured StoragePool method on a host that is not SPM. */
+  private requireSecured(host: SimHost): void {
+    if (host.role !== 'SPM') throw VdsmErrors.notSpmSecured();
+  }
+}
+
+function pyBool(value: boolean): string {
+  return value ? 'True' : 'False';
+}

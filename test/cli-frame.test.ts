@@ -1,0 +1,122 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import { ServiceError } from '@temporalio/client';
+import { ConfigError } from '../src/config/config';
+import { ExitCode, exitCodeFor, UsageError } from '../src/cli/exit-codes';
+import { TemporalUnreachableError } from '../src/shared/temporal-connection';
+import { runCliSync } from './support/cli';
+
+const SUBCOMMANDS = [
+  'dev',
+  'worker',
+  'vdsm-sim',
+  'submit',
+  'status',
+  'watch',
+  'cancel',
+  'list',
+  'history',
+  'inventory',
+];
+
+describe('ovirt-tasks CLI frame (built CLI)', () => {
+  it('--help lists every subcommand and the exit codes, exit 0', () => {
+    const result = runCliSync(['--help']);
+    expect(result.status).toBe(0);
+    for (const name of SUBCOMMANDS) expect(result.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    expect(result.stdout).toContain(
+      'Exit codes: 0 ok, 1 command failed, 2 invalid input or configuration, 3 cannot reach',
+    );
+  });
+
+  it.each([
+    [
+      ['submit', '--help'],
+      ['remove-vm', 'remove-disk'],
+    ],
+    [
+      ['submit', 'remove-vm', '--help'],
+      ['--vm <id|name>', '--force', '--wait'],
+    ],
+    [
+      ['list', '--help'],
+      ['--vm', '--type', '--status', '--limit', '--json'],
+    ],
+    [
+      ['history', 'export', '--help'],
+      ['<workflowId>', '--out <dir>'],
+    ],
+    [
+      ['dev', '--help'],
+      ['--data', '--temporal-port', '--ui-port', '--vdsm-port', '--fixture', '--demo'],
+    ],
+  ])('`%s` describes its flags', (args, expected) => {
+    const result = runCliSync(args);
+    expect(result.status).toBe(0);
+    for (const text of expected) expect(result.stdout).toContain(text);
+  });
+
+  it.each([
+    [[], 'Usage: ovirt-tasks'],
+    [['no-such-command'], "unknown command 'no-such-command'"],
+    [['list', '--bogus'], "unknown option '--bogus'"],
+    [['list', '--limit', '0'], 'must be a positive integer'],
+    [['inventory', 'hosts'], 'Allowed choices are vms, disks, tasks'],
+    [['submit', 'remove-vm'], "required option '--vm <id|name>' not specified"],
+    [['dev', '--temporal-port', '70000'], 'must be a port number'],
+  ])('bad usage %j exits 2 and says why', (args, message) => {
+    const result = runCliSync(args);
+    expect(result.stderr).toContain(message);
+    expect(result.status).toBe(ExitCode.Usage);
+  });
+
+  it('a command of a later issue fails honestly with exit 2', () => {
+    const result = runCliSync(['status', 'RemoveVm/x']);
+    expect(result.stderr).toContain('not implemented yet');
+    expect(result.status).toBe(ExitCode.Usage);
+  });
+
+  it('`worker` exits 3 when the Temporal server cannot be reached', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-cli-'));
+    const result = runCliSync(['worker'], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inventory.db')}`,
+    });
+    expect(result.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+    expect(result.status).toBe(ExitCode.Unreachable);
+  });
+});
+
+describe('exitCodeFor', () => {
+  const unavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+    code: 14,
+    details: 'No connection established',
+    metadata: {},
+  });
+
+  it.each<[string, unknown, ExitCode]>([
+    ['help shown', new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), ExitCode.Ok],
+    [
+      'commander usage error',
+      new CommanderError(1, 'commander.unknownOption', 'unknown option'),
+      ExitCode.Usage,
+    ],
+    ['own usage error', new UsageError('bad id'), ExitCode.Usage],
+    ['bad configuration', new ConfigError('invalid configuration'), ExitCode.Usage],
+    [
+      'unreachable at connect',
+      new TemporalUnreachableError('h:1', new Error('refused')),
+      ExitCode.Unreachable,
+    ],
+    [
+      'server gone mid-command',
+      new ServiceError('Failed to start Workflow', { cause: unavailable }),
+      ExitCode.Unreachable,
+    ],
+    ['anything else', new Error('workflow failed'), ExitCode.Failed],
+  ])('%s → %i', (_what, error, code) => {
+    expect(exitCodeFor(error)).toBe(code);
+  });
+});
