@@ -37,11 +37,15 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue ?? deps.config.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
     activities,
     ...(deps.identity ? { identity: deps.identity } : {}),
     // Each waiting step holds one activity slot while its task runs: allow many.
     maxConcurrentActivityTaskExecutions: 2_000,
+    // A waiting activity learns of cancellation only through a heartbeat's answer.
+    maxHeartbeatThrottleInterval: '10s',
     shutdownGraceTime: '5s',
   });
   const run = worker.run.bind(worker);
@@ -56,7 +60,11 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
 }
 
 /** One janitor Schedule per pool the inventory knows; idempotent. */
-export async function ensureJanitorSchedules(client: Client, config: Config, inventory: InventoryRepository): Promise<string[]> {
+export async function ensureJanitorSchedules(
+  client: Client,
+  config: Config,
+  inventory: InventoryRepository,
+): Promise<string[]> {
   const ids: string[] = [];
   for (const pool of await inventory.listPools()) {
     const scheduleId = scheduleIds.taskJanitor(pool.id);
@@ -93,7 +101,12 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
   const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
   try {
     await inventory.init(
-      config.seed ? { fixture: config.fixturePath ? loadFixture(config.fixturePath) : generateDataCenter(), ...config.seed } : undefined,
+      config.seed
+        ? {
+            fixture: config.fixturePath ? loadFixture(config.fixturePath) : generateDataCenter(),
+            ...config.seed,
+          }
+        : undefined,
     );
     const { connection, namespace } = await connectWorkerConnection({ env });
     const { client, connection: clientConnection } = await connectClient({ env });

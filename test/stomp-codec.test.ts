@@ -1,13 +1,32 @@
 import fc from 'fast-check';
-import { encodeFrame, StompParser, StompProtocolError, type StompFrame, type StompParsed } from '../src/stomp';
+import {
+  encodeFrame,
+  StompParser,
+  StompProtocolError,
+  type StompFrame,
+  type StompParsed,
+} from '../src/stomp';
 
 const NUM_RUNS = 300;
 
-const COMMANDS = ['CONNECT', 'CONNECTED', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'MESSAGE', 'ERROR', 'DISCONNECT', 'RECEIPT'] as const;
+const COMMANDS = [
+  'CONNECT',
+  'CONNECTED',
+  'SEND',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'MESSAGE',
+  'ERROR',
+  'DISCONNECT',
+  'RECEIPT',
+] as const;
 const RAW_HEADER_COMMANDS = new Set<string>(['CONNECT', 'CONNECTED']);
 
 /** Characters that stress the escaping and framing, mixed with arbitrary unicode. */
-const trickyChar = fc.oneof(fc.constantFrom(':', '\n', '\r', '\\', 'c', 'n', '\0', ' ', 'é', '😀'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+const trickyChar = fc.oneof(
+  fc.constantFrom(':', '\n', '\r', '\\', 'c', 'n', '\0', ' ', 'é', '😀'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+);
 const trickyString = (minLength: number) => fc.string({ unit: trickyChar, minLength, maxLength: 20 });
 
 const frameArb: fc.Arbitrary<StompFrame> = fc
@@ -40,7 +59,11 @@ function framesOf(parsed: StompParsed[]): StompFrame[] {
 
 /** Comparable form: null-prototype header objects and Buffers compare by content. */
 function plain(frame: StompFrame): { command: string; headers: Record<string, string>; body: number[] } {
-  return { command: frame.command, headers: Object.fromEntries(Object.entries(frame.headers)), body: [...frame.body] };
+  return {
+    command: frame.command,
+    headers: Object.fromEntries(Object.entries(frame.headers)),
+    body: [...frame.body],
+  };
 }
 
 /** Splits `data` at the given (sorted, deduplicated) cut points. */
@@ -79,28 +102,47 @@ describe('STOMP codec properties', () => {
       { weight: 1, arbitrary: fc.constantFrom('\n', '\r\n').map((eol) => ({ eol })) },
     );
     fc.assert(
-      fc.property(fc.array(itemArb, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 30 }), (items, cuts) => {
-        const stream = Buffer.concat(items.map((item) => ('frame' in item ? encodeFrame(item.frame) : Buffer.from(item.eol))));
-        const expected = items.map((item) => ('frame' in item ? { kind: 'frame', frame: plain(expectedAfterEncoding(item.frame)) } : { kind: 'heartbeat' }));
-        const toComparable = (parsed: StompParsed[]) => parsed.map((item) => (item.kind === 'frame' ? { kind: 'frame', frame: plain(item.frame) } : item));
+      fc.property(
+        fc.array(itemArb, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (items, cuts) => {
+          const stream = Buffer.concat(
+            items.map((item) => ('frame' in item ? encodeFrame(item.frame) : Buffer.from(item.eol))),
+          );
+          const expected = items.map((item) =>
+            'frame' in item
+              ? { kind: 'frame', frame: plain(expectedAfterEncoding(item.frame)) }
+              : { kind: 'heartbeat' },
+          );
+          const toComparable = (parsed: StompParsed[]) =>
+            parsed.map((item) =>
+              item.kind === 'frame' ? { kind: 'frame', frame: plain(item.frame) } : item,
+            );
 
-        expect(toComparable(parseAll([stream]))).toEqual(expected);
-        expect(toComparable(parseAll(splitAt(stream, cuts)))).toEqual(expected);
-        expect(toComparable(parseAll([...stream].map((byte) => Buffer.from([byte]))))).toEqual(expected);
-      }),
+          expect(toComparable(parseAll([stream]))).toEqual(expected);
+          expect(toComparable(parseAll(splitAt(stream, cuts)))).toEqual(expected);
+          expect(toComparable(parseAll([...stream].map((byte) => Buffer.from([byte]))))).toEqual(expected);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
 
   test('garbage and corrupted frames either parse or throw StompProtocolError, in any chunking', () => {
     const corruptedFrame = fc
-      .tuple(frameArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+      .tuple(
+        frameArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      )
       .map(([frame, flips]) => {
         const bytes = Buffer.from(encodeFrame(frame));
         for (const [index, value] of flips) bytes[index % bytes.length] = value;
         return bytes;
       });
-    const garbage = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)), corruptedFrame);
+    const garbage = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+      corruptedFrame,
+    );
     fc.assert(
       fc.property(garbage, fc.array(fc.nat(), { maxLength: 10 }), (data, cuts) => {
         const wholeOutcome = outcomeOf(() => parseAll([data]));
@@ -128,7 +170,9 @@ function outcomeOf(parse: () => StompParsed[]): { frames?: ReturnType<typeof pla
 
 describe('STOMP codec rules', () => {
   const parseOne = (text: string | Buffer): StompFrame => {
-    const frames = framesOf(new StompParser().push(typeof text === 'string' ? Buffer.from(text, 'utf8') : text));
+    const frames = framesOf(
+      new StompParser().push(typeof text === 'string' ? Buffer.from(text, 'utf8') : text),
+    );
     expect(frames).toHaveLength(1);
     return frames[0]!;
   };
@@ -139,7 +183,9 @@ describe('STOMP codec rules', () => {
 
   test('accepts CRLF line endings', () => {
     const frame = parseOne('SEND\r\ndestination:/a\r\n\r\nbody\0');
-    expect(plain(frame)).toEqual(plain({ command: 'SEND', headers: { destination: '/a' }, body: Buffer.from('body') }));
+    expect(plain(frame)).toEqual(
+      plain({ command: 'SEND', headers: { destination: '/a' }, body: Buffer.from('body') }),
+    );
   });
 
   test('content-length lets the body carry NULs; without it the body stops at the first NUL', () => {
@@ -149,21 +195,43 @@ describe('STOMP codec rules', () => {
   });
 
   test('encodeFrame adds content-length for a body, keeps a caller-set one, omits it for an empty body', () => {
-    expect(encodeFrame({ command: 'SEND', headers: {}, body: Buffer.from('abc') }).toString()).toBe('SEND\ncontent-length:3\n\nabc\0');
-    expect(encodeFrame({ command: 'SEND', headers: { 'content-length': '3' }, body: Buffer.from('abc') }).toString()).toBe('SEND\ncontent-length:3\n\nabc\0');
-    expect(encodeFrame({ command: 'DISCONNECT', headers: {}, body: Buffer.alloc(0) }).toString()).toBe('DISCONNECT\n\n\0');
+    expect(encodeFrame({ command: 'SEND', headers: {}, body: Buffer.from('abc') }).toString()).toBe(
+      'SEND\ncontent-length:3\n\nabc\0',
+    );
+    expect(
+      encodeFrame({
+        command: 'SEND',
+        headers: { 'content-length': '3' },
+        body: Buffer.from('abc'),
+      }).toString(),
+    ).toBe('SEND\ncontent-length:3\n\nabc\0');
+    expect(encodeFrame({ command: 'DISCONNECT', headers: {}, body: Buffer.alloc(0) }).toString()).toBe(
+      'DISCONNECT\n\n\0',
+    );
   });
 
   test('escapes headers except in CONNECT/CONNECTED', () => {
-    expect(encodeFrame({ command: 'SEND', headers: { 'a:b': 'x\\y\nz\r' }, body: Buffer.alloc(0) }).toString()).toBe('SEND\na\\cb:x\\\\y\\nz\\r\n\n\0');
-    expect(encodeFrame({ command: 'CONNECT', headers: { host: 'a:b\\c' }, body: Buffer.alloc(0) }).toString()).toBe('CONNECT\nhost:a:b\\c\n\n\0');
+    expect(
+      encodeFrame({ command: 'SEND', headers: { 'a:b': 'x\\y\nz\r' }, body: Buffer.alloc(0) }).toString(),
+    ).toBe('SEND\na\\cb:x\\\\y\\nz\\r\n\n\0');
+    expect(
+      encodeFrame({ command: 'CONNECT', headers: { host: 'a:b\\c' }, body: Buffer.alloc(0) }).toString(),
+    ).toBe('CONNECT\nhost:a:b\\c\n\n\0');
     expect(parseOne('CONNECTED\nserver:a\\cb:c\n\n\0').headers.server).toBe('a\\cb:c');
-    expect(() => encodeFrame({ command: 'CONNECT', headers: { host: 'a\nb' }, body: Buffer.alloc(0) })).toThrow(StompProtocolError);
+    expect(() =>
+      encodeFrame({ command: 'CONNECT', headers: { host: 'a\nb' }, body: Buffer.alloc(0) }),
+    ).toThrow(StompProtocolError);
   });
 
   test('every EOL between frames is a heart-beat', () => {
     const parsed = new StompParser().push(Buffer.from('\n\r\n\nSEND\n\n\0\n'));
-    expect(parsed.map((item) => item.kind)).toEqual(['heartbeat', 'heartbeat', 'heartbeat', 'frame', 'heartbeat']);
+    expect(parsed.map((item) => item.kind)).toEqual([
+      'heartbeat',
+      'heartbeat',
+      'heartbeat',
+      'frame',
+      'heartbeat',
+    ]);
   });
 
   test.each([
@@ -211,7 +279,9 @@ describe('STOMP parser limits', () => {
   test('maxFrameBytes: a frame of exactly the limit passes, one byte more fails', () => {
     const frame = encodeFrame({ command: 'SEND', headers: {}, body: Buffer.alloc(50, 0x61) });
     expect(framesOf(new StompParser({ maxFrameBytes: frame.length }).push(frame))).toHaveLength(1);
-    expect(() => new StompParser({ maxFrameBytes: frame.length - 1 }).push(frame)).toThrow(StompProtocolError);
+    expect(() => new StompParser({ maxFrameBytes: frame.length - 1 }).push(frame)).toThrow(
+      StompProtocolError,
+    );
   });
 
   test('maxHeaders', () => {
@@ -225,6 +295,8 @@ describe('STOMP parser limits', () => {
     const parser = new StompParser({ maxHeaderLineBytes: 64 });
     parser.push(Buffer.from('SEND\nkey:'));
     expect(() => parser.push(Buffer.alloc(100, 0x61))).toThrow(StompProtocolError);
-    expect(() => new StompParser({ maxHeaderLineBytes: 64 }).push(Buffer.alloc(100, 0x41))).toThrow(StompProtocolError);
+    expect(() => new StompParser({ maxHeaderLineBytes: 64 }).push(Buffer.alloc(100, 0x41))).toThrow(
+      StompProtocolError,
+    );
   });
 });

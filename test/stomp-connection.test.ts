@@ -1,8 +1,18 @@
 import net from 'node:net';
-import { encodeFrame, parseHeartBeat, StompConnection, StompProtocolError, type StompFrame } from '../src/stomp';
+import {
+  encodeFrame,
+  parseHeartBeat,
+  StompConnection,
+  StompProtocolError,
+  type StompFrame,
+} from '../src/stomp';
 
 /** A connected socket pair over 127.0.0.1: `ours` wrapped in a StompConnection, `peer` raw. */
-async function socketPair(): Promise<{ connection: StompConnection; peer: net.Socket; cleanup: () => Promise<void> }> {
+async function socketPair(): Promise<{
+  connection: StompConnection;
+  peer: net.Socket;
+  cleanup: () => Promise<void>;
+}> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -38,7 +48,11 @@ describe('StompConnection', () => {
     const { connection, peer } = await pair();
     const frames: StompFrame[] = [];
     connection.on('frame', (frame) => frames.push(frame));
-    const bytes = encodeFrame({ command: 'MESSAGE', headers: { destination: 'q' }, body: Buffer.from('a\0b') });
+    const bytes = encodeFrame({
+      command: 'MESSAGE',
+      headers: { destination: 'q' },
+      body: Buffer.from('a\0b'),
+    });
     peer.write(bytes.subarray(0, 7));
     await sleep(20);
     peer.write(Buffer.concat([bytes.subarray(7), Buffer.from('\n'), bytes]));
@@ -50,7 +64,9 @@ describe('StompConnection', () => {
 
     const received: Buffer[] = [];
     peer.on('data', (chunk: Buffer) => received.push(chunk));
-    expect(connection.send({ command: 'SEND', headers: { destination: 'x' }, body: Buffer.from('hi') })).toBe(true);
+    expect(connection.send({ command: 'SEND', headers: { destination: 'x' }, body: Buffer.from('hi') })).toBe(
+      true,
+    );
     await sleep(50);
     expect(Buffer.concat(received).toString()).toBe('SEND\ndestination:x\ncontent-length:2\n\nhi\0');
   });

@@ -90,7 +90,8 @@ class FakeVdsm {
   }
 
   emitEvent(method: string, params: unknown): void {
-    for (const session of this.sessions) session.deliver(EVENTS_DESTINATION, { jsonrpc: '2.0', method, params });
+    for (const session of this.sessions)
+      session.deliver(EVENTS_DESTINATION, { jsonrpc: '2.0', method, params });
   }
 
   async close(): Promise<void> {
@@ -123,7 +124,11 @@ class FakeVdsm {
       case 'CONNECT':
         session.connectFrame = frame;
         if (this.refuseConnect || frame.headers['accept-version'] !== '1.2') {
-          session.send({ command: 'ERROR', headers: { message: 'Version unsupported' }, body: Buffer.alloc(0) });
+          session.send({
+            command: 'ERROR',
+            headers: { message: 'Version unsupported' },
+            body: Buffer.alloc(0),
+          });
           session.socket.end();
           return;
         }
@@ -133,7 +138,11 @@ class FakeVdsm {
         session.subscriptions.set(frame.headers.id ?? '', frame);
         return;
       case 'SEND': {
-        const message = JSON.parse(frame.body.toString('utf8')) as { method: string; params: Record<string, unknown>; id: unknown };
+        const message = JSON.parse(frame.body.toString('utf8')) as {
+          method: string;
+          params: Record<string, unknown>;
+          id: unknown;
+        };
         const replyTo = frame.headers['reply-to'] ?? '';
         const request: FakeRequest = {
           method: message.method,
@@ -143,7 +152,8 @@ class FakeVdsm {
           session,
           reply: (envelope) => session.deliver(replyTo, envelope),
           ok: (result) => request.reply({ jsonrpc: '2.0', id: message.id, result }),
-          fail: (code, text) => request.reply({ jsonrpc: '2.0', id: message.id, error: { code, message: text } }),
+          fail: (code, text) =>
+            request.reply({ jsonrpc: '2.0', id: message.id, error: { code, message: text } }),
         };
         this.requests.push(request);
         this.handler(request);
@@ -169,8 +179,18 @@ async function startVdsm(tlsOptions?: tls.TlsOptions): Promise<FakeVdsm> {
   return fake;
 }
 
-function clientFor(fake: FakeVdsm, options: Partial<VdsmChannelOptions> = {}, hostId = 'host-1'): VdsmHostClient {
-  const channel = new VdsmRpcChannel({ address: '127.0.0.1', port: fake.port, heartbeatMs: 0, requestTimeoutMs: 2000, ...options });
+function clientFor(
+  fake: FakeVdsm,
+  options: Partial<VdsmChannelOptions> = {},
+  hostId = 'host-1',
+): VdsmHostClient {
+  const channel = new VdsmRpcChannel({
+    address: '127.0.0.1',
+    port: fake.port,
+    heartbeatMs: 0,
+    requestTimeoutMs: 2000,
+    ...options,
+  });
   cleanups.push(() => channel.close());
   return new VdsmHostClient(fake.endpoint(hostId), channel);
 }
@@ -184,7 +204,13 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-const status = (taskID: string, taskState = 'running', taskResult = '') => ({ taskID, taskState, taskResult, code: 0, message: 'running job 1 of 1' });
+const status = (taskID: string, taskState = 'running', taskResult = '') => ({
+  taskID,
+  taskState,
+  taskResult,
+  code: 0,
+  message: 'running job 1 of 1',
+});
 
 describe('VDSM client: protocol', () => {
   test('CONNECT offers exactly STOMP 1.2, host and heart-beat; subscribes to a uuid reply queue and to events', async () => {
@@ -194,9 +220,17 @@ describe('VDSM client: protocol', () => {
 
     expect(fake.sessions).toHaveLength(1);
     const session = fake.sessions[0]!;
-    expect(session.connectFrame?.headers).toEqual({ 'accept-version': '1.2', host: '127.0.0.1', 'heart-beat': '10000,10000' });
+    expect(session.connectFrame?.headers).toEqual({
+      'accept-version': '1.2',
+      host: '127.0.0.1',
+      'heart-beat': '10000,10000',
+    });
 
-    const subscriptions = [...session.subscriptions.entries()].map(([id, frame]) => ({ id, destination: frame.headers.destination, ack: frame.headers.ack }));
+    const subscriptions = [...session.subscriptions.entries()].map(([id, frame]) => ({
+      id,
+      destination: frame.headers.destination,
+      ack: frame.headers.ack,
+    }));
     expect(subscriptions).toHaveLength(2);
     const replySubscription = subscriptions.find((sub) => sub.destination !== EVENTS_DESTINATION);
     expect(replySubscription?.destination).toMatch(UUID_PATTERN);
@@ -211,7 +245,12 @@ describe('VDSM client: protocol', () => {
       'content-type': 'application/json',
       'content-length': String(request.frame.body.length),
     });
-    expect(JSON.parse(request.frame.body.toString())).toEqual({ jsonrpc: '2.0', method: 'Task.clear', params: { taskID: TASK_A }, id: expect.stringMatching(UUID_PATTERN) });
+    expect(JSON.parse(request.frame.body.toString())).toEqual({
+      jsonrpc: '2.0',
+      method: 'Task.clear',
+      params: { taskID: TASK_A },
+      id: expect.stringMatching(UUID_PATTERN),
+    });
   });
 
   test('routes each answer to its request, whatever the order', async () => {
@@ -234,8 +273,26 @@ describe('VDSM client: protocol', () => {
     const fake = await startVdsm();
     const results: Record<string, unknown> = {
       'Host.getAllTasksStatuses': { [TASK_A]: status(TASK_A, 'finished', 'success') },
-      'Host.getAllTasks': { [TASK_A]: { id: TASK_A, verb: 'deleteImage', state: 'recovered', code: 0, message: '', result: null, tag: 'spm' } },
-      'Host.getJobs': { [TASK_B]: { id: TASK_B, status: 'failed', description: 'copy_data', job_type: 'storage', error: { code: 100, message: 'boom' } } },
+      'Host.getAllTasks': {
+        [TASK_A]: {
+          id: TASK_A,
+          verb: 'deleteImage',
+          state: 'recovered',
+          code: 0,
+          message: '',
+          result: null,
+          tag: 'spm',
+        },
+      },
+      'Host.getJobs': {
+        [TASK_B]: {
+          id: TASK_B,
+          status: 'failed',
+          description: 'copy_data',
+          job_type: 'storage',
+          error: { code: 100, message: 'boom' },
+        },
+      },
       'StoragePool.getSpmStatus': { spmStatus: 'SPM', spmLver: 3, spmId: 1 },
       'Image.delete': TASK_B,
       'Task.stop': true,
@@ -243,13 +300,34 @@ describe('VDSM client: protocol', () => {
     fake.handler = (request) => request.ok(results[request.method]);
     const client = clientFor(fake);
 
-    await expect(client.hostGetAllTasksStatuses()).resolves.toEqual({ [TASK_A]: status(TASK_A, 'finished', 'success') });
+    await expect(client.hostGetAllTasksStatuses()).resolves.toEqual({
+      [TASK_A]: status(TASK_A, 'finished', 'success'),
+    });
     await expect(client.hostGetAllTasks()).resolves.toEqual({
-      [TASK_A]: { id: TASK_A, verb: 'deleteImage', state: 'recovered', code: 0, message: '', result: '', tag: 'spm' },
+      [TASK_A]: {
+        id: TASK_A,
+        verb: 'deleteImage',
+        state: 'recovered',
+        code: 0,
+        message: '',
+        result: '',
+        tag: 'spm',
+      },
     });
     await expect(client.hostGetJobs({ jobIds: [TASK_B] })).resolves.toEqual(results['Host.getJobs']);
-    await expect(client.storagePoolGetSpmStatus(POOL)).resolves.toEqual({ spmStatus: 'SPM', spmLver: 3, spmId: 1 });
-    const deleteParams = { imageID: TASK_A, storagepoolID: POOL, storagedomainID: TASK_B, postZero: false, force: false, discard: false };
+    await expect(client.storagePoolGetSpmStatus(POOL)).resolves.toEqual({
+      spmStatus: 'SPM',
+      spmLver: 3,
+      spmId: 1,
+    });
+    const deleteParams = {
+      imageID: TASK_A,
+      storagepoolID: POOL,
+      storagedomainID: TASK_B,
+      postZero: false,
+      force: false,
+      discard: false,
+    };
     await expect(client.imageDelete(deleteParams)).resolves.toBe(TASK_B);
     await expect(client.taskStop(TASK_A)).resolves.toBeUndefined();
 
@@ -267,7 +345,9 @@ describe('VDSM client: protocol', () => {
     const fake = await startVdsm();
     fake.handler = (request) => request.ok({ echoed: request.params });
     const client = clientFor(fake);
-    await expect(client.call('Host.ping2', { a: 1 }, { flowId: 'flow-7' })).resolves.toEqual({ echoed: { a: 1 } });
+    await expect(client.call('Host.ping2', { a: 1 }, { flowId: 'flow-7' })).resolves.toEqual({
+      echoed: { a: 1 },
+    });
     expect(fake.requests[0]?.frame.headers.ovirtCorrelationId).toBe('flow-7');
   });
 });
@@ -275,7 +355,10 @@ describe('VDSM client: protocol', () => {
 describe('VDSM client: errors', () => {
   test('a JSON-RPC error becomes VdsmError with code, verb and host', async () => {
     const fake = await startVdsm();
-    fake.handler = (request) => (request.method === 'Task.clear' ? request.fail(410, "Operation is not allowed in this task state: (\"can't clean in state running\",)") : request.fail(851, 'Resource timeout'));
+    fake.handler = (request) =>
+      request.method === 'Task.clear'
+        ? request.fail(410, 'Operation is not allowed in this task state: ("can\'t clean in state running",)')
+        : request.fail(851, 'Resource timeout');
     const client = clientFor(fake, {}, 'host-7');
 
     const clearError = await rejection(client.taskClear(TASK_A));
@@ -283,7 +366,11 @@ describe('VDSM client: errors', () => {
     expect(clearError).toMatchObject({ code: 410, verb: 'Task.clear', host: 'host-7', retryable: false });
     expect((clearError as VdsmError).vdsmMessage).toContain("can't clean in state running");
 
-    await expect(client.taskGetStatus(TASK_A)).rejects.toMatchObject({ name: 'VdsmError', code: 851, retryable: true });
+    await expect(client.taskGetStatus(TASK_A)).rejects.toMatchObject({
+      name: 'VdsmError',
+      code: 851,
+      retryable: true,
+    });
   });
 
   test.each([
@@ -293,14 +380,26 @@ describe('VDSM client: errors', () => {
     ['Image.delete with a non-UUID', 'Image.delete', 'not-a-uuid'],
     ['Task.stop answering something other than true', 'Task.stop', {}],
     ['Host.getAllTasksStatuses keyed by a non-UUID', 'Host.getAllTasksStatuses', { nope: status(TASK_A) }],
-    ['StoragePool.getSpmStatus wrapped in spm_st', 'StoragePool.getSpmStatus', { spm_st: { spmStatus: 'SPM', spmLver: 1, spmId: 1 } }],
+    [
+      'StoragePool.getSpmStatus wrapped in spm_st',
+      'StoragePool.getSpmStatus',
+      { spm_st: { spmStatus: 'SPM', spmLver: 1, spmId: 1 } },
+    ],
   ])('malformed result (%s) → VdsmMalformedResponseError naming the verb', async (_name, verb, result) => {
     const fake = await startVdsm();
     fake.handler = (request) => request.ok(result);
     const client = clientFor(fake);
     const calls: Record<string, () => Promise<unknown>> = {
       'Task.getStatus': () => client.taskGetStatus(TASK_A),
-      'Image.delete': () => client.imageDelete({ imageID: TASK_A, storagepoolID: POOL, storagedomainID: TASK_B, postZero: false, force: false, discard: false }),
+      'Image.delete': () =>
+        client.imageDelete({
+          imageID: TASK_A,
+          storagepoolID: POOL,
+          storagedomainID: TASK_B,
+          postZero: false,
+          force: false,
+          discard: false,
+        }),
       'Task.stop': () => client.taskStop(TASK_A),
       'Host.getAllTasksStatuses': () => client.hostGetAllTasksStatuses(),
       'StoragePool.getSpmStatus': () => client.storagePoolGetSpmStatus(POOL),
@@ -315,13 +414,17 @@ describe('VDSM client: errors', () => {
     const fake = await startVdsm();
     fake.handler = (request) => request.reply({ jsonrpc: '2.0', id: request.id });
     const client = clientFor(fake);
-    await expect(client.taskClear(TASK_A)).rejects.toMatchObject({ name: 'VdsmMalformedResponseError', verb: 'Task.clear' });
+    await expect(client.taskClear(TASK_A)).rejects.toMatchObject({
+      name: 'VdsmMalformedResponseError',
+      verb: 'Task.clear',
+    });
   });
 
   test('no answer within the request timeout → VdsmTransportError; a late answer is ignored', async () => {
     const fake = await startVdsm();
     const unanswered: FakeRequest[] = [];
-    fake.handler = (request) => (request.method === 'Task.getStatus' ? unanswered.push(request) : request.ok(true));
+    fake.handler = (request) =>
+      request.method === 'Task.getStatus' ? unanswered.push(request) : request.ok(true);
     const client = clientFor(fake, { requestTimeoutMs: 150 });
 
     const started = Date.now();
@@ -336,12 +439,22 @@ describe('VDSM client: errors', () => {
 
   test('connection lost mid-request → VdsmTransportError, never re-sent; the next call reconnects', async () => {
     const fake = await startVdsm();
-    fake.handler = (request) => (request.method === 'Image.delete' ? request.session.socket.destroy() : request.ok(true));
+    fake.handler = (request) =>
+      request.method === 'Image.delete' ? request.session.socket.destroy() : request.ok(true);
     // A long request timeout: the failure must come from the lost connection, not from the clock.
     const client = clientFor(fake, { requestTimeoutMs: 10_000 });
 
     const started = Date.now();
-    const error = await rejection(client.imageDelete({ imageID: TASK_A, storagepoolID: POOL, storagedomainID: TASK_B, postZero: false, force: false, discard: false }));
+    const error = await rejection(
+      client.imageDelete({
+        imageID: TASK_A,
+        storagepoolID: POOL,
+        storagedomainID: TASK_B,
+        postZero: false,
+        force: false,
+        discard: false,
+      }),
+    );
     expect(error).toBeInstanceOf(VdsmTransportError);
     expect(error).toMatchObject({ verb: 'Image.delete', host: 'host-1' });
     expect((error as Error).message).toContain('connection to 127.0.0.1');
@@ -361,7 +474,8 @@ describe('VDSM client: errors', () => {
     expect(first).toBeInstanceOf(VdsmTransportError);
     expect((first as Error).message).toContain('Version unsupported');
 
-    const nextAttemptInMs = (err: unknown) => Number(/next attempt in (\d+) ms/.exec((err as Error).message)?.[1]);
+    const nextAttemptInMs = (err: unknown) =>
+      Number(/next attempt in (\d+) ms/.exec((err as Error).message)?.[1]);
     const second = await rejection(client.taskClear(TASK_A));
     expect(second).toBeInstanceOf(VdsmTransportError);
     expect(nextAttemptInMs(second)).toBeGreaterThan(200);
@@ -388,7 +502,9 @@ describe('VDSM client: errors', () => {
 
     const channel = new VdsmRpcChannel({ address: '127.0.0.1', port, heartbeatMs: 0 });
     cleanups.push(() => channel.close());
-    const error = await rejection(new VdsmHostClient({ hostId: 'gone', address: '127.0.0.1', port }, channel).taskClear(TASK_A));
+    const error = await rejection(
+      new VdsmHostClient({ hostId: 'gone', address: '127.0.0.1', port }, channel).taskClear(TASK_A),
+    );
     expect(error).toBeInstanceOf(VdsmTransportError);
     expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
@@ -419,7 +535,13 @@ describe('VDSM client: events', () => {
     await client.connect();
     await client.taskClear(TASK_A); // round trip: the subscriptions are in place
 
-    const params = { id: TASK_B, status: 'done', description: 'copy_data', job_type: 'storage', notify_time: 123 };
+    const params = {
+      id: TASK_B,
+      status: 'done',
+      description: 'copy_data',
+      job_type: 'storage',
+      notify_time: 123,
+    };
     fake.emitEvent(`|jobs|status|${TASK_B}`, params);
     await client.taskClear(TASK_A); // the event was sent before this answer
     expect(received).toEqual([{ method: `|jobs|status|${TASK_B}`, params }]);
@@ -459,12 +581,41 @@ describe('VDSM client over mutual TLS', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'vdsm-tls-'));
     const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    for (const ca of ['ca', 'rogue-ca']) openssl('req', '-x509', ...newKey, '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '1', '-subj', `/CN=${ca}`);
+    for (const ca of ['ca', 'rogue-ca'])
+      openssl(
+        'req',
+        '-x509',
+        ...newKey,
+        '-keyout',
+        `${ca}.key`,
+        '-out',
+        `${ca}.pem`,
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${ca}`,
+      );
     writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
     writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
     const issue = (name: string, ca: string, ext: string) => {
       openssl('req', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', ext);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${ca}.pem`,
+        '-CAkey',
+        `${ca}.key`,
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '1',
+        '-extfile',
+        ext,
+      );
     };
     issue('server', 'ca', 'server.ext');
     issue('client', 'ca', 'client.ext');
@@ -486,11 +637,17 @@ describe('VDSM client over mutual TLS', () => {
     const fake = await startVdsm(serverOptions());
     fake.handler = (request) => request.ok(status(request.params.taskID as string, 'finished', 'success'));
     const connector = createVdsmConnector({
-      tls: { cert: path.join(dir, 'client.pem'), key: path.join(dir, 'client.key'), ca: path.join(dir, 'ca.pem') },
+      tls: {
+        cert: path.join(dir, 'client.pem'),
+        key: path.join(dir, 'client.key'),
+        ca: path.join(dir, 'ca.pem'),
+      },
       heartbeatMs: 0,
     });
     cleanups.push(() => connector.close());
-    await expect(connector.host(fake.endpoint()).taskGetStatus(TASK_A)).resolves.toMatchObject({ taskResult: 'success' });
+    await expect(connector.host(fake.endpoint()).taskGetStatus(TASK_A)).resolves.toMatchObject({
+      taskResult: 'success',
+    });
   });
 
   test('a client without a certificate is refused', async () => {
@@ -502,16 +659,24 @@ describe('VDSM client over mutual TLS', () => {
 
   test('a client certificate from another CA is refused', async () => {
     const fake = await startVdsm(serverOptions());
-    const client = clientFor(fake, { tls: { cert: pem('rogue-client.pem'), key: pem('rogue-client.key'), ca: pem('ca.pem') }, connectTimeoutMs: 2000 });
+    const client = clientFor(fake, {
+      tls: { cert: pem('rogue-client.pem'), key: pem('rogue-client.key'), ca: pem('ca.pem') },
+      connectTimeoutMs: 2000,
+    });
     await expect(client.taskClear(TASK_A)).rejects.toBeInstanceOf(VdsmTransportError);
     expect(fake.requests).toHaveLength(0);
   });
 
   test('the client refuses a server whose certificate the CA did not sign', async () => {
     const fake = await startVdsm(serverOptions('rogue-server'));
-    const client = clientFor(fake, { tls: { cert: pem('client.pem'), key: pem('client.key'), ca: pem('ca.pem') }, connectTimeoutMs: 2000 });
+    const client = clientFor(fake, {
+      tls: { cert: pem('client.pem'), key: pem('client.key'), ca: pem('ca.pem') },
+      connectTimeoutMs: 2000,
+    });
     const error = await rejection(client.taskClear(TASK_A));
     expect(error).toBeInstanceOf(VdsmTransportError);
-    expect((error as Error).cause).toMatchObject({ code: expect.stringMatching(/CERT|SIGNATURE|VERIFY|ISSUER/) });
+    expect((error as Error).cause).toMatchObject({
+      code: expect.stringMatching(/CERT|SIGNATURE|VERIFY|ISSUER/),
+    });
   });
 });

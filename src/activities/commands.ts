@@ -16,7 +16,10 @@ export interface FinishCommandInput {
   subjectName: string;
   outcome: CommandOutcome;
   /** Set when nothing was deleted yet: entity statuses go back to what they were. */
-  restore: { vm?: { id: string; status: string }; disks: Array<{ id: string; status: ImagePlan['priorStatus'] }> } | null;
+  restore: {
+    vm?: { id: string; status: string };
+    disks: Array<{ id: string; status: ImagePlan['priorStatus'] }>;
+  } | null;
   illegalDiskIds: string[];
   reason: string | null;
 }
@@ -36,7 +39,11 @@ async function imagePlan(inventory: InventoryRepository, disk: Disk): Promise<Im
 }
 
 /** Disks LOCKED by something other than this command block removal unless forced. */
-async function foreignLockedDisks(inventory: InventoryRepository, commandId: string, disks: Disk[]): Promise<Disk[]> {
+async function foreignLockedDisks(
+  inventory: InventoryRepository,
+  commandId: string,
+  disks: Disk[],
+): Promise<Disk[]> {
   const ours = new Set((await inventory.listLocks({ owner: commandId })).map((l) => l.id));
   return disks.filter((d) => d.status === 'LOCKED' && !ours.has(d.id));
 }
@@ -83,7 +90,10 @@ export function createCommandActivities(deps: ActivityDeps): {
             { vmId, diskIds: locked.map((d) => d.id) },
           );
         }
-        const entities: EntityRef[] = [{ type: 'VM', id: vm.id }, ...disks.map((d) => ({ type: 'DISK' as const, id: d.id }))];
+        const entities: EntityRef[] = [
+          { type: 'VM', id: vm.id },
+          ...disks.map((d) => ({ type: 'DISK' as const, id: d.id })),
+        ];
         await inventory.acquireLocks(commandId, `RemoveVm ${vm.name}`, entities);
         const images = await Promise.all(disks.map((d) => imagePlan(inventory, d)));
         await inventory.setVmStatus(vm.id, 'ImageLocked');
@@ -135,7 +145,9 @@ export function createCommandActivities(deps: ActivityDeps): {
         }
         const locked = await foreignLockedDisks(inventory, commandId, [disk]);
         if (locked.length > 0 && !force) {
-          throw invalid(ErrorType.DiskLocked, `disk ${disk.alias} is locked (use force to remove anyway)`, { diskId });
+          throw invalid(ErrorType.DiskLocked, `disk ${disk.alias} is locked (use force to remove anyway)`, {
+            diskId,
+          });
         }
         await inventory.acquireLocks(commandId, `RemoveDisk ${disk.alias}`, entities);
         const plan = await imagePlan(inventory, disk);
@@ -156,11 +168,13 @@ export function createCommandActivities(deps: ActivityDeps): {
             await inventory.setVmStatus(input.restore.vm.id, input.restore.vm.status as VmStatus);
           }
           const byStatus = new Map<ImageStatus, string[]>();
-          for (const d of input.restore.disks) byStatus.set(d.status, [...(byStatus.get(d.status) ?? []), d.id]);
+          for (const d of input.restore.disks)
+            byStatus.set(d.status, [...(byStatus.get(d.status) ?? []), d.id]);
           for (const [status, ids] of byStatus) await inventory.setDiskStatus(ids, status);
         }
         await inventory.releaseLocks(commandId);
-        const what = input.commandType === 'RemoveVm' ? `VM ${input.subjectName}` : `disk ${input.subjectName}`;
+        const what =
+          input.commandType === 'RemoveVm' ? `VM ${input.subjectName}` : `disk ${input.subjectName}`;
         const audit = {
           succeeded: {
             type: input.commandType === 'RemoveVm' ? 'USER_REMOVE_VM_FINISHED' : 'USER_FINISHED_REMOVE_DISK',
@@ -176,7 +190,8 @@ export function createCommandActivities(deps: ActivityDeps): {
             message: `Removal of ${what} failed: ${input.reason ?? 'unknown reason'}`,
           },
           cancelled: {
-            type: input.commandType === 'RemoveVm' ? 'USER_REMOVE_VM_CANCELLED' : 'USER_REMOVE_DISK_CANCELLED',
+            type:
+              input.commandType === 'RemoveVm' ? 'USER_REMOVE_VM_CANCELLED' : 'USER_REMOVE_DISK_CANCELLED',
             severity: 'WARNING' as const,
             message: `Removal of ${what} was cancelled${input.illegalDiskIds.length ? `; ${input.illegalDiskIds.length} disk(s) left ILLEGAL` : ''}`,
           },

@@ -48,7 +48,9 @@ export function toApplicationFailure(err: unknown): unknown {
     });
   }
   if (err instanceof NotFoundError) {
-    const type = { VM: ErrorType.VmNotFound, Disk: ErrorType.DiskNotFound, DISK: ErrorType.DiskNotFound }[err.entity];
+    const type = { VM: ErrorType.VmNotFound, Disk: ErrorType.DiskNotFound, DISK: ErrorType.DiskNotFound }[
+      err.entity
+    ];
     return ApplicationFailure.create({
       type: type ?? ErrorType.InventoryError,
       message: err.message,
@@ -89,7 +91,12 @@ export async function typed<T>(body: () => Promise<T>): Promise<T> {
 }
 
 export function invalid(type: ErrorType, message: string, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    details: details === undefined ? [] : [details],
+  });
 }
 
 /** The workflow id of the run that scheduled the current activity: the owner of what it does. */

@@ -53,7 +53,9 @@ export function createJanitorActivities(
         }));
         const observations = await inventory.observeTasks(
           poolId,
-          Object.fromEntries(Object.values(statuses).map((s) => [s.taskID, `${s.taskState}|${s.taskResult}|${s.message}`])),
+          Object.fromEntries(
+            Object.values(statuses).map((s) => [s.taskID, `${s.taskState}|${s.taskResult}|${s.message}`]),
+          ),
           at.toISOString(),
         );
         const seen = new Map<string, TaskObservation>(observations.map((o) => [o.vdsmTaskId, o]));
@@ -99,7 +101,8 @@ export function createJanitorActivities(
               try {
                 await spm.apiFor(host).taskStop(status.taskID);
               } catch (err) {
-                if (!isVdsmError(err, VdsmCode.TaskAborted) && !isVdsmError(err, VdsmCode.UnknownTask)) throw err;
+                if (!isVdsmError(err, VdsmCode.TaskAborted) && !isVdsmError(err, VdsmCode.UnknownTask))
+                  throw err;
               }
               report.stopped.push(status.taskID);
               await inventory.addAudit({

@@ -18,11 +18,22 @@ interface Waiter {
 
 /** The engine's rule: a task the SPM no longer reports is `unknown`, and unknown has ended. */
 function vanished(taskID: string): VdsmTaskStatus {
-  return { taskID, taskState: 'unknown', taskResult: '', code: 0, message: 'task is not reported by the SPM' };
+  return {
+    taskID,
+    taskState: 'unknown',
+    taskResult: '',
+    code: 0,
+    message: 'task is not reported by the SPM',
+  };
 }
 
 function hasEnded(status: VdsmTaskStatus): boolean {
   return status.taskState === 'finished' || status.taskState === 'unknown';
+}
+
+/** The activity's cancellation reason is an Error (CancelledFailure); anything else gets wrapped. */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
 }
 
 const statusKey = (s: VdsmTaskStatus): string => `${s.taskState}|${s.taskResult}|${s.code}|${s.message}`;
@@ -95,7 +106,7 @@ class PoolPoller {
     options: { signal?: AbortSignal; onStatus?: (status: VdsmTaskStatus) => void },
   ): Promise<VdsmTaskStatus> {
     return new Promise<VdsmTaskStatus>((resolve, reject) => {
-      if (options.signal?.aborted) return reject(options.signal.reason);
+      if (options.signal?.aborted) return reject(abortReason(options.signal));
       const waiter: Waiter = { onStatus: options.onStatus, resolve, reject };
       let set = this.waiters.get(taskId);
       if (!set) {
@@ -107,7 +118,7 @@ class PoolPoller {
         'abort',
         () => {
           this.remove(taskId, waiter);
-          reject(options.signal?.reason);
+          if (options.signal) reject(abortReason(options.signal));
         },
         { once: true },
       );

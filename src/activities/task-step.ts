@@ -70,11 +70,18 @@ export function createTaskStepActivities(
           const intent = await inventory.getStartIntent(owner);
           const current = await spm.spm(image.poolId);
           if (intent?.vdsmTaskId) {
-            return { kind: 'started', vdsmTaskId: intent.vdsmTaskId, spmHostId: current.host.id, reconciled: true };
+            return {
+              kind: 'started',
+              vdsmTaskId: intent.vdsmTaskId,
+              spmHostId: current.host.id,
+              reconciled: true,
+            };
           }
           const tasksNow = await spm.onSpm(image.poolId, (s) => s.api.hostGetAllTasksInfo());
           if (intent) {
-            const claimed = new Set((await inventory.listTaskClaims({ poolId: image.poolId })).map((c) => c.vdsmTaskId));
+            const claimed = new Set(
+              (await inventory.listTaskClaims({ poolId: image.poolId })).map((c) => c.vdsmTaskId),
+            );
             const known = new Set(intent.knownTaskIds);
             const candidates = Object.values(tasksNow).filter(
               (t) => t.verb === DELETE_IMAGE_VERB && !known.has(t.id) && !claimed.has(t.id),
@@ -138,13 +145,18 @@ export function createTaskStepActivities(
         let last: VdsmTaskStatus | undefined;
         const beat = (): void => ctx.heartbeat(last ? { status: last } : { waiting: vdsmTaskId });
         beat();
-        const keepAlive = setInterval(beat, Math.max(1_000, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3)));
+        const keepAlive = setInterval(
+          beat,
+          Math.max(1_000, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3)),
+        );
         try {
           return await hub.waitForEnd(poolId, vdsmTaskId, {
             signal: ctx.cancellationSignal,
             onStatus: (s) => {
+              // Heartbeat on change only: with many tasks in flight, heartbeats are the load.
+              const changed = !last || last.taskState !== s.taskState || last.message !== s.message;
               last = s;
-              beat();
+              if (changed) beat();
             },
           });
         } finally {
@@ -203,7 +215,11 @@ export async function auditOnce(
   entry: Parameters<InventoryRepository['addAudit']>[0],
 ): Promise<void> {
   if (entry.correlationId) {
-    const existing = await inventory.listAudit({ correlationId: entry.correlationId, type: entry.type, limit: 1 });
+    const existing = await inventory.listAudit({
+      correlationId: entry.correlationId,
+      type: entry.type,
+      limit: 1,
+    });
     if (existing.length > 0) return;
   }
   await inventory.addAudit(entry);

@@ -51,7 +51,8 @@ export interface Submitted<W extends Workflow> {
 
 function parse<S extends z.ZodTypeAny>(schema: S, input: unknown, command: string): z.infer<S> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new InvalidCommandInputError(`invalid ${command} input: ${describeZodError(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidCommandInputError(`invalid ${command} input: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -60,7 +61,9 @@ async function startIdempotent<W extends Workflow>(
   client: Client,
   workflowType: string,
   workflowId: string,
-  options: Omit<Parameters<Client['workflow']['start']>[1], 'workflowId' | 'taskQueue'> & { taskQueue: string },
+  options: Omit<Parameters<Client['workflow']['start']>[1], 'workflowId' | 'taskQueue'> & {
+    taskQueue: string;
+  },
 ): Promise<Submitted<W>> {
   const existing = await client.workflow
     .getHandle(workflowId)
@@ -79,7 +82,7 @@ async function startIdempotent<W extends Workflow>(
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       // A command that ended badly may be submitted again; one that succeeded may not.
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-    } as Parameters<Client['workflow']['start']>[1]);
+    });
     return { handle: client.workflow.getHandle<W>(workflowId, handle.firstExecutionRunId), started: true };
   } catch (err) {
     // Lost a race with another submitter of the same command: theirs is the one execution.
@@ -143,7 +146,10 @@ export async function submitRemoveDisk(
     const disk = await options.inventory.getDisk(input.diskId);
     if (!disk) throw new CommandRefusedError(`disk ${input.diskId} does not exist`, 'DiskNotFound');
     if (disk.status === 'LOCKED' && !input.force) {
-      throw new CommandRefusedError(`disk ${disk.alias} is locked (use --force to remove anyway)`, 'DiskLocked');
+      throw new CommandRefusedError(
+        `disk ${disk.alias} is locked (use --force to remove anyway)`,
+        'DiskLocked',
+      );
     }
     summary = `Remove disk ${disk.alias}: 1 image`;
     details = renderImagesDetails(`Disk ${disk.alias}`, [toPlanLike(disk)]);
@@ -161,8 +167,25 @@ export async function submitRemoveDisk(
   });
 }
 
-function toPlanLike(d: { id: string; alias: string; poolId: string; domainId: string; wipeAfterDelete: boolean; sizeBytes: number; status: ImagePlan['priorStatus'] }): ImagePlan {
-  return { diskId: d.id, alias: d.alias, poolId: d.poolId, domainId: d.domainId, postZero: d.wipeAfterDelete, discard: false, sizeBytes: d.sizeBytes, priorStatus: d.status };
+function toPlanLike(d: {
+  id: string;
+  alias: string;
+  poolId: string;
+  domainId: string;
+  wipeAfterDelete: boolean;
+  sizeBytes: number;
+  status: ImagePlan['priorStatus'];
+}): ImagePlan {
+  return {
+    diskId: d.id,
+    alias: d.alias,
+    poolId: d.poolId,
+    domainId: d.domainId,
+    postZero: d.wipeAfterDelete,
+    discard: false,
+    sizeBytes: d.sizeBytes,
+    priorStatus: d.status,
+  };
 }
 
 /** The command's state and per-task table (the engine's async_tasks rows). */

@@ -50,7 +50,11 @@ export const ConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.POLL_MAX_INTERVAL_MS < c.POLL_MIN_INTERVAL_MS) {
-      ctx.addIssue({ code: 'custom', path: ['POLL_MAX_INTERVAL_MS'], message: 'must be ≥ POLL_MIN_INTERVAL_MS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLL_MAX_INTERVAL_MS'],
+        message: 'must be ≥ POLL_MIN_INTERVAL_MS',
+      });
     }
     if (c.VDSM_TLS && !(c.VDSM_TLS_CERT && c.VDSM_TLS_KEY && c.VDSM_TLS_CA)) {
       ctx.addIssue({
@@ -106,7 +110,10 @@ export function loadConfig(
     fixturePath: c.OVIRT_TASKS_FIXTURE,
     seed:
       c.OVIRT_TASKS_SEED_VDSM_ADDRESS !== undefined
-        ? { vdsmAddress: c.OVIRT_TASKS_SEED_VDSM_ADDRESS, vdsmBasePort: c.OVIRT_TASKS_SEED_VDSM_BASE_PORT ?? 54321 }
+        ? {
+            vdsmAddress: c.OVIRT_TASKS_SEED_VDSM_ADDRESS,
+            vdsmBasePort: c.OVIRT_TASKS_SEED_VDSM_BASE_PORT ?? 54321,
+          }
         : undefined,
     vdsm: {
       tls: c.VDSM_TLS ? { cert: c.VDSM_TLS_CERT!, key: c.VDSM_TLS_KEY!, ca: c.VDSM_TLS_CA! } : undefined,
@@ -118,7 +125,11 @@ export function loadConfig(
       backoffFactor: c.POLL_BACKOFF_FACTOR,
       fastPhaseMs: c.POLL_FAST_PHASE_MS,
     },
-    janitor: { graceMs: c.JANITOR_GRACE_MS, intervalMs: c.JANITOR_INTERVAL_MS, taskAgeLimitMs: c.TASK_AGE_LIMIT_MS },
+    janitor: {
+      graceMs: c.JANITOR_GRACE_MS,
+      intervalMs: c.JANITOR_INTERVAL_MS,
+      taskAgeLimitMs: c.TASK_AGE_LIMIT_MS,
+    },
     maxConcurrentImages: c.MAX_CONCURRENT_IMAGES,
     logLevel: c.LOG_LEVEL,
   };

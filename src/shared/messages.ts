@@ -3,7 +3,13 @@
  * same table the engine keeps in `async_tasks`, so `temporal workflow query` shows it too.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AsyncTaskResult, AsyncTaskState, AsyncTaskStatus, CommandStatus, CommandType } from './vocabulary';
+import type {
+  AsyncTaskResult,
+  AsyncTaskState,
+  AsyncTaskStatus,
+  CommandStatus,
+  CommandType,
+} from './vocabulary';
 
 /** One row of the engine's async_tasks table, per image step. */
 export interface TaskRow {

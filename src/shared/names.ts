@@ -10,7 +10,8 @@ export const workflowIds = {
   removeVm: (vmId: string): string => `RemoveVm/${vmId}`,
   removeDisk: (diskId: string): string => `RemoveDisk/${diskId}`,
   /** Deterministic child id: replay checks it, and a retried parent finds the same child. */
-  removeImage: (parentWorkflowId: string, diskId: string): string => `${parentWorkflowId}/RemoveImage/${diskId}`,
+  removeImage: (parentWorkflowId: string, diskId: string): string =>
+    `${parentWorkflowId}/RemoveImage/${diskId}`,
   taskJanitor: (poolId: string): string => `TaskJanitor/${poolId}`,
 } as const;
 

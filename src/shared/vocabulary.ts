@@ -39,10 +39,23 @@ export const CommandType = ['RemoveVm', 'RemoveDisk', 'RemoveImage', 'TaskJanito
 export type CommandType = (typeof CommandType)[number];
 
 /** Inventory entity statuses that the storage commands change. */
-export const VmStatus = ['Down', 'Up', 'Unassigned', 'ImageLocked', 'ImageIllegal', 'PoweringUp', 'Paused'] as const;
+export const VmStatus = [
+  'Down',
+  'Up',
+  'Unassigned',
+  'ImageLocked',
+  'ImageIllegal',
+  'PoweringUp',
+  'Paused',
+] as const;
 export type VmStatus = (typeof VmStatus)[number];
 /** VM statuses RemoveVm accepts (as the engine's validate()). */
-export const REMOVABLE_VM_STATUSES: readonly VmStatus[] = ['Down', 'Unassigned', 'ImageIllegal', 'ImageLocked'];
+export const REMOVABLE_VM_STATUSES: readonly VmStatus[] = [
+  'Down',
+  'Unassigned',
+  'ImageIllegal',
+  'ImageLocked',
+];
 
 export const ImageStatus = ['OK', 'LOCKED', 'ILLEGAL'] as const;
 export type ImageStatus = (typeof ImageStatus)[number];

@@ -90,7 +90,11 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
         () => {
           const silentMs = Date.now() - this.lastReceivedAt;
           if (silentMs > deadlineMs) {
-            this.fail(new StompHeartbeatTimeoutError(`peer silent for ${silentMs} ms (heart-beat ${expectEveryMs} ms)`));
+            this.fail(
+              new StompHeartbeatTimeoutError(
+                `peer silent for ${silentMs} ms (heart-beat ${expectEveryMs} ms)`,
+              ),
+            );
           }
         },
         Math.max(1, Math.floor(expectEveryMs / 2)),

@@ -92,7 +92,9 @@ export function encodeFrame(frame: StompFrame): Buffer {
     if (raw) {
       // Raw headers cannot carry what would end the line or split the name.
       if (/[\r\n:]/.test(key) || /[\r\n]/.test(value)) {
-        throw new StompProtocolError(`header ${JSON.stringify(key)} cannot be sent unescaped in ${frame.command}`);
+        throw new StompProtocolError(
+          `header ${JSON.stringify(key)} cannot be sent unescaped in ${frame.command}`,
+        );
       }
       head += `${key}:${value}\n`;
     } else {
@@ -105,7 +107,13 @@ export function encodeFrame(frame: StompFrame): Buffer {
 
 type ParserState =
   | { kind: 'idle' }
-  | { kind: 'headers'; command: string; headers: Record<string, string>; headerCount: number; frameBytes: number }
+  | {
+      kind: 'headers';
+      command: string;
+      headers: Record<string, string>;
+      headerCount: number;
+      frameBytes: number;
+    }
   | {
       kind: 'body';
       command: string;
@@ -141,7 +149,8 @@ export class StompParser {
     try {
       return this.consume(chunk);
     } catch (err) {
-      this.failed = err instanceof StompProtocolError ? err : new StompProtocolError(String(err), { cause: err });
+      this.failed =
+        err instanceof StompProtocolError ? err : new StompProtocolError(String(err), { cause: err });
       throw this.failed;
     }
   }
@@ -177,7 +186,8 @@ export class StompParser {
       const lineEnd = data.indexOf(LF, pos);
       if (lineEnd < 0) {
         // +1: the line may still end in the CR of a CRLF.
-        if (data.length - pos > this.maxHeaderLineBytes + 1) throw new StompProtocolError('header line too long');
+        if (data.length - pos > this.maxHeaderLineBytes + 1)
+          throw new StompProtocolError('header line too long');
         break;
       }
       const line = data.subarray(pos, lineEnd > pos && data[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd);
@@ -192,7 +202,8 @@ export class StompParser {
   private consumeLine(line: Buffer, rawLength: number): void {
     const text = line.toString('utf8');
     if (this.state.kind === 'idle') {
-      if (!COMMAND_PATTERN.test(text)) throw new StompProtocolError(`invalid STOMP command: ${JSON.stringify(text.slice(0, 64))}`);
+      if (!COMMAND_PATTERN.test(text))
+        throw new StompProtocolError(`invalid STOMP command: ${JSON.stringify(text.slice(0, 64))}`);
       // Null prototype: a header named "__proto__" or "constructor" is just a header.
       const headers = Object.create(null) as Record<string, string>;
       this.state = { kind: 'headers', command: text, headers, headerCount: 0, frameBytes: rawLength };
@@ -208,7 +219,8 @@ export class StompParser {
       return;
     }
     const colon = text.indexOf(':');
-    if (colon < 0) throw new StompProtocolError(`header line without colon: ${JSON.stringify(text.slice(0, 64))}`);
+    if (colon < 0)
+      throw new StompProtocolError(`header line without colon: ${JSON.stringify(text.slice(0, 64))}`);
     headersState.headerCount += 1;
     if (headersState.headerCount > this.maxHeaders) throw new StompProtocolError('too many headers');
     const raw = isRawHeaderCommand(headersState.command);
@@ -222,7 +234,8 @@ export class StompParser {
     const declared = headers['content-length'];
     let contentLength: number | undefined;
     if (declared !== undefined) {
-      if (!/^\d{1,16}$/.test(declared)) throw new StompProtocolError(`invalid content-length: ${JSON.stringify(declared)}`);
+      if (!/^\d{1,16}$/.test(declared))
+        throw new StompProtocolError(`invalid content-length: ${JSON.stringify(declared)}`);
       contentLength = Number(declared);
       this.checkFrameSize(frameBytes + contentLength + 1);
     }
@@ -241,7 +254,8 @@ export class StompParser {
         return data.length;
       }
       bodyEnd = pos + stillNeeded;
-      if (data[bodyEnd] !== NUL) throw new StompProtocolError('frame body not terminated by NUL after content-length bytes');
+      if (data[bodyEnd] !== NUL)
+        throw new StompProtocolError('frame body not terminated by NUL after content-length bytes');
     } else {
       bodyEnd = data.indexOf(NUL, pos);
       if (bodyEnd < 0) {
@@ -253,7 +267,10 @@ export class StompParser {
     }
     body.chunks.push(data.subarray(pos, bodyEnd));
     // Concat always copies, so the frame never aliases the caller's chunk.
-    out.push({ kind: 'frame', frame: { command: body.command, headers: body.headers, body: Buffer.concat(body.chunks) } });
+    out.push({
+      kind: 'frame',
+      frame: { command: body.command, headers: body.headers, body: Buffer.concat(body.chunks) },
+    });
     this.state = { kind: 'idle' };
     return bodyEnd + 1;
   }
@@ -265,6 +282,7 @@ export class StompParser {
   }
 
   private checkFrameSize(bytes: number): void {
-    if (bytes > this.maxFrameBytes) throw new StompProtocolError(`frame larger than ${this.maxFrameBytes} bytes`);
+    if (bytes > this.maxFrameBytes)
+      throw new StompProtocolError(`frame larger than ${this.maxFrameBytes} bytes`);
   }
 }

@@ -122,7 +122,12 @@ export class VdsmRpcChannel {
    * VdsmMalformedResponseError (bad envelope) or VdsmTransportError (connect failure, lost
    * connection, timeout). `hostLabel` names the host in those errors.
    */
-  async request(hostLabel: string, method: string, params: Record<string, unknown>, options: VdsmCallOptions = {}): Promise<unknown> {
+  async request(
+    hostLabel: string,
+    method: string,
+    params: Record<string, unknown>,
+    options: VdsmCallOptions = {},
+  ): Promise<unknown> {
     const session = await this.sessionFor(hostLabel, method);
     const id = randomUUID();
     const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method, params, id }), 'utf8');
@@ -138,12 +143,21 @@ export class VdsmRpcChannel {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new VdsmTransportError(`no answer from ${this.target} within ${timeoutMs} ms`, method, hostLabel));
+        reject(
+          new VdsmTransportError(`no answer from ${this.target} within ${timeoutMs} ms`, method, hostLabel),
+        );
       }, timeoutMs);
       this.pending.set(id, { method, hostLabel, session, timer, resolve, reject });
       if (!session.connection.send({ command: 'SEND', headers, body })) {
         this.takePending(id);
-        reject(new VdsmTransportError(`connection to ${this.target} closed before the request was sent`, method, hostLabel, { cause: session.lastError }));
+        reject(
+          new VdsmTransportError(
+            `connection to ${this.target} closed before the request was sent`,
+            method,
+            hostLabel,
+            { cause: session.lastError },
+          ),
+        );
       }
     });
   }
@@ -168,7 +182,9 @@ export class VdsmRpcChannel {
     const session = this.session ?? (await connecting);
     for (const [id, request] of this.pending) {
       this.takePending(id);
-      request.reject(new VdsmTransportError(`client for ${this.target} closed`, request.method, request.hostLabel));
+      request.reject(
+        new VdsmTransportError(`client for ${this.target} closed`, request.method, request.hostLabel),
+      );
     }
     if (!session || session.connection.closed) return;
     const closedPromise = new Promise<void>((resolve) => session.connection.once('close', resolve));
@@ -197,7 +213,9 @@ export class VdsmRpcChannel {
     try {
       return await this.connecting;
     } catch (err) {
-      throw new VdsmTransportError(`cannot connect to ${this.target}: ${errorText(err)}`, method, hostLabel, { cause: err });
+      throw new VdsmTransportError(`cannot connect to ${this.target}: ${errorText(err)}`, method, hostLabel, {
+        cause: err,
+      });
     }
   }
 
@@ -233,7 +251,10 @@ export class VdsmRpcChannel {
             servername: net.isIP(address) ? undefined : address,
           })
         : net.connect({ host: address, port });
-      const timer = setTimeout(() => fail(new Error(`connect timed out after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`connect timed out after ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
       const fail = (err: Error) => {
         clearTimeout(timer);
         socket.destroy();
@@ -255,7 +276,10 @@ export class VdsmRpcChannel {
   private handshake(connection: StompConnection): Promise<Session> {
     return new Promise((resolve, reject) => {
       let lastError: Error | undefined;
-      const timer = setTimeout(() => fail(new Error(`no CONNECTED frame within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`no CONNECTED frame within ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
       const cleanup = () => {
         clearTimeout(timer);
         connection.removeListener('frame', onFrame);
@@ -272,10 +296,12 @@ export class VdsmRpcChannel {
       const onError = (err: Error) => {
         lastError = err;
       };
-      const onClose = () => fail(new Error('connection closed during the STOMP handshake', { cause: lastError }));
+      const onClose = () =>
+        fail(new Error('connection closed during the STOMP handshake', { cause: lastError }));
       const onFrame = (frame: StompFrame) => {
         if (frame.command === 'ERROR') return fail(new StompErrorFrameError(frame));
-        if (frame.command !== 'CONNECTED') return fail(new Error(`unexpected ${frame.command} frame before CONNECTED`));
+        if (frame.command !== 'CONNECTED')
+          return fail(new Error(`unexpected ${frame.command} frame before CONNECTED`));
         let serverHeartBeat: [number, number];
         try {
           serverHeartBeat = parseHeartBeat(frame.headers['heart-beat']);
@@ -304,8 +330,15 @@ export class VdsmRpcChannel {
     });
   }
 
-  private startSession(connection: StompConnection, [serverSendsEvery, serverWantsEvery]: [number, number]): Session {
-    const session: Session = { connection, replySubscriptionId: randomUUID(), eventsSubscriptionId: randomUUID() };
+  private startSession(
+    connection: StompConnection,
+    [serverSendsEvery, serverWantsEvery]: [number, number],
+  ): Session {
+    const session: Session = {
+      connection,
+      replySubscriptionId: randomUUID(),
+      eventsSubscriptionId: randomUUID(),
+    };
     connection.on('frame', (frame) => this.onFrame(session, frame));
     connection.on('error', (err) => {
       session.lastError = err;
@@ -313,13 +346,23 @@ export class VdsmRpcChannel {
     connection.on('close', () => this.onSessionClosed(session));
 
     // STOMP 1.2 negotiation: each side beats at the larger of what one offers and the other wants.
-    const sendEveryMs = this.heartbeatMs > 0 && serverWantsEvery > 0 ? Math.max(this.heartbeatMs, serverWantsEvery) : 0;
-    const expectEveryMs = this.heartbeatMs > 0 && serverSendsEvery > 0 ? Math.max(this.heartbeatMs, serverSendsEvery) : 0;
+    const sendEveryMs =
+      this.heartbeatMs > 0 && serverWantsEvery > 0 ? Math.max(this.heartbeatMs, serverWantsEvery) : 0;
+    const expectEveryMs =
+      this.heartbeatMs > 0 && serverSendsEvery > 0 ? Math.max(this.heartbeatMs, serverSendsEvery) : 0;
     // VDSM drops a client silent for the agreed period with no grace: beat twice as often.
     connection.startHeartbeats(Math.floor(sendEveryMs / 2), expectEveryMs);
 
-    connection.send({ command: 'SUBSCRIBE', headers: { destination: this.replyQueue, id: session.replySubscriptionId, ack: 'auto' }, body: EMPTY_BODY });
-    connection.send({ command: 'SUBSCRIBE', headers: { destination: EVENTS_DESTINATION, id: session.eventsSubscriptionId, ack: 'auto' }, body: EMPTY_BODY });
+    connection.send({
+      command: 'SUBSCRIBE',
+      headers: { destination: this.replyQueue, id: session.replySubscriptionId, ack: 'auto' },
+      body: EMPTY_BODY,
+    });
+    connection.send({
+      command: 'SUBSCRIBE',
+      headers: { destination: EVENTS_DESTINATION, id: session.eventsSubscriptionId, ack: 'auto' },
+      body: EMPTY_BODY,
+    });
 
     if (this.closed) {
       connection.close();
@@ -364,9 +407,23 @@ export class VdsmRpcChannel {
     if (!request) return; // answer after its timeout, or not ours
     const envelope = responseEnvelopeSchema.safeParse(item);
     if (!envelope.success) {
-      request.reject(new VdsmMalformedResponseError(request.method, request.hostLabel, `invalid JSON-RPC response: ${describeIssues(envelope.error)}`, item));
+      request.reject(
+        new VdsmMalformedResponseError(
+          request.method,
+          request.hostLabel,
+          `invalid JSON-RPC response: ${describeIssues(envelope.error)}`,
+          item,
+        ),
+      );
     } else if (!envelope.data.ok) {
-      request.reject(new VdsmError(envelope.data.error.code, envelope.data.error.message, request.method, request.hostLabel));
+      request.reject(
+        new VdsmError(
+          envelope.data.error.code,
+          envelope.data.error.message,
+          request.method,
+          request.hostLabel,
+        ),
+      );
     } else {
       request.resolve(envelope.data.result);
     }
@@ -397,7 +454,14 @@ export class VdsmRpcChannel {
     for (const [id, request] of this.pending) {
       if (request.session !== session) continue;
       this.takePending(id);
-      request.reject(new VdsmTransportError(`connection to ${this.target} lost before the answer arrived`, request.method, request.hostLabel, { cause: session.lastError }));
+      request.reject(
+        new VdsmTransportError(
+          `connection to ${this.target} lost before the answer arrived`,
+          request.method,
+          request.hostLabel,
+          { cause: session.lastError },
+        ),
+      );
     }
   }
 

@@ -131,7 +131,11 @@ export class VdsmHostClient implements VdsmHostApi {
     return this.typedCall('Image.move', { ...params }, uuidSchema);
   }
 
-  imageGetVolumes(params: { imageID: string; storagepoolID: string; storagedomainID: string }): Promise<string[]> {
+  imageGetVolumes(params: {
+    imageID: string;
+    storagepoolID: string;
+    storagedomainID: string;
+  }): Promise<string[]> {
     return this.typedCall('Image.getVolumes', { ...params }, uuidListSchema);
   }
 
@@ -139,7 +143,12 @@ export class VdsmHostClient implements VdsmHostApi {
     return this.typedCall('Volume.create', { ...params }, uuidSchema);
   }
 
-  volumeGetInfo(params: { volumeID: string; imageID: string; storagepoolID: string; storagedomainID: string }): Promise<Record<string, unknown>> {
+  volumeGetInfo(params: {
+    volumeID: string;
+    imageID: string;
+    storagepoolID: string;
+    storagedomainID: string;
+  }): Promise<Record<string, unknown>> {
     return this.typedCall('Volume.getInfo', { ...params }, objectSchema);
   }
 
@@ -147,10 +156,15 @@ export class VdsmHostClient implements VdsmHostApi {
     await this.typedCall('SDM.copy_data', { ...params }, trueSchema);
   }
 
-  private async typedCall<T>(method: string, params: Record<string, unknown>, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
+  private async typedCall<T>(
+    method: string,
+    params: Record<string, unknown>,
+    schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  ): Promise<T> {
     const result = await this.call(method, params);
     const parsed = schema.safeParse(result);
-    if (!parsed.success) throw new VdsmMalformedResponseError(method, this.hostLabel, describeIssues(parsed.error), result);
+    if (!parsed.success)
+      throw new VdsmMalformedResponseError(method, this.hostLabel, describeIssues(parsed.error), result);
     return parsed.data;
   }
 }

@@ -123,7 +123,11 @@ export interface VdsmHostApi {
   imageDelete(params: ImageDeleteParams): Promise<string>;
   /** Returns the VDSM task id. */
   imageMove(params: ImageMoveParams): Promise<string>;
-  imageGetVolumes(params: { imageID: string; storagepoolID: string; storagedomainID: string }): Promise<string[]>;
+  imageGetVolumes(params: {
+    imageID: string;
+    storagepoolID: string;
+    storagedomainID: string;
+  }): Promise<string[]>;
   /** Returns the VDSM task id. */
   volumeCreate(params: VolumeCreateParams): Promise<string>;
   volumeGetInfo(params: {

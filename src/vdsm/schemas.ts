@@ -38,7 +38,9 @@ import { z } from 'zod';
 import type { HostJob, SpmStatus, VdsmTaskDetails, VdsmTaskInfo, VdsmTaskStatus } from './port';
 
 /** VDSM ids are RFC 4122 text; VDSM itself does not check version bits, so neither do we. */
-export const uuidSchema = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'not a UUID');
+export const uuidSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'not a UUID');
 
 const int = z.number().int();
 
@@ -59,7 +61,11 @@ export const taskDetailsSchema: z.ZodType<VdsmTaskDetails, z.ZodTypeDef, unknown
   code: int,
   message: z.string(),
   // Task.getDetails() sends the task function's return value: keep text as is, render the rest.
-  result: z.unknown().transform((value) => (typeof value === 'string' ? value : value === null || value === undefined ? '' : JSON.stringify(value))),
+  result: z
+    .unknown()
+    .transform((value) =>
+      typeof value === 'string' ? value : value === null || value === undefined ? '' : JSON.stringify(value),
+    ),
   tag: z.string(),
 });
 
@@ -99,7 +105,12 @@ const rpcErrorSchema = z.object({ code: int, message: z.string() }).passthrough(
  * `result` and `error`; id is null when VDSM could not parse the request.
  */
 export const responseEnvelopeSchema = z
-  .object({ jsonrpc: z.literal('2.0'), id: requestIdSchema, result: z.unknown(), error: rpcErrorSchema.optional() })
+  .object({
+    jsonrpc: z.literal('2.0'),
+    id: requestIdSchema,
+    result: z.unknown(),
+    error: rpcErrorSchema.optional(),
+  })
   .superRefine((envelope, ctx) => {
     // JSON has no undefined: undefined means the member is absent.
     if ((envelope.result === undefined) === (envelope.error === undefined)) {
@@ -107,7 +118,9 @@ export const responseEnvelopeSchema = z
     }
   })
   .transform((envelope) =>
-    envelope.error !== undefined ? { id: envelope.id, ok: false as const, error: envelope.error } : { id: envelope.id, ok: true as const, result: envelope.result },
+    envelope.error !== undefined
+      ? { id: envelope.id, ok: false as const, error: envelope.error }
+      : { id: envelope.id, ok: true as const, result: envelope.result },
   );
 export type ResponseEnvelope = z.infer<typeof responseEnvelopeSchema>;
 

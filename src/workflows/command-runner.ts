@@ -4,6 +4,8 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
   ParentClosePolicy,
   condition,
   executeChild,
@@ -14,7 +16,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ImagePlan, RemoveImageResult } from '../shared/commands';
-import { commandStateQuery, taskProgressSignal, taskTableQuery, type CommandState, type TaskRow } from '../shared/messages';
+import {
+  commandStateQuery,
+  taskProgressSignal,
+  taskTableQuery,
+  type CommandState,
+  type TaskRow,
+} from '../shared/messages';
 import { workflowIds } from '../shared/names';
 import { SA } from '../shared/search-attributes';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
@@ -42,7 +50,11 @@ export class CommandTracker {
     setHandler(taskTableQuery, () => this.taskRows());
     setHandler(taskProgressSignal, (row) => {
       this.rows.set(row.imageId, row);
-      if (row.vdsmTaskId && !this.reportedTaskIds.includes(row.vdsmTaskId) && this.reportedTaskIds.length < MAX_IDS_IN_SEARCH_ATTRIBUTE) {
+      if (
+        row.vdsmTaskId &&
+        !this.reportedTaskIds.includes(row.vdsmTaskId) &&
+        this.reportedTaskIds.length < MAX_IDS_IN_SEARCH_ATTRIBUTE
+      ) {
         this.reportedTaskIds.push(row.vdsmTaskId);
         upsertSearchAttributes([{ key: SA.VdsmTaskIds, value: [...this.reportedTaskIds] }]);
       }
@@ -98,7 +110,12 @@ export class CommandTracker {
       commandStatus: this.status,
       vmId: this.vmId,
       storagePoolId: this.storagePoolId,
-      images: { total: tasks.length, succeeded, failed: done.length - succeeded, running: tasks.length - done.length },
+      images: {
+        total: tasks.length,
+        succeeded,
+        failed: done.length - succeeded,
+        running: tasks.length - done.length,
+      },
       tasks,
       failureReason: this.failureReason,
     };
@@ -176,16 +193,18 @@ export async function runImageSteps(
             { key: SA.AsyncTaskState, value: 'Initializing' },
             ...(options.vmId ? [{ key: SA.VmId, value: options.vmId }] : []),
           ],
-        }).then(
-          (result) => {
-            results.set(image.diskId, result);
-            if (result.failureReason) reasons.set(image.diskId, result.failureReason);
-          },
-          (err: unknown) => {
-            const cause = (err as { cause?: Error }).cause;
-            reasons.set(image.diskId, cause?.message ?? (err as Error).message);
-          },
-        ).finally(() => running--),
+        })
+          .then(
+            (result) => {
+              results.set(image.diskId, result);
+              if (result.failureReason) reasons.set(image.diskId, result.failureReason);
+            },
+            (err: unknown) => {
+              const cause = (err as { cause?: Error }).cause;
+              reasons.set(image.diskId, cause?.message ?? (err as Error).message);
+            },
+          )
+          .finally(() => running--),
       );
     }
   } catch (err) {
@@ -193,13 +212,23 @@ export async function runImageSteps(
     cancellation = err;
   }
   await Promise.all(children);
+  // A cancel that came after the last child started is only seen here (children got it too).
+  if (cancellation === undefined && CancellationScope.current().consideredCancelled) {
+    cancellation = new CancelledFailure('command cancelled');
+  }
 
   const removed: string[] = [];
   const illegal: string[] = [];
   for (const diskId of started) {
     (tracker.imageSucceeded(diskId, results.get(diskId)) ? removed : illegal).push(diskId);
   }
-  return { removed, illegal, notStarted: images.filter((i) => !started.has(i.diskId)), cancellation, reasons };
+  return {
+    removed,
+    illegal,
+    notStarted: images.filter((i) => !started.has(i.diskId)),
+    cancellation,
+    reasons,
+  };
 }
 
 export function invalidInput(message: string): ApplicationFailure {

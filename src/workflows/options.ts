@@ -2,7 +2,12 @@
  * Activity options per kind of step. Retries add no history events, so long waits and retried
  * end actions keep a step's history the same size however long they take.
  */
-import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
@@ -10,7 +15,13 @@ const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 /** Inventory work and validation: quick, retried a few times for transient database errors. */
 export const commandActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes,
+  },
 };
 
 /** Starting a VDSM task: waits for the pool's start lease, so it heartbeats. */
@@ -22,23 +33,52 @@ export const startTaskActivityOptions: ActivityOptions = {
 
 /**
  * Waiting for a task to end: one heartbeating activity served by the worker's status hub.
- * WAIT_CANCELLATION_COMPLETED: the step only stops the VDSM task once the wait has really ended.
+ * TRY_CANCEL: waiting only reads, so a cancelled step need not wait for the activity to notice
+ * (it learns at its next heartbeat); the step stops the VDSM task at once and waits anew.
  */
 export const waitTaskActivityOptions: ActivityOptions = {
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
 };
 
 /** End actions are retried until they succeed (the engine's CoCo gave up after 5). */
 export const endActionActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes,
+  },
 };
 
 /** Task.stop / Task.clear: a few quick attempts; the step itself loops on ClearFailed. */
 export const vdsmTaskVerbActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes,
+  },
 };
+
+/**
+ * A command fails with the typed failure its activity raised (VmNotFound, DiskLocked, ...), so
+ * clients match on `cause.type`; the ActivityFailure stays in the chain as its cause.
+ */
+export function surfaceActivityFailure(err: unknown): unknown {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return ApplicationFailure.create({
+      type: err.cause.type ?? undefined,
+      message: err.cause.message,
+      nonRetryable: true,
+      details: err.cause.details ?? undefined,
+      cause: err,
+    });
+  }
+  return err;
+}

@@ -1,13 +1,26 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
 import { describeZodError, RemoveDiskInput, type ImagePlan, type RemoveDiskResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
 import { CommandTracker, invalidInput, runImageSteps } from './command-runner';
-import { commandActivityOptions } from './options';
+import { commandActivityOptions, surfaceActivityFailure } from './options';
 
-const { prepareRemoveDisk } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Validate and lock the disk' });
-const { finishCommand } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Release locks and audit' });
+const { prepareRemoveDisk } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Validate and lock the disk',
+});
+const { finishCommand } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Release locks and audit',
+});
 
 /** RemoveDisk: one image, on the same RemoveImage step as RemoveVm. */
 export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<RemoveDiskResult> {
@@ -21,13 +34,18 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
     image = await CancellationScope.nonCancellable(() => prepareRemoveDisk(input));
   } catch (err) {
     tracker.setStatus('FAILED', (err as Error).message);
-    throw err;
+    throw surfaceActivityFailure(err);
   }
   const plan = image;
   tracker.storagePoolId = plan.poolId;
   tracker.plan([plan]);
   upsertSearchAttributes([{ key: SA.StoragePoolId, value: plan.poolId }]);
-  const finish = (outcome: 'succeeded' | 'failed' | 'cancelled', restore: boolean, illegal: string[], reason: string | null) =>
+  const finish = (
+    outcome: 'succeeded' | 'failed' | 'cancelled',
+    restore: boolean,
+    illegal: string[],
+    reason: string | null,
+  ) =>
     CancellationScope.nonCancellable(() =>
       finishCommand({
         commandType: 'RemoveDisk',
@@ -47,16 +65,28 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
   }
 
   const outcome = await runImageSteps(tracker, [plan], { window: 1, vmId: null, force: input.force });
-  const reason = outcome.illegal.length ? `disk ${plan.alias} is ILLEGAL: ${outcome.reasons.get(plan.diskId) ?? 'failed'}` : null;
+  const reason = outcome.illegal.length
+    ? `disk ${plan.alias} is ILLEGAL: ${outcome.reasons.get(plan.diskId) ?? 'failed'}`
+    : null;
   const cancelled = outcome.cancellation !== undefined;
-  await finish(cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded', outcome.notStarted.length > 0, outcome.illegal, reason);
+  await finish(
+    cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded',
+    outcome.notStarted.length > 0,
+    outcome.illegal,
+    reason,
+  );
   if (cancelled && isCancellation(outcome.cancellation)) {
     tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
     throw outcome.cancellation;
   }
   if (reason) {
     tracker.setStatus('ENDED_WITH_FAILURE', reason);
-    throw ApplicationFailure.create({ type: ErrorType.TaskFailed, message: reason, nonRetryable: true, details: [{ diskId: plan.diskId }] });
+    throw ApplicationFailure.create({
+      type: ErrorType.TaskFailed,
+      message: reason,
+      nonRetryable: true,
+      details: [{ diskId: plan.diskId }],
+    });
   }
   tracker.setStatus('ENDED_SUCCESSFULLY');
   return { diskId: plan.diskId };

@@ -13,7 +13,7 @@ import type { OvirtActivities, StartTaskResult } from '../activities';
 import type { RemoveImageInput, RemoveImageResult } from '../shared/commands';
 import { commandStateQuery, taskProgressSignal, taskTableQuery, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
-import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskStatus } from '../shared/vocabulary';
+import { isTaskSuccess, type AsyncTaskResult } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
 import { renderTaskTable } from './details';
 import {
@@ -23,11 +23,26 @@ import {
   waitTaskActivityOptions,
 } from './options';
 
-const { startImageDelete } = proxyActivities<OvirtActivities>({ ...startTaskActivityOptions, summary: 'Image.delete on the SPM' });
-const { waitForTaskEnd } = proxyActivities<OvirtActivities>({ ...waitTaskActivityOptions, summary: 'Poll the VDSM task until it ends' });
-const { endRemoveImage } = proxyActivities<OvirtActivities>({ ...endActionActivityOptions, summary: 'End action' });
-const { stopTask } = proxyActivities<OvirtActivities>({ ...vdsmTaskVerbActivityOptions, summary: 'Task.stop' });
-const { clearTask } = proxyActivities<OvirtActivities>({ ...vdsmTaskVerbActivityOptions, summary: 'Task.clear' });
+const { startImageDelete } = proxyActivities<OvirtActivities>({
+  ...startTaskActivityOptions,
+  summary: 'Image.delete on the SPM',
+});
+const { waitForTaskEnd } = proxyActivities<OvirtActivities>({
+  ...waitTaskActivityOptions,
+  summary: 'Poll the VDSM task until it ends',
+});
+const { endRemoveImage } = proxyActivities<OvirtActivities>({
+  ...endActionActivityOptions,
+  summary: 'End action',
+});
+const { stopTask } = proxyActivities<OvirtActivities>({
+  ...vdsmTaskVerbActivityOptions,
+  summary: 'Task.stop',
+});
+const { clearTask } = proxyActivities<OvirtActivities>({
+  ...vdsmTaskVerbActivityOptions,
+  summary: 'Task.clear',
+});
 
 const resultOf = (s: VdsmTaskStatus): AsyncTaskResult => (s.taskResult === '' ? 'unknown' : s.taskResult);
 const describeFailure = (s: VdsmTaskStatus): string =>
@@ -67,7 +82,12 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   setHandler(commandStateQuery, () => ({
     commandType: 'RemoveImage',
     commandId,
-    commandStatus: row.state === 'Cleared' ? (isTaskSuccess(row.status, row.result) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE') : 'ACTIVE',
+    commandStatus:
+      row.state === 'Cleared'
+        ? isTaskSuccess(row.status, row.result)
+          ? 'ENDED_SUCCESSFULLY'
+          : 'ENDED_WITH_FAILURE'
+        : 'ACTIVE',
     vmId: input.vmId,
     storagePoolId: image.poolId,
     images: {
@@ -112,8 +132,19 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   if (start.kind === 'alreadyGone') {
     // 268: the image does not exist any more. The engine ends such a step successfully at once.
     await CancellationScope.nonCancellable(async () => {
-      await advance({ state: 'AttemptingEndAction', status: 'finished', result: 'success', code: 268, message: start.vdsmMessage });
-      await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded: true, failureReason: null });
+      await advance({
+        state: 'AttemptingEndAction',
+        status: 'finished',
+        result: 'success',
+        code: 268,
+        message: start.vdsmMessage,
+      });
+      await endRemoveImage({
+        image,
+        rootCommandId: input.rootCommandId,
+        succeeded: true,
+        failureReason: null,
+      });
       await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
     });
     return { diskId: image.diskId, succeeded: true, vdsmTaskId: null, failureReason: null };
@@ -124,12 +155,12 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   await advance({ state: 'Polling', status: 'running', vdsmTaskId }, true);
 
   let final: VdsmTaskStatus;
-  let cancelledBy: unknown;
+  let cancelledBy: Error | undefined;
   let waitFailure: string | null = null;
   try {
     final = await waitForTaskEnd(task);
   } catch (err) {
-    if (isCancellation(err)) cancelledBy = err;
+    if (isCancellation(err)) cancelledBy = err as Error;
     else waitFailure = `polling failed: ${(err as Error).message}`;
     // Stop the task and let VDSM roll it back; then it ends (aborting → cleaning → finished).
     final = await CancellationScope.nonCancellable(async () => {
@@ -139,17 +170,31 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
         return await waitForTaskEnd(task);
       } catch (again) {
         // Status still unreadable: treat as vanished; clearing below retries until VDSM lets go.
-        return { taskID: vdsmTaskId, taskState: 'unknown' as const, taskResult: '' as const, code: 0, message: (again as Error).message };
+        return {
+          taskID: vdsmTaskId,
+          taskState: 'unknown' as const,
+          taskResult: '' as const,
+          code: 0,
+          message: (again as Error).message,
+        };
       }
     });
   }
 
   // Storage is the truth: a task that finished with success removed the image, cancelled or not.
-  const succeeded = waitFailure === null && isTaskSuccess(final.taskState as AsyncTaskStatus, resultOf(final));
-  const failureReason = succeeded ? null : (waitFailure ?? (cancelledBy ? 'cancelled: ' : '') + describeFailure(final));
+  const succeeded = waitFailure === null && isTaskSuccess(final.taskState, resultOf(final));
+  const failureReason = succeeded
+    ? null
+    : (waitFailure ?? (cancelledBy ? 'cancelled: ' : '') + describeFailure(final));
 
   await CancellationScope.nonCancellable(async () => {
-    await advance({ state: 'Ended', status: final.taskState, result: resultOf(final), code: final.code, message: final.message });
+    await advance({
+      state: 'Ended',
+      status: final.taskState,
+      result: resultOf(final),
+      code: final.code,
+      message: final.message,
+    });
     await advance({ state: 'AttemptingEndAction' });
     await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded, failureReason });
     for (let attempt = 0; ; attempt++) {

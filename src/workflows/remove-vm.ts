@@ -11,11 +11,20 @@ import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
 import { CommandTracker, invalidInput, MAX_IDS_IN_SEARCH_ATTRIBUTE, runImageSteps } from './command-runner';
-import { commandActivityOptions } from './options';
+import { commandActivityOptions, surfaceActivityFailure } from './options';
 
-const { prepareRemoveVm } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Validate and lock the VM and its disks' });
-const { removeVmRecord } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Remove the VM record' });
-const { finishCommand } = proxyActivities<OvirtActivities>({ ...commandActivityOptions, summary: 'Release locks and audit' });
+const { prepareRemoveVm } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Validate and lock the VM and its disks',
+});
+const { removeVmRecord } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Remove the VM record',
+});
+const { finishCommand } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Release locks and audit',
+});
 
 /**
  * RemoveVm, as the engine runs it: validate; lock the VM and its images; VM ImageLocked, images
@@ -37,7 +46,7 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
     plan = await CancellationScope.nonCancellable(() => prepareRemoveVm(input));
   } catch (err) {
     tracker.setStatus('FAILED', (err as Error).message);
-    throw err;
+    throw surfaceActivityFailure(err);
   }
   const { images } = plan;
   tracker.storagePoolId = plan.poolId;
@@ -53,7 +62,15 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   };
   if (CancellationScope.current().consideredCancelled) {
     await CancellationScope.nonCancellable(() =>
-      finishCommand({ commandType: 'RemoveVm', subjectId: plan!.vmId, subjectName: plan!.vmName, outcome: 'cancelled', restore: restoreAll, illegalDiskIds: [], reason: 'cancelled before any image was touched' }),
+      finishCommand({
+        commandType: 'RemoveVm',
+        subjectId: plan.vmId,
+        subjectName: plan.vmName,
+        outcome: 'cancelled',
+        restore: restoreAll,
+        illegalDiskIds: [],
+        reason: 'cancelled before any image was touched',
+      }),
     );
     tracker.setStatus('ENDED_WITH_FAILURE', 'cancelled');
     throw new CancelledFailure('cancelled before any image was touched');
@@ -61,12 +78,24 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
 
   let outcome;
   try {
-    await CancellationScope.nonCancellable(() => removeVmRecord({ vmId: plan!.vmId }));
-    outcome = await runImageSteps(tracker, images, { window: plan.maxConcurrentImages, vmId: plan.vmId, force: input.force });
+    await CancellationScope.nonCancellable(() => removeVmRecord({ vmId: plan.vmId }));
+    outcome = await runImageSteps(tracker, images, {
+      window: plan.maxConcurrentImages,
+      vmId: plan.vmId,
+      force: input.force,
+    });
   } catch (err) {
     // Unexpected (not a child's failure, which runImageSteps absorbs): still release everything.
     await CancellationScope.nonCancellable(() =>
-      finishCommand({ commandType: 'RemoveVm', subjectId: plan!.vmId, subjectName: plan!.vmName, outcome: 'failed', restore: null, illegalDiskIds: [], reason: (err as Error).message }),
+      finishCommand({
+        commandType: 'RemoveVm',
+        subjectId: plan.vmId,
+        subjectName: plan.vmName,
+        outcome: 'failed',
+        restore: null,
+        illegalDiskIds: [],
+        reason: (err as Error).message,
+      }),
     );
     tracker.setStatus('EXECUTION_FAILED', (err as Error).message);
     throw err;
@@ -79,11 +108,13 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   await CancellationScope.nonCancellable(() =>
     finishCommand({
       commandType: 'RemoveVm',
-      subjectId: plan!.vmId,
-      subjectName: plan!.vmName,
+      subjectId: plan.vmId,
+      subjectName: plan.vmName,
       outcome: cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded',
       // Images never started are intact: they go back to what they were.
-      restore: outcome.notStarted.length ? { disks: outcome.notStarted.map((i) => ({ id: i.diskId, status: i.priorStatus })) } : null,
+      restore: outcome.notStarted.length
+        ? { disks: outcome.notStarted.map((i) => ({ id: i.diskId, status: i.priorStatus })) }
+        : null,
       illegalDiskIds: outcome.illegal,
       reason,
     }),
@@ -95,7 +126,11 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   }
   if (reason) {
     tracker.setStatus('ENDED_WITH_FAILURE', reason);
-    const details: IllegalDisksDetails = { vmId: plan.vmId, illegalDiskIds: outcome.illegal, removedDiskIds: outcome.removed };
+    const details: IllegalDisksDetails = {
+      vmId: plan.vmId,
+      illegalDiskIds: outcome.illegal,
+      removedDiskIds: outcome.removed,
+    };
     throw ApplicationFailure.create({
       type: ErrorType.FinishedWithIllegalDisks,
       message: `Remove VM ${plan.vmName} ${reason}`,

@@ -9,7 +9,11 @@ class FakeSpm {
   statuses: Record<string, VdsmTaskStatus> = {};
   polls: number[] = [];
   malformedTask: string | undefined;
-  set(taskID: string, taskState: VdsmTaskStatus['taskState'], taskResult: VdsmTaskStatus['taskResult'] = ''): void {
+  set(
+    taskID: string,
+    taskState: VdsmTaskStatus['taskState'],
+    taskResult: VdsmTaskStatus['taskResult'] = '',
+  ): void {
     this.statuses[taskID] = { taskID, taskState, taskResult, code: 0, message: `${taskState}` };
   }
   api(): VdsmHostApi {
@@ -18,11 +22,13 @@ class FakeSpm {
       storagePoolGetSpmStatus: async () => ({ spmStatus: 'SPM', spmLver: 1, spmId: 1 }),
       hostGetAllTasksStatuses: async () => {
         this.polls.push(Date.now());
-        if (this.malformedTask) throw new VdsmMalformedResponseError('Host.getAllTasksStatuses', 'fake', 'bad entry', {});
+        if (this.malformedTask)
+          throw new VdsmMalformedResponseError('Host.getAllTasksStatuses', 'fake', 'bad entry', {});
         return { ...this.statuses };
       },
       taskGetStatus: async (id: string) => {
-        if (id === this.malformedTask) throw new VdsmMalformedResponseError('Task.getStatus', 'fake', 'bad', {});
+        if (id === this.malformedTask)
+          throw new VdsmMalformedResponseError('Task.getStatus', 'fake', 'bad', {});
         return this.statuses[id]!;
       },
     } as unknown as VdsmHostApi;
