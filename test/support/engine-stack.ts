@@ -79,9 +79,12 @@ export async function startEngineStack(
     faults?: FaultConfigInput;
     config?: Record<string, string>;
     worker?: boolean;
+    /** Another Temporal server than the suite's shared one (e.g. a dev server with its Web UI). */
+    temporalAddress?: string;
   } = {},
 ): Promise<EngineStack> {
   quietRuntime();
+  const temporalAddress = options.temporalAddress ?? testAddress();
   const fixture = generateDataCenter({ vmCount: 6, ...options.dc, name: `t${randomUUID().slice(0, 8)}` });
   const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-it-'));
   const sim = await startSimulator({
@@ -105,7 +108,7 @@ export async function startEngineStack(
     },
   );
   const vdsm = createVdsmConnector({ requestTimeoutMs: config.vdsm.requestTimeoutMs });
-  const connection = await Connection.connect({ address: testAddress() });
+  const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: TEST_NAMESPACE });
   const workers: Array<{ worker: Worker; done: Promise<void>; connection: NativeConnection }> = [];
 
@@ -120,7 +123,7 @@ export async function startEngineStack(
     config,
     taskQueue,
     async startWorker() {
-      const nativeConnection = await NativeConnection.connect({ address: testAddress() });
+      const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
       const worker = await createOvirtWorker({
         connection: nativeConnection,
         namespace: TEST_NAMESPACE,
