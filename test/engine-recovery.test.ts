@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import type { JanitorReport } from '../src/activities';
 import { queryCommandState, submitRemoveVm } from '../src/client';
 import { ErrorType, type IllegalDisksDetails } from '../src/shared/errors';
