@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: install, PostgreSQL for the inventory tests, typecheck, lint, build (the CLI tests run
-# the built bin/ovirt-tasks), then jest. Extra arguments go to jest. Exits with the first failure.
+# `npm test`: install, PostgreSQL for the inventory tests, Chromium for the browser test, typecheck,
+# lint, build (the CLI tests run the built bin/ovirt-tasks), then jest. Extra arguments go to jest.
+# Exits with the first failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +17,11 @@ step postgres
 # Exported so the inventory tests use the server binaries found (or installed) here.
 PG_BIN="$(bash scripts/ensure-postgres.sh)"
 export PG_BIN
+step chromium
+# test/web-ui.test.ts drives Debian's Chromium through playwright-core (it never downloads a browser);
+# exported so the test uses the one found (or installed) here.
+CHROMIUM_PATH="$(bash scripts/ensure-chromium.sh)"
+export CHROMIUM_PATH
 step typecheck
 npm run --silent typecheck
 step lint

@@ -45,10 +45,17 @@ const { clearTask } = proxyActivities<OvirtActivities>({
 });
 
 const resultOf = (s: VdsmTaskStatus): AsyncTaskResult => (s.taskResult === '' ? 'unknown' : s.taskResult);
+/** What an administrator should read about a failed task (cleanSuccess/cleanFailure are failures). */
+const OUTCOME: Record<VdsmTaskStatus['taskResult'], string> = {
+  success: 'finished',
+  cleanSuccess: 'failed and VDSM rolled it back (cleanSuccess)',
+  cleanFailure: 'failed and its rollback failed too (cleanFailure)',
+  '': 'ended without a result',
+};
 const describeFailure = (s: VdsmTaskStatus): string =>
   s.taskState === 'unknown'
     ? 'the task vanished from the SPM (unknown)'
-    : `task ended ${s.taskState}/${s.taskResult || 'no result'} (code ${s.code}: ${s.message})`;
+    : `task ${OUTCOME[s.taskResult]}${s.code ? ` (VDSM code ${s.code}: ${s.message})` : ''}`;
 
 /**
  * RemoveImage: the engine's async-task step for one image group. Initializing → Image.delete on

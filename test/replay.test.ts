@@ -1,0 +1,121 @@
+/**
+ * Replay: every history recorded from real runs (test/fixtures/histories, written by
+ * `npm run record-histories`) must replay against today's workflow code under its real workflow
+ * id. A workflow change that would break executions already running fails here, before it ships.
+ * Needs no server: replay runs the workflow code against the recorded events only.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import {
+  HISTORIES_DIR,
+  HISTORIES_INDEX,
+  type HistoriesIndex,
+  type HistoryFixture,
+} from '../src/dev/record-histories';
+import { WorkflowType } from '../src/shared/names';
+import { quietRuntime } from './support/engine-stack';
+
+jest.setTimeout(120_000);
+
+const index = JSON.parse(readFileSync(HISTORIES_INDEX, 'utf8')) as HistoriesIndex;
+
+/** The paths the issue names; a recording that lost one of them must not pass unnoticed. */
+const REQUIRED_SCENARIOS = [
+  'remove-vm-success',
+  'remove-vm-partial-failure',
+  'remove-vm-cancelled',
+  'remove-vm-spm-failover',
+  'remove-vm-image-already-gone',
+  'remove-disk-success',
+  'task-janitor',
+];
+
+function loadHistory(fixture: HistoryFixture): unknown {
+  return JSON.parse(readFileSync(join(HISTORIES_DIR, fixture.file), 'utf8'));
+}
+
+function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+let currentWorkflows: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The bundle the worker runs, built once for the file. */
+function currentBundle(): Promise<WorkflowBundleWithSourceMap> {
+  currentWorkflows ??= bundle(require.resolve('../src/workflows'));
+  return currentWorkflows;
+}
+
+beforeAll(() => quietRuntime());
+
+describe('the recorded histories', () => {
+  test('cover every workflow type, every required path, and each way a run closes', () => {
+    const types = new Set(index.fixtures.map((f) => f.workflowType));
+    expect([...types].sort()).toEqual(Object.values(WorkflowType).sort());
+    const scenarios = new Set(index.fixtures.map((f) => f.scenario));
+    for (const scenario of REQUIRED_SCENARIOS) expect(scenarios).toContain(scenario);
+    expect(new Set(index.fixtures.map((f) => f.status))).toEqual(
+      new Set(['COMPLETED', 'FAILED', 'CANCELLED']),
+    );
+  });
+
+  test('each file is the history the index says it is', () => {
+    for (const fixture of index.fixtures) {
+      const history = loadHistory(fixture) as {
+        events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
+      };
+      expect({
+        file: fixture.file,
+        type: history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name,
+      }).toEqual({ file: fixture.file, type: fixture.workflowType });
+    }
+  });
+
+  test.each(index.fixtures.map((f) => [f.scenario, f.workflowId, f] as const))(
+    '%s: %s replays on the current workflow code',
+    async (_scenario, workflowId, fixture) => {
+      await Worker.runReplayHistory(
+        { workflowBundle: await currentBundle() },
+        loadHistory(fixture),
+        workflowId,
+      );
+    },
+  );
+});
+
+describe('a deliberately changed RemoveImage (a new step before Image.delete)', () => {
+  const recordedStep = index.fixtures.find(
+    (f) => f.scenario === 'remove-vm-success' && f.workflowType === WorkflowType.removeImage,
+  );
+
+  test('without patched(): replay fails with a DeterminismViolationError', async () => {
+    expect(recordedStep).toBeDefined();
+    const workflowBundle = await bundle(require.resolve('./fixtures/changed-workflows/unpatched-new-step'));
+    const replay = Worker.runReplayHistory(
+      { workflowBundle },
+      loadHistory(recordedStep!),
+      recordedStep!.workflowId,
+    );
+    await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
+    // The error names the mismatch itself: the recorded activity against the new one.
+    await expect(replay).rejects.toThrow(/startImageDelete|checkImageNotInUse/);
+  });
+
+  test('gated by patched(): every recorded history still replays', async () => {
+    const workflowBundle = await bundle(require.resolve('./fixtures/changed-workflows/patched-new-step'));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle },
+      index.fixtures.map((f) => ({ workflowId: f.workflowId, history: loadHistory(f) })),
+    )) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
