@@ -4,7 +4,7 @@
  * id. A workflow change that would break executions already running fails here, before it ships.
  * Needs no server: replay runs the workflow code against the recorded events only.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   bundleWorkflowCode,
@@ -88,6 +88,31 @@ describe('the recorded histories', () => {
     },
   );
 });
+
+/**
+ * Histories a user exported with `ovirt-tasks history export <id>` (default folder
+ * test/fixtures/exported-histories, each `<name>.json` beside its `<name>.meta.json`) replay too.
+ */
+const EXPORTED_DIR = join(__dirname, 'fixtures', 'exported-histories');
+const exported = existsSync(EXPORTED_DIR)
+  ? readdirSync(EXPORTED_DIR)
+      .filter((f) => f.endsWith('.meta.json'))
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(join(EXPORTED_DIR, f), 'utf8')) as { workflowId: string; file: string },
+      )
+  : [];
+if (exported.length > 0) {
+  describe('histories exported with `ovirt-tasks history export`', () => {
+    test.each(exported.map((m) => [m.workflowId, m] as const))(
+      '%s replays on the current workflow code',
+      async (workflowId, meta) => {
+        const history: unknown = JSON.parse(readFileSync(join(EXPORTED_DIR, meta.file), 'utf8'));
+        await Worker.runReplayHistory({ workflowBundle: await currentBundle() }, history, workflowId);
+      },
+    );
+  });
+}
 
 describe('a deliberately changed RemoveImage (a new step before Image.delete)', () => {
   const recordedStep = index.fixtures.find(

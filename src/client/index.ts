@@ -9,15 +9,19 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   type Client,
+  type WorkflowExecutionInfo,
+  type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import type { z } from 'zod';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { z } from 'zod';
 import type { InventoryRepository } from '../inventory/port';
 import { describeZodError, RemoveDiskInput, RemoveVmInput, type ImagePlan } from '../shared/commands';
-import { commandStateQuery, type CommandState } from '../shared/messages';
+import { commandStateQuery, taskTableQuery, type CommandState, type TaskRow } from '../shared/messages';
 import { DEFAULT_TASK_QUEUE, workflowIds, WorkflowType } from '../shared/names';
 import { SA } from '../shared/search-attributes';
+import { CommandStatus, CommandType } from '../shared/vocabulary';
 import type { removeDiskWorkflow, removeVmWorkflow } from '../workflows';
 import { renderImagesDetails } from '../workflows/details';
 
@@ -56,15 +60,11 @@ function parse<S extends z.ZodTypeAny>(schema: S, input: unknown, command: strin
   return parsed.data;
 }
 
-/** Starts with the command's business id; an existing run of the same command is reused. */
-async function startIdempotent<W extends Workflow>(
+/** A running or succeeded run of the command, which submitting it again reaches instead of a new one. */
+async function reusableRun<W extends Workflow>(
   client: Client,
-  workflowType: string,
   workflowId: string,
-  options: Omit<Parameters<Client['workflow']['start']>[1], 'workflowId' | 'taskQueue'> & {
-    taskQueue: string;
-  },
-): Promise<Submitted<W>> {
+): Promise<Submitted<W> | undefined> {
   const existing = await client.workflow
     .getHandle(workflowId)
     .describe()
@@ -75,6 +75,20 @@ async function startIdempotent<W extends Workflow>(
   if (existing && (existing.status.name === 'RUNNING' || existing.status.name === 'COMPLETED')) {
     return { handle: client.workflow.getHandle<W>(workflowId, existing.runId), started: false };
   }
+  return undefined;
+}
+
+/** Starts with the command's business id; an existing run of the same command is reused. */
+async function startIdempotent<W extends Workflow>(
+  client: Client,
+  workflowType: string,
+  workflowId: string,
+  options: Omit<Parameters<Client['workflow']['start']>[1], 'workflowId' | 'taskQueue'> & {
+    taskQueue: string;
+  },
+): Promise<Submitted<W>> {
+  const existing = await reusableRun<W>(client, workflowId);
+  if (existing) return existing;
   try {
     const handle = await client.workflow.start(workflowType, {
       ...options,
@@ -104,6 +118,10 @@ export async function submitRemoveVm(
   let imageIds: string[] = [];
   let poolId: string | undefined;
   if (options.inventory) {
+    // The inventory check is for new runs: a running command has locked its disks, a succeeded
+    // one has removed its VM, and submitting either again must still reach it.
+    const existing = await reusableRun<typeof removeVmWorkflow>(client, workflowIds.removeVm(input.vmId));
+    if (existing) return existing;
     const vm = await options.inventory.getVm(input.vmId);
     if (!vm) throw new CommandRefusedError(`VM ${input.vmId} does not exist`, 'VmNotFound');
     const disks = (await options.inventory.listDisks({ vmId: vm.id })).filter((d) => !d.shareable);
@@ -143,6 +161,11 @@ export async function submitRemoveDisk(
   let summary = `Remove disk ${input.diskId}`;
   let details: string | undefined;
   if (options.inventory) {
+    const existing = await reusableRun<typeof removeDiskWorkflow>(
+      client,
+      workflowIds.removeDisk(input.diskId),
+    );
+    if (existing) return existing;
     const disk = await options.inventory.getDisk(input.diskId);
     if (!disk) throw new CommandRefusedError(`disk ${input.diskId} does not exist`, 'DiskNotFound');
     if (disk.status === 'LOCKED' && !input.force) {
@@ -201,4 +224,148 @@ export async function cancelCommand(client: Client, workflowId: string): Promise
 export function webUiLink(uiBaseUrl: string, namespace: string, workflowId: string, runId?: string): string {
   const base = `${uiBaseUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
+}
+
+/** Steps whose own row `queryLiveCommandState` asks for, at most: one query each. */
+const MAX_STEP_QUERIES = 50;
+
+/**
+ * The command's state with each unfinished step's row read from the step itself: a step reports to
+ * its parent only when its task starts and when it is cleared, so Ended, AttemptingEndAction,
+ * ClearFailed and aborting show only in the step. A step that does not answer (not started yet)
+ * keeps its parent's row.
+ */
+export async function queryLiveCommandState(client: Client, workflowId: string): Promise<CommandState> {
+  const state = await queryCommandState(client, workflowId);
+  const unfinished = state.tasks
+    .filter((t) => t.state !== 'Cleared' && t.commandId !== workflowId)
+    .slice(0, MAX_STEP_QUERIES);
+  const answers = await Promise.allSettled(
+    unfinished.map((t) => client.workflow.getHandle(t.commandId).query(taskTableQuery)),
+  );
+  const ownRows = new Map<string, TaskRow>();
+  for (const answer of answers) {
+    const row = answer.status === 'fulfilled' ? answer.value[0] : undefined;
+    if (row) ownRows.set(row.imageId, row);
+  }
+  return { ...state, tasks: state.tasks.map((t) => ownRows.get(t.imageId) ?? t) };
+}
+
+/** What `listCommands` filters on; each is a custom search attribute. */
+export interface CommandFilter {
+  vmId?: string;
+  commandType?: CommandType;
+  commandStatus?: CommandStatus;
+}
+
+const CommandFilterSchema = z
+  .object({
+    vmId: RemoveVmInput.shape.vmId.optional(),
+    commandType: z.enum(CommandType).optional(),
+    commandStatus: z.enum(CommandStatus).optional(),
+  })
+  .strict();
+
+/**
+ * The visibility query `listCommands` runs. Without a type it lists commands (RemoveVm, RemoveDisk),
+ * not their RemoveImage steps. Values are validated first because they are quoted into the query.
+ */
+export function commandListQuery(filter: CommandFilter): string {
+  const parsed = CommandFilterSchema.safeParse(filter);
+  if (!parsed.success)
+    throw new InvalidCommandInputError(`invalid filter: ${describeZodError(parsed.error)}`);
+  const { vmId, commandType, commandStatus } = parsed.data;
+  const clauses = [
+    commandType ? `CommandType = '${commandType}'` : `CommandType IN ('RemoveVm', 'RemoveDisk')`,
+  ];
+  if (vmId) clauses.push(`VmId = '${vmId}'`);
+  if (commandStatus) clauses.push(`CommandStatus = '${commandStatus}'`);
+  return clauses.join(' AND ');
+}
+
+export interface CommandListing {
+  workflowId: string;
+  runId: string;
+  commandType: string | undefined;
+  commandStatus: string | undefined;
+  executionStatus: WorkflowExecutionStatusName;
+  startTime: Date;
+  closeTime: Date | undefined;
+  summary: string | undefined;
+}
+
+/** Runs described at once while listing (summaries are not in visibility records). */
+const DESCRIBE_BATCH = 20;
+
+/** The newest `limit` (≥ 1) runs matching the filter; visibility lags the runs by up to a few seconds. */
+export async function listCommands(
+  client: Client,
+  filter: CommandFilter,
+  limit: number,
+): Promise<CommandListing[]> {
+  const query = commandListQuery(filter);
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const execution of client.workflow.list({ query, pageSize: limit })) {
+    executions.push(execution);
+    if (executions.length >= limit) break;
+  }
+  const listings: CommandListing[] = [];
+  for (let i = 0; i < executions.length; i += DESCRIBE_BATCH) {
+    const batch = executions.slice(i, i + DESCRIBE_BATCH);
+    listings.push(
+      ...(await Promise.all(
+        batch.map(async (e) => ({
+          workflowId: e.workflowId,
+          runId: e.runId,
+          commandType: e.typedSearchAttributes.get(SA.CommandType),
+          commandStatus: e.typedSearchAttributes.get(SA.CommandStatus),
+          executionStatus: e.status.name,
+          startTime: e.startTime,
+          closeTime: e.closeTime,
+          // The summary lives in the run's user metadata, which only describe() returns.
+          summary: await (await client.workflow.getHandle(e.workflowId, e.runId).describe()).staticSummary(),
+        })),
+      )),
+    );
+  }
+  return listings;
+}
+
+/** One run's event history, for replay tests. */
+export interface CommandHistory {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  /** Set on a step: the command that started it. */
+  parentWorkflowId: string | null;
+  executionStatus: WorkflowExecutionStatusName;
+  history: History;
+}
+
+/** The history of a command's run (the latest unless `runId`), then those of its steps (child workflows). */
+export async function fetchCommandHistories(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<CommandHistory[]> {
+  const description = await client.workflow.getHandle(workflowId, runId).describe();
+  const history = await client.workflow.getHandle(workflowId, description.runId).fetchHistory();
+  const children = (history.events ?? []).flatMap((event) => {
+    const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    return child?.workflowId && child.runId ? [{ workflowId: child.workflowId, runId: child.runId }] : [];
+  });
+  const childHistories = await Promise.all(
+    children.map((child) => fetchCommandHistories(client, child.workflowId, child.runId)),
+  );
+  return [
+    {
+      workflowId,
+      runId: description.runId,
+      workflowType: description.type,
+      parentWorkflowId: description.parentExecution?.workflowId ?? null,
+      executionStatus: description.status.name,
+      history,
+    },
+    ...childHistories.flat(),
+  ];
 }

@@ -114,9 +114,19 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
     Object.assign(row, patch);
     setCurrentDetails(renderTaskTable(`**RemoveImage ${image.alias}** (${row.state})`, [row]));
     if (row.state !== before || patch.vdsmTaskId) {
+      // One upsert per change, the step's own CommandStatus included once it has ended.
+      const ended = row.state === 'Cleared';
       upsertSearchAttributes([
         { key: SA.AsyncTaskState, value: row.state },
         ...(row.vdsmTaskId ? [{ key: SA.VdsmTaskIds, value: [row.vdsmTaskId] }] : []),
+        ...(ended
+          ? [
+              {
+                key: SA.CommandStatus,
+                value: isTaskSuccess(row.status, row.result) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE',
+              },
+            ]
+          : []),
       ]);
     }
     if (tellParent) await parent.signal(taskProgressSignal, { ...row });

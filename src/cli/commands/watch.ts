@@ -1,11 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { notImplemented } from '../not-implemented';
+import type { CommandState, TaskRow } from '../../shared/messages';
+import { AsyncTaskResult, AsyncTaskState, AsyncTaskStatus } from '../../shared/vocabulary';
+import {
+  awaitFinalReport,
+  exitWithOutcome,
+  readCommandState,
+  type CommandOutcome,
+  type StateReading,
+} from '../command-report';
+import { describeCommand, parseCommandId, withTemporal } from '../context';
+import { formatTime, renderImageCounts, renderOutcome, renderTable } from '../render';
+
+const POLL_INTERVAL_MS = 500;
 
 export function registerWatchCommand(program: Command): void {
   program
     .command('watch')
-    .description('follow a command until it ends, printing each change')
-    .argument('<workflowId>', 'e.g. RemoveVm/<vmId>')
-    .option('--json', 'print one JSON object per change', false)
-    .action(() => notImplemented('watch'));
+    .description(
+      'follow a command until it ends: one row per image (AsyncTaskState, VDSM task state); exit 0 succeeded, 1 failed',
+    )
+    .argument('<workflowId>', 'e.g. RemoveVm/<vmId>', parseCommandId)
+    .option(
+      '--json',
+      'print one JSON object per line: each change, then the outcome with the final state',
+      false,
+    )
+    .action(async (workflowId: string, flags: { json: boolean }) => {
+      await withTemporal(async ({ client }) => {
+        const { runId } = await describeCommand(client, workflowId);
+        const view: ChangeView = flags.json
+          ? new JsonLinesView(workflowId)
+          : process.stdout.isTTY
+            ? new RedrawView(workflowId)
+            : new AppendView(workflowId);
+        // Never rejects, so nothing goes unhandled while the loop is between polls.
+        const ending = awaitFinalReport(client, client.workflow.getHandle(workflowId, runId)).then(
+          (report) => ({ report }),
+          (error: unknown) => ({ error }),
+        );
+        let ended: Awaited<typeof ending> | undefined;
+        while (!ended) {
+          view.show(await readCommandState(client, workflowId));
+          ended = await Promise.race([ending, sleep(POLL_INTERVAL_MS).then(() => undefined)]);
+        }
+        if ('error' in ended) throw ended.error;
+        const { outcome, reading } = ended.report;
+        view.show(reading);
+        view.end(outcome, reading);
+        exitWithOutcome(workflowId, outcome);
+      });
+    });
+}
+
+/**
+ * How progress is shown (redrawn on a terminal, appended otherwise, or JSON lines), changes only:
+ * the same reading twice shows nothing.
+ */
+abstract class ChangeView {
+  private last = '';
+  constructor(protected readonly workflowId: string) {}
+
+  show(reading: StateReading): void {
+    const key = JSON.stringify(reading);
+    if (key === this.last) return;
+    this.last = key;
+    this.render(reading);
+  }
+
+  protected abstract render(reading: StateReading): void;
+  abstract end(outcome: CommandOutcome, reading: StateReading): void;
+}
+
+function headline(workflowId: string, state: CommandState): string {
+  return `${workflowId}: ${state.commandStatus}, ${renderImageCounts(state)}`;
+}
+
+const rowCells = (r: TaskRow): string[] => [r.imageAlias, r.state, r.status, r.result, r.vdsmTaskId ?? '-'];
+const ROW_HEADERS = ['DISK', 'AsyncTaskState', 'VDSM STATE', 'RESULT', 'VDSM TASK'];
+
+/** Terminal: the whole table, redrawn in place. */
+class RedrawView extends ChangeView {
+  private linesShown = 0;
+
+  protected render(reading: StateReading): void {
+    const text = reading.state
+      ? `${headline(this.workflowId, reading.state)}\n${renderTable(reading.state.tasks.map(rowCells), ROW_HEADERS)}`
+      : `${this.workflowId}: ${reading.unavailable}; waiting for the run to end`;
+    // Cursor to the start of what was drawn last, then clear to the end of the screen.
+    const rewind = this.linesShown ? `\x1b[${this.linesShown}F\x1b[J` : '';
+    process.stdout.write(`${rewind}${text}\n`);
+    this.linesShown = text.split('\n').length;
+  }
+
+  end(outcome: CommandOutcome, reading: StateReading): void {
+    console.log(`\n${renderOutcome(outcome, reading.state)}`);
+  }
+}
+
+/** Pipes and logs: a timestamped line per change (command status, or one image's row). */
+class AppendView extends ChangeView {
+  private lastHeadline = '';
+  private readonly lastRows = new Map<string, string>();
+
+  protected render(reading: StateReading): void {
+    const now = formatTime(new Date());
+    if (!reading.state) {
+      console.log(`${now}  ${this.workflowId}: ${reading.unavailable}; waiting for the run to end`);
+      return;
+    }
+    const title = headline(this.workflowId, reading.state);
+    if (title !== this.lastHeadline) console.log(`${now}  ${title}`);
+    this.lastHeadline = title;
+    // Lines printed at different times still line up: columns as wide as their widest possible value.
+    const widths = [
+      Math.max(0, ...reading.state.tasks.map((r) => r.imageAlias.length)),
+      widest(AsyncTaskState),
+      widest(AsyncTaskStatus),
+      widest(AsyncTaskResult),
+    ];
+    for (const row of reading.state.tasks) {
+      const line = rowCells(row)
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ');
+      if (this.lastRows.get(row.imageId) === line) continue;
+      this.lastRows.set(row.imageId, line);
+      console.log(`${now}  ${line}`);
+    }
+  }
+
+  end(outcome: CommandOutcome, reading: StateReading): void {
+    console.log(renderOutcome(outcome, reading.state));
+  }
+}
+
+const widest = (values: readonly string[]): number => Math.max(...values.map((v) => v.length));
+
+/** One JSON object per line: `{event: 'progress', ...}` per change, then `{event: 'outcome', ...}`. */
+class JsonLinesView extends ChangeView {
+  protected render(reading: StateReading): void {
+    console.log(
+      JSON.stringify({ event: 'progress', time: new Date(), workflowId: this.workflowId, ...reading }),
+    );
+  }
+
+  end(outcome: CommandOutcome, reading: StateReading): void {
+    console.log(
+      JSON.stringify({
+        event: 'outcome',
+        time: new Date(),
+        workflowId: this.workflowId,
+        outcome,
+        ...reading,
+      }),
+    );
+  }
 }

@@ -1,0 +1,131 @@
+/** Reading a command's task table and waiting for its outcome, as the client commands report them. */
+import {
+  isGrpcServiceError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import { queryLiveCommandState } from '../client';
+import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
+import type { CommandState } from '../shared/messages';
+import { isTaskSuccess } from '../shared/vocabulary';
+import { ExitCode, exitCodeFor } from './exit-codes';
+
+/** A query waits for a worker to answer; without one it would hang until the gRPC default deadline. */
+const QUERY_TIMEOUT_MS = 5_000;
+/** gRPC codes of a query nobody answered in time: the server's deadline or the client's, whichever fired. */
+const GRPC_CANCELLED = 1;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** The task table, or why there is none (`unavailable`). */
+export type StateReading = { state: CommandState; unavailable: null } | { state: null; unavailable: string };
+
+/**
+ * Queries the command's state. Workers answer queries for running and closed runs alike; when none
+ * does (no worker polls the run's task queue), that is reported, not thrown. An unreachable server
+ * is still thrown (exit 3).
+ */
+export async function readCommandState(client: Client, workflowId: string): Promise<StateReading> {
+  try {
+    const state = await client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+      queryLiveCommandState(client, workflowId),
+    );
+    return { state, unavailable: null };
+  } catch (err) {
+    if (exitCodeFor(err) === ExitCode.Unreachable) throw err;
+    return { state: null, unavailable: whyUnanswered(err) };
+  }
+}
+
+/** The client wraps gRPC errors: look down the chain for the code and the server's own words. */
+function whyUnanswered(err: unknown): string {
+  let message = String(err);
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && [GRPC_CANCELLED, GRPC_DEADLINE_EXCEEDED].includes(e.code))
+      return `no worker answered the query within ${QUERY_TIMEOUT_MS / 1000} s`;
+    message = e.message;
+  }
+  return `the query failed: ${message}`;
+}
+
+export interface CommandFailure {
+  /** The failure type of the vocabulary (src/shared/errors.ts), or Cancelled / Terminated / the failure's class. */
+  type: string;
+  message: string;
+  /** Disks the command left ILLEGAL (their image may or may not be gone: an administrator checks). */
+  illegalDiskIds: string[];
+}
+
+export type CommandOutcome =
+  { succeeded: true; result: unknown } | { succeeded: false; failure: CommandFailure };
+
+/** The command ended and failed: the outcome has been printed; the CLI exits 1. */
+export class CommandFailedError extends Error {
+  override readonly name = 'CommandFailedError';
+  constructor(workflowId: string, failure: CommandFailure) {
+    super(`${workflowId} failed (${failure.type})`);
+  }
+}
+
+/** Throws CommandFailedError for a failed outcome, so the CLI exits 1 after printing it. */
+export function exitWithOutcome(workflowId: string, outcome: CommandOutcome): void {
+  if (!outcome.succeeded) throw new CommandFailedError(workflowId, outcome.failure);
+}
+
+/** Waits for the run to close. The command's own failure is an outcome; anything else is thrown. */
+async function awaitOutcome(handle: WorkflowHandle): Promise<CommandOutcome> {
+  try {
+    return { succeeded: true, result: await handle.result() };
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      return {
+        succeeded: false,
+        failure: {
+          type: cause.type ?? 'ApplicationFailure',
+          message: cause.message,
+          illegalDiskIds: illegalDisksInDetails(cause),
+        },
+      };
+    }
+    const type =
+      cause instanceof CancelledFailure
+        ? 'Cancelled'
+        : cause instanceof TerminatedFailure
+          ? 'Terminated'
+          : (cause?.name ?? 'Failed');
+    return {
+      succeeded: false,
+      failure: { type, message: cause?.message ?? err.message, illegalDiskIds: [] },
+    };
+  }
+}
+
+function illegalDisksInDetails(failure: ApplicationFailure): string[] {
+  const details: unknown = failure.details?.[0];
+  if (failure.type === ErrorType.FinishedWithIllegalDisks)
+    return (details as IllegalDisksDetails).illegalDiskIds;
+  // RemoveDisk's one image failed.
+  if (failure.type === ErrorType.TaskFailed) return [(details as { diskId: string }).diskId];
+  return [];
+}
+
+/**
+ * The run's outcome and its final task table once it has closed. A cancellation carries no
+ * details: the disks it left ILLEGAL are the steps that ended without removing their image.
+ */
+export async function awaitFinalReport(
+  client: Client,
+  handle: WorkflowHandle,
+): Promise<{ outcome: CommandOutcome; reading: StateReading }> {
+  const outcome = await awaitOutcome(handle);
+  const reading = await readCommandState(client, handle.workflowId);
+  if (!outcome.succeeded && outcome.failure.illegalDiskIds.length === 0 && reading.state) {
+    outcome.failure.illegalDiskIds = reading.state.tasks
+      .filter((t) => t.state === 'Cleared' && !isTaskSuccess(t.status, t.result))
+      .map((t) => t.imageId);
+  }
+  return { outcome, reading };
+}

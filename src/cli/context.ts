@@ -1,0 +1,130 @@
+/**
+ * What the client commands share: settings, argument parsers, the inventory and the Temporal
+ * connection. Arguments are parsed by commander before any action runs, and actions open the
+ * inventory or connect only after their settings loaded: bad input never reaches either (exit 2).
+ */
+import { existsSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { ConfigError, loadConfig } from '../config/config';
+import type { InventoryRepository } from '../inventory/port';
+import { RemoveDiskInput, RemoveVmInput } from '../shared/commands';
+import { workflowIds } from '../shared/names';
+import { connectClient } from '../shared/temporal-connection';
+import { UsageError } from './exit-codes';
+
+const DEFAULT_UI_URL = 'http://localhost:8233';
+
+export interface CliSettings {
+  taskQueue: string;
+  inventoryUrl: string;
+  /** Base of the Temporal Web UI links the commands print. */
+  uiBaseUrl: string;
+}
+
+/** OVIRT_TASKS_* settings (as the worker reads them) and OVIRT_TASKS_UI_URL; errors name the variable. */
+export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
+  const config = loadConfig(env);
+  const uiBaseUrl = env.OVIRT_TASKS_UI_URL || DEFAULT_UI_URL;
+  if (!/^https?:\/\/[^\s/]+/.test(uiBaseUrl))
+    throw new ConfigError('invalid configuration:\n  OVIRT_TASKS_UI_URL: must be an http:// or https:// URL');
+  return { taskQueue: config.taskQueue, inventoryUrl: config.inventoryUrl, uiBaseUrl };
+}
+
+/** Opens the inventory for `use` and closes it after. */
+export async function withInventory<T>(
+  url: string,
+  use: (inventory: InventoryRepository) => Promise<T>,
+): Promise<T> {
+  // A mistyped path must not silently become a new, empty inventory.
+  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) {
+    throw new ConfigError(
+      `invalid configuration:\n  OVIRT_TASKS_INVENTORY_URL: ${url} does not exist (\`ovirt-tasks dev\` keeps its inventory in <data>/inventory.db)`,
+    );
+  }
+  // Loaded on use: the database drivers are not needed by --help or the Temporal-only commands.
+  const { openInventory } = await import('../inventory');
+  const inventory = openInventory(url);
+  try {
+    await inventory.init();
+    return await use(inventory);
+  } finally {
+    await inventory.close();
+  }
+}
+
+/** Connects to Temporal as the `temporal` CLI would (TEMPORAL_*, temporal.toml) for `use`. */
+export async function withTemporal<T>(
+  use: (temporal: { client: Client; namespace: string }) => Promise<T>,
+): Promise<T> {
+  const { client, connection, namespace } = await connectClient();
+  try {
+    return await use({ client, namespace });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The latest run of a command. An id the server does not know is the user's mistake (exit 2). */
+export async function describeCommand(
+  client: Client,
+  workflowId: string,
+): Promise<WorkflowExecutionDescription> {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new UsageError(`no command ${workflowId} on this namespace`);
+    throw err;
+  }
+}
+
+const uuid = RemoveVmInput.shape.vmId;
+
+/** `<workflowId>` arguments: the business ids ovirt-tasks gives its commands and their steps. */
+export function parseCommandId(value: string): string {
+  const [type, id, stepType, stepId, ...rest] = value.split('/');
+  const command = uuid.safeParse(id);
+  const step = uuid.safeParse(stepId);
+  if (command.success && rest.length === 0 && (type === 'RemoveVm' || type === 'RemoveDisk')) {
+    const commandId =
+      type === 'RemoveVm' ? workflowIds.removeVm(command.data) : workflowIds.removeDisk(command.data);
+    if (stepType === undefined) return commandId;
+    if (stepType === 'RemoveImage' && step.success) return workflowIds.removeImage(commandId, step.data);
+  }
+  throw new InvalidArgumentError(
+    'must be RemoveVm/<vmId>, RemoveDisk/<diskId> or <one of those>/RemoveImage/<diskId>, ids being UUIDs.',
+  );
+}
+
+export function parseDiskId(value: string): string {
+  const parsed = RemoveDiskInput.shape.diskId.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError('must be a UUID.');
+  return parsed.data;
+}
+
+export type VmRef = { id: string } | { name: string };
+
+/** What the CLI takes for a VM name; anything else is a typo, refused before anything is contacted. */
+const VM_NAME = /^[\p{L}\p{N}._-]{1,255}$/u;
+
+export function parseVmRef(value: string): VmRef {
+  const id = uuid.safeParse(value);
+  if (id.success) return { id: id.data };
+  if (VM_NAME.test(value)) return { name: value };
+  throw new InvalidArgumentError(
+    "must be a VM id (UUID) or a VM name (letters, digits, '.', '_', '-'; at most 255 characters).",
+  );
+}
+
+/** A VM id; a name is looked up in the inventory, so only VMs it still holds have one. */
+export async function resolveVm(inventory: InventoryRepository, ref: VmRef): Promise<string> {
+  if ('id' in ref) return ref.id;
+  const matches = (await inventory.listVms()).filter((vm) => vm.name === ref.name);
+  if (matches.length === 1) return matches[0]!.id;
+  throw new UsageError(
+    matches.length
+      ? `VM name ${ref.name} is ambiguous (${matches.map((vm) => vm.id).join(', ')}): pass the id`
+      : `no VM named ${ref.name} in the inventory`,
+  );
+}
