@@ -201,6 +201,15 @@ test('a VM with 100 images: one child each, status polling coalesced per pool', 
   await expectClean(s, vm.disks);
 });
 
+/** One janitor sweep, as its Schedule would start it. */
+function sweepOnce(s: EngineStack): Promise<JanitorReport> {
+  return s.client.workflow.execute('taskJanitorWorkflow', {
+    taskQueue: s.taskQueue,
+    workflowId: `${workflowIds.taskJanitor(s.fixture.pool.id)}/${Date.now()}`,
+    args: [{ poolId: s.fixture.pool.id }],
+  }) as Promise<JanitorReport>;
+}
+
 describe('janitor', () => {
   test('clears a finished task nobody owns after the grace period, and audits it', async () => {
     stack = await startEngineStack({ faults: { durations: { 'Image.delete': 100 } } });
@@ -222,12 +231,7 @@ describe('janitor', () => {
       (await api.taskGetStatus(orphan)).taskState === 'finished' ? true : undefined,
     );
 
-    const sweep = () =>
-      s.client.workflow.execute('taskJanitorWorkflow', {
-        taskQueue: s.taskQueue,
-        workflowId: `${workflowIds.taskJanitor(s.fixture.pool.id)}/${Date.now()}`,
-        args: [{ poolId: s.fixture.pool.id }],
-      }) as Promise<JanitorReport>;
+    const sweep = () => sweepOnce(s);
     // First sight starts the grace period; nothing is cleared yet.
     expect((await sweep()).cleared).toEqual([]);
     await new Promise((r) => setTimeout(r, 1_200));
@@ -247,12 +251,7 @@ describe('janitor', () => {
     const vm = s.vmByName('web-01');
     const { handle } = await submitRemoveVm(s.client, { vmId: vm.id }, { taskQueue: s.taskQueue });
     await eventually(() => (s.sim.listTasks().length === 4 ? true : undefined), 30_000, '4 tasks started');
-    const sweep = () =>
-      s.client.workflow.execute('taskJanitorWorkflow', {
-        taskQueue: s.taskQueue,
-        workflowId: `${workflowIds.taskJanitor(s.fixture.pool.id)}/${Date.now()}`,
-        args: [{ poolId: s.fixture.pool.id }],
-      }) as Promise<JanitorReport>;
+    const sweep = () => sweepOnce(s);
     await sweep();
     await new Promise((r) => setTimeout(r, 800));
     const report = await sweep();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { injectedFault, type VdsmFault } from './errors';
+import { mulberry32 } from '../shared/prng';
 
 /**
  * What the simulator does besides behaving: timings, injected errors and transport misbehaviour.
@@ -100,18 +101,6 @@ function matchesHost(hosts: readonly string[] | undefined, host: HostRef): boole
 
 function verbMatches(pattern: string, verb: string): boolean {
   return pattern === '*' || pattern === verb;
-}
-
-/** Small deterministic PRNG (mulberry32): a seed replays the same chaos. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The live fault configuration with its dice and counters. */
