@@ -1,0 +1,2 @@
+/** The baseline's only activity: nothing at all. */
+export async function noop(): Promise<void> {}
