@@ -43,6 +43,8 @@ async function main(): Promise<number> {
       int,
       d.settleDeadlineMs,
     )
+    .option('--janitor-grace-ms <ms>', 'JANITOR_GRACE_MS of the workers', int, d.janitorGraceMs)
+    .option('--janitor-interval-ms <ms>', 'JANITOR_INTERVAL_MS of the workers', int, d.janitorIntervalMs)
     .option('--keep', 'keep the temp dir (logs, databases)', false)
     .option('--out <file>', 'JSON report (default bench/results/chaos-<timestamp>.json)');
   program.parse(process.argv);
@@ -72,6 +74,8 @@ async function main(): Promise<number> {
     taskMaxMs: o.taskMaxMs as number,
     faultWindowMs: Math.max(2_000, o.faultWindowMs as number),
     settleDeadlineMs: o.settleMs as number,
+    janitorGraceMs: o.janitorGraceMs as number,
+    janitorIntervalMs: Math.max(1, o.janitorIntervalMs as number),
     keepDir: o.keep as boolean,
     log,
   });

@@ -37,7 +37,9 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const INVARIANTS = {
   closed: 'every command closed before the deadline',
   typedOutcome: 'each succeeded, or failed with a typed reason (ApplicationFailure type + message)',
-  noDuplicateTasks: 'at most one Image.delete task per image, and each task owned by one step',
+  noDuplicateTasks:
+    'at most one Image.delete task per image and per step (a step never owns another task than its image has)',
+  noOrphanTasks: 'every Image.delete task is the one its step recorded (no step lost its task)',
   tasksCleared: 'no SPM task and no task claim left after the janitor grace period',
   noLocks: 'no entity lock left, no disk LOCKED, no VM ImageLocked',
   storageAgrees: 'inventory agrees with storage (removed: no image; OK: image; ILLEGAL: either)',
@@ -373,7 +375,7 @@ async function checkScenario(
         starts
           .map((a) => {
             const r = a.result as { kind?: string; vdsmMessage?: string } | undefined;
-            return `startImageDelete ${a.outcome} on attempt ${a.attempt}${r?.kind ? ` → ${r.kind}${r.vdsmMessage ? ` (${r.vdsmMessage})` : ''}` : ''}`;
+            return `startImageDelete ${a.outcome} on attempt ${a.attempt}${a.failure ? ` (${a.failure})` : ''}${r?.kind ? ` → ${r.kind}${r.vdsmMessage ? ` (${r.vdsmMessage})` : ''}` : ''}`;
           })
           .join('; ') || 'no startImageDelete',
       );
@@ -438,9 +440,10 @@ async function checkScenario(
 }
 
 /**
- * The duplicate check, on its own so a test can feed it a planted duplicate: every deleteImage task
- * the simulator showed for these images must be the one task its step recorded (from the step's
- * history); a second task for an image, or a task no step owns, is a violation. Tasks whose image
+ * The duplicate and orphan checks, on their own so a test can feed them planted tasks: every
+ * deleteImage task the simulator showed for these images must be the one task its step recorded
+ * (from the step's history). A second task for an image, or one that is not its step's, is a
+ * duplicate; a task whose step recorded none is an orphan (the step lost it). Tasks whose image
  * could not be read are checked against every step's task.
  */
 export function checkDeleteTasks(
@@ -463,10 +466,15 @@ export function checkDeleteTasks(
     }
     for (const t of tasks) {
       const owner = stepTask.get(diskId);
-      if (owner !== t.id) {
+      if (owner === undefined) {
+        out.push({
+          invariant: 'noOrphanTasks',
+          detail: `image ${diskId}: task ${t.id} is owned by no step (its step recorded none)`,
+        });
+      } else if (owner !== t.id) {
         out.push({
           invariant: 'noDuplicateTasks',
-          detail: `image ${diskId}: task ${t.id} is owned by no step (its step ${owner ? `owns ${owner}` : 'recorded none'})`,
+          detail: `image ${diskId}: task ${t.id} is not the task its step owns (${owner})`,
         });
       }
     }
@@ -474,7 +482,7 @@ export function checkDeleteTasks(
   const owned = new Set(stepTask.values());
   for (const t of byImage.get('') ?? []) {
     if (t.poolId === poolId && t.firstSeenAt >= since && !owned.has(t.id)) {
-      out.push({ invariant: 'noDuplicateTasks', detail: `task ${t.id} (image unknown) is owned by no step` });
+      out.push({ invariant: 'noOrphanTasks', detail: `task ${t.id} (image unknown) is owned by no step` });
     }
   }
   return out;

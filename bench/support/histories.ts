@@ -44,6 +44,8 @@ export interface ActivityRun {
   result: unknown;
   /** Attempt that closed it (ActivityTaskStarted.attempt): > 1 means retries, invisible otherwise. */
   attempt: number;
+  /** Failed: the failure's type and message (the ApplicationFailure's, when it is one). */
+  failure?: string;
 }
 
 export interface HistoryFacts {
@@ -112,9 +114,14 @@ export function analyze(events: HistoryEvent[]): HistoryFacts {
         close(attrs?.scheduledEventId, at, 'completed', firstPayload(attrs?.result));
         break;
       }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-        close(event.activityTaskFailedEventAttributes?.scheduledEventId, at, 'failed');
+      case ET.EVENT_TYPE_ACTIVITY_TASK_FAILED: {
+        const attrs = event.activityTaskFailedEventAttributes;
+        const run = activities.get(toNumber(attrs?.scheduledEventId));
+        close(attrs?.scheduledEventId, at, 'failed');
+        const f = attrs?.failure;
+        if (run && f) run.failure = `${f.applicationFailureInfo?.type ?? 'failure'}: ${f.message ?? ''}`;
         break;
+      }
       case ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
         close(event.activityTaskTimedOutEventAttributes?.scheduledEventId, at, 'timedOut');
         break;

@@ -98,6 +98,13 @@ export function renderReport(r: BenchResult): string {
   );
   for (const p of phases)
     if (p.failures.length) out.push('', `Failures (${p.label}): ${p.failures.join('; ')}`);
+  for (const p of phases) {
+    const retried = Object.entries(p.retries);
+    out.push(
+      '',
+      `Activity retries (${p.label}): ${retried.length ? retried.map(([t, x]) => `${t} ${x.retried}× (max attempt ${x.maxAttempt})`).join(', ') : 'none'}.`,
+    );
+  }
 
   out.push('');
   out.push('## Detection delay (VDSM task ended → waitForTaskEnd completed in history)');
