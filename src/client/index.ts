@@ -16,11 +16,11 @@ import {
 import type { Workflow } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { z } from 'zod';
-import type { InventoryRepository } from '../inventory/port';
+import type { Disk, InventoryRepository } from '../inventory/port';
 import { describeZodError, RemoveDiskInput, RemoveVmInput, type ImagePlan } from '../shared/commands';
 import { commandStateQuery, taskTableQuery, type CommandState, type TaskRow } from '../shared/messages';
 import { DEFAULT_TASK_QUEUE, workflowIds, WorkflowType } from '../shared/names';
-import { SA } from '../shared/search-attributes';
+import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import { CommandStatus, CommandType } from '../shared/vocabulary';
 import type { removeDiskWorkflow, removeVmWorkflow } from '../workflows';
 import { renderImagesDetails } from '../workflows/details';
@@ -133,8 +133,8 @@ export async function submitRemoveVm(
       );
     }
     summary = `Remove VM ${vm.name}: ${disks.length} image${disks.length === 1 ? '' : 's'}`;
-    details = renderImagesDetails(`VM ${vm.name} (${vm.id})`, disks.map(toPlanLike));
-    imageIds = disks.slice(0, 50).map((d) => d.id);
+    details = renderImagesDetails(`VM ${vm.name} (${vm.id})`, await imagePlans(options.inventory, disks));
+    imageIds = disks.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE).map((d) => d.id);
     poolId = vm.poolId;
   }
   return startIdempotent(client, WorkflowType.removeVm, workflowIds.removeVm(input.vmId), {
@@ -175,7 +175,7 @@ export async function submitRemoveDisk(
       );
     }
     summary = `Remove disk ${disk.alias}: 1 image`;
-    details = renderImagesDetails(`Disk ${disk.alias}`, [toPlanLike(disk)]);
+    details = renderImagesDetails(`Disk ${disk.alias}`, await imagePlans(options.inventory, [disk]));
   }
   return startIdempotent(client, WorkflowType.removeDisk, workflowIds.removeDisk(input.diskId), {
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -190,25 +190,19 @@ export async function submitRemoveDisk(
   });
 }
 
-function toPlanLike(d: {
-  id: string;
-  alias: string;
-  poolId: string;
-  domainId: string;
-  wipeAfterDelete: boolean;
-  sizeBytes: number;
-  status: ImagePlan['priorStatus'];
-}): ImagePlan {
-  return {
+/** What the run's details show per image: the same fields the prepare activity sends to VDSM. */
+async function imagePlans(inventory: InventoryRepository, disks: Disk[]): Promise<ImagePlan[]> {
+  const discardByDomain = new Map((await inventory.listDomains()).map((d) => [d.id, d.discardAfterDelete]));
+  return disks.map((d) => ({
     diskId: d.id,
     alias: d.alias,
     poolId: d.poolId,
     domainId: d.domainId,
     postZero: d.wipeAfterDelete,
-    discard: false,
+    discard: discardByDomain.get(d.domainId) ?? false,
     sizeBytes: d.sizeBytes,
     priorStatus: d.status,
-  };
+  }));
 }
 
 /** The command's state and per-task table (the engine's async_tasks rows). */

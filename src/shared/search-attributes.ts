@@ -15,6 +15,9 @@ export const SA = {
   AsyncTaskState: defineSearchAttributeKey('AsyncTaskState', SearchAttributeType.KEYWORD),
 } as const;
 
+/** Search attribute values are size-limited (2 KiB by default): keyword lists name this many ids at most. */
+export const MAX_IDS_IN_SEARCH_ATTRIBUTE = 50;
+
 /** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` and `temporal operator search-attribute create` take. */
 export const SEARCH_ATTRIBUTE_REGISTRATIONS: ReadonlyArray<{ name: string; type: string }> = [
   { name: 'CommandType', type: 'Keyword' },

@@ -24,13 +24,10 @@ import {
   type TaskRow,
 } from '../shared/messages';
 import { workflowIds } from '../shared/names';
-import { SA } from '../shared/search-attributes';
+import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
 import { renderTaskTable } from './details';
 import { removeImageWorkflow } from './remove-image';
-
-/** Search attribute values are size-limited (2 KiB by default): list this many ids at most. */
-export const MAX_IDS_IN_SEARCH_ATTRIBUTE = 50;
 
 export class CommandTracker {
   readonly commandId = workflowInfo().workflowId;

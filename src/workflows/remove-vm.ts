@@ -9,8 +9,8 @@ import {
 import type { OvirtActivities } from '../activities';
 import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
-import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, MAX_IDS_IN_SEARCH_ATTRIBUTE, runImageSteps } from './command-runner';
+import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
+import { CommandTracker, invalidInput, runImageSteps } from './command-runner';
 import { commandActivityOptions, surfaceActivityFailure } from './options';
 
 const { prepareRemoveVm } = proxyActivities<OvirtActivities>({
