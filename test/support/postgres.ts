@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/dev/ports';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -55,19 +55,6 @@ async function serviceUser(): Promise<{ uid: number; gid: number }> {
     uid: Number(await output('id', ['-u', SERVICE_USER])),
     gid: Number(await output('id', ['-g', SERVICE_USER])),
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function sql(url: string, statement: string): Promise<void> {
