@@ -17,7 +17,6 @@ import {
 } from '../bench/chaos/runner';
 import { spmTaskDir, TaskSampler } from '../bench/support/task-sampler';
 import { projectRoot } from '../src/dev/project-root';
-import { ErrorType } from '../src/shared/errors';
 import { generateDataCenter } from '../src/fixture';
 import { createVdsmConnector } from '../src/vdsm';
 import { startSimulator } from '../src/vdsm-sim/simulator';
@@ -44,24 +43,13 @@ test('under a worker SIGKILL, a server restart, a VDSM restart, an SPM failover 
       workers: 2,
       faultWindowMs: 15_000,
       settleDeadlineMs: 150_000,
-      // Above the 30 s heartbeat timeout, as production's 5 min is: a killed worker's start is
-      // retried before the janitor may take its task (`npm run chaos` uses 5 s and shows that race,
-      // docs/benchmarks.md finding 4).
-      janitorGraceMs: 40_000,
       log: (line) => lines.push(line),
     });
   } finally {
     if (!report?.ok) console.log(`${lines.join('\n')}\n\n${report ? renderChaosReport(report) : ''}`);
   }
   const [scenario] = report.scenarios;
-  // KNOWN ENGINE ISSUE (reported to the lead, docs/benchmarks.md "Chaos"): when the answers of two
-  // consecutive Image.delete calls of a pool are lost, the first step's retry sees both new tasks
-  // and fails typed AmbiguousTask (its disk ILLEGAL, its task an orphan the janitor clears), although
-  // the later intent's known task ids tell the two apart. Such orphans are tolerated here only with
-  // that typed failure; every other violation fails the test. Remove this once the engine is fixed.
-  const violations = (scenario?.violations ?? []).filter(
-    (v) => !(v.invariant === 'noOrphanTasks' && v.detail.includes(`${ErrorType.AmbiguousTask}:`)),
-  );
+  const violations = scenario?.violations ?? [];
   expect(scenario?.faults.map((f) => f.fault).sort()).toEqual(
     ['SPM failover', 'kill worker', 'latency + drops', 'restart Temporal', 'restart VDSM'].sort(),
   );

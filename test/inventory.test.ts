@@ -194,7 +194,10 @@ describe.each([
       await expect(inv.init()).resolves.toBe(false);
       expect(await inv.listPools()).toEqual([]);
       expect(await inv.listVms()).toEqual([]);
-      expect(await backend.raw(url, 'SELECT version FROM schema_version')).toEqual([{ version: 1 }]);
+      expect(await backend.raw(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
       // Seeding still happens later, while the inventory is empty.
       await expect(inv.init(SEED)).resolves.toBe(true);
       expect(await inv.listVms()).toHaveLength(FIXTURE.vms.length);
@@ -208,7 +211,7 @@ describe.each([
       );
       const err = await rejection(inv.init());
       expect(err).toBeInstanceOf(InventoryError);
-      expect((err as Error).message).toMatch(/version 99, newer than this program's 1/);
+      expect((err as Error).message).toMatch(/version 99, newer than this program's 2/);
     });
 
     it('rejects a row that does not parse with an InventoryError naming the operation', async () => {
@@ -548,7 +551,9 @@ describe.each([
       expect(first).toEqual({
         ...intent('step-1', ['t-1', 't-2']),
         createdAt: expect.any(String),
+        seq: expect.any(Number),
         vdsmTaskId: null,
+        refusedCode: null,
       });
       await inv.completeStartIntent('step-1', 't-new');
       await inv.putStartIntent({ ...intent('step-1', []), verb: 'createVolume' });
@@ -611,6 +616,38 @@ describe.each([
       expect(await inv.getStartIntent('step-1')).toBeUndefined();
       expect(await inv.getStartIntent('step-2')).toBeDefined();
       expect(await inv.getStartIntent('step-3')).toBeDefined();
+    });
+
+    it('listStartIntents lists a pool’s intents in the order they were written; pending = no task yet', async () => {
+      const { inv } = await seeded();
+      await inv.putStartIntent(intent('step-b'));
+      await inv.putStartIntent(intent('step-a'));
+      await inv.putStartIntent({ ...intent('step-other-pool'), poolId: 'pool-2' });
+      await inv.putStartIntent(intent('step-c'));
+      await inv.completeStartIntent('step-a', 't-a');
+      // Rewriting an intent moves it to the end: it was written again, after the others.
+      await inv.putStartIntent(intent('step-b', ['t-a']));
+
+      const all = await inv.listStartIntents({ poolId: POOL_ID });
+      expect(all.map((i) => i.owner)).toEqual(['step-a', 'step-c', 'step-b']);
+      expect(all.map((i) => i.seq)).toEqual([...all.map((i) => i.seq)].sort((a, b) => a - b));
+      expect(new Set(all.map((i) => i.seq)).size).toBe(3);
+      expect((await inv.listStartIntents({ poolId: POOL_ID, pending: true })).map((i) => i.owner)).toEqual([
+        'step-c',
+        'step-b',
+      ]);
+    });
+
+    it('markStartIntentRefused records the code, and a rewritten intent of the owner keeps it', async () => {
+      const { inv } = await seeded();
+      await inv.putStartIntent(intent('step-1'));
+      await inv.markStartIntentRefused('step-1', 405);
+      expect((await inv.getStartIntent('step-1'))?.refusedCode).toBe(405);
+      await inv.putStartIntent(intent('step-1', ['t-x']));
+      expect(await inv.getStartIntent('step-1')).toMatchObject({ knownTaskIds: ['t-x'], refusedCode: 405 });
+      await inv.deleteStartIntent('step-1');
+      await inv.putStartIntent(intent('step-1'));
+      expect((await inv.getStartIntent('step-1'))?.refusedCode).toBeNull();
     });
 
     it('releaseTaskClaim keeps a newer intent of the same owner that is still in flight', async () => {

@@ -60,6 +60,25 @@ export function createJanitorActivities(
         );
         const seen = new Map<string, TaskObservation>(observations.map((o) => [o.vdsmTaskId, o]));
         const claims = new Map((await inventory.listTaskClaims({ poolId })).map((c) => [c.vdsmTaskId, c]));
+        const running = new Map<string, Promise<boolean>>();
+        const isRunning = (owner: string): Promise<boolean> => {
+          let answer = running.get(owner);
+          if (!answer) running.set(owner, (answer = ownerIsRunning(deps.temporal, owner)));
+          return answer;
+        };
+        // A step whose start answer was lost has an intent but no claim yet: any task its SPM did
+        // not know when the intent was written may be the one it will claim on its retry.
+        const pendingStarts: { owner: string; known: Set<string> }[] = [];
+        for (const intent of await inventory.listStartIntents({ poolId, pending: true })) {
+          if (await isRunning(intent.owner)) {
+            pendingStarts.push({ owner: intent.owner, known: new Set(intent.knownTaskIds) });
+          } else if (ageMs(intent.createdAt, at) >= config.janitor.graceMs) {
+            // Its step has ended: nobody will ever claim through it.
+            await inventory.deleteStartIntent(intent.owner);
+          }
+        }
+        const claimableBy = (taskId: string): string | undefined =>
+          pendingStarts.find((p) => !p.known.has(taskId))?.owner;
         const report: JanitorReport = {
           poolId,
           spmHostId: host.id,
@@ -73,7 +92,8 @@ export function createJanitorActivities(
           const observation = seen.get(status.taskID);
           if (!observation) continue;
           const claim = claims.get(status.taskID);
-          const owned = claim !== undefined && (await ownerIsRunning(deps.temporal, claim.owner));
+          const pendingOwner = claim ? undefined : claimableBy(status.taskID);
+          const owned = claim !== undefined ? await isRunning(claim.owner) : pendingOwner !== undefined;
           const firstSeenAge = ageMs(observation.firstSeenAt, at);
 
           if (status.taskState === 'finished' && !owned && firstSeenAge >= config.janitor.graceMs) {

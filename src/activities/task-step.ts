@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { InventoryRepository } from '../inventory/port';
+import type { InventoryRepository, TaskStartIntent } from '../inventory/port';
 import type { ImagePlan } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { isVdsmError, VdsmCode } from '../vdsm/errors';
-import type { VdsmTaskStatus } from '../vdsm/port';
+import type { VdsmTaskInfo, VdsmTaskStatus } from '../vdsm/port';
 import type { ActivityDeps } from './deps';
 import { currentWorkflowId, typed } from './failures';
 import { KeyedMutex } from './keyed-mutex';
@@ -43,18 +43,64 @@ export function createTaskStepActivities(
   const leaseMs = config.vdsm.requestTimeoutMs * 2 + 5_000;
 
   async function withStartLease<T>(poolId: string, owner: string, section: () => Promise<T>): Promise<T> {
-    return startMutex.run(poolId, async () => {
-      while (!(await inventory.acquireStartLease(poolId, owner, leaseMs))) {
-        // Another worker is inside its start section for this pool; it is short.
-        Context.current().heartbeat({ waitingFor: 'start lease', poolId });
-        await Context.current().sleep(100 + Math.floor(Math.random() * 100));
+    const ctx = Context.current();
+    // Starts queue per pool (in process, then across workers); a queued start is alive and says so.
+    const keepAlive = setInterval(
+      () => ctx.heartbeat({ waitingFor: 'start turn', poolId }),
+      Math.max(1_000, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3)),
+    );
+    try {
+      return await startMutex.run(poolId, async () => {
+        while (!(await inventory.acquireStartLease(poolId, owner, leaseMs))) {
+          // Another worker is inside its start section for this pool; it is short.
+          await ctx.sleep(100 + Math.floor(Math.random() * 100));
+        }
+        try {
+          return await section();
+        } finally {
+          await inventory.releaseStartLease(poolId, owner);
+        }
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * The task an earlier attempt of this step created but never heard of: a deleteImage task the
+   * SPM did not have when the intent was written and that no step has claimed. Starts are
+   * serialised per pool, so when two such tasks exist the next intent written after ours tells
+   * them apart: it was written after our task existed and before any later one.
+   */
+  async function findTaskOfIntent(
+    intent: TaskStartIntent,
+    tasksNow: Record<string, VdsmTaskInfo>,
+  ): Promise<string | undefined> {
+    const claimed = new Set(
+      (await inventory.listTaskClaims({ poolId: intent.poolId })).map((c) => c.vdsmTaskId),
+    );
+    const known = new Set(intent.knownTaskIds);
+    let candidates = Object.values(tasksNow)
+      .filter((t) => t.verb === DELETE_IMAGE_VERB && !known.has(t.id) && !claimed.has(t.id))
+      .map((t) => t.id);
+    if (candidates.length > 1) {
+      const next = (await inventory.listStartIntents({ poolId: intent.poolId })).find(
+        (i) => i.seq > intent.seq,
+      );
+      if (next) {
+        const knownToNext = new Set(next.knownTaskIds);
+        candidates = candidates.filter((id) => knownToNext.has(id));
       }
-      try {
-        return await section();
-      } finally {
-        await inventory.releaseStartLease(poolId, owner);
-      }
-    });
+    }
+    if (candidates.length > 1) {
+      throw ApplicationFailure.create({
+        type: ErrorType.AmbiguousTask,
+        message: `cannot tell which of ${candidates.length} new deleteImage tasks belongs to ${intent.owner}`,
+        nonRetryable: true,
+        details: [{ candidates }],
+      });
+    }
+    return candidates[0];
   }
 
   return {
@@ -68,8 +114,8 @@ export function createTaskStepActivities(
         const owner = ownerOfCurrentStep();
         return withStartLease(image.poolId, owner, async () => {
           const intent = await inventory.getStartIntent(owner);
-          const current = await spm.spm(image.poolId);
           if (intent?.vdsmTaskId) {
+            const current = await spm.spm(image.poolId);
             return {
               kind: 'started',
               vdsmTaskId: intent.vdsmTaskId,
@@ -79,28 +125,23 @@ export function createTaskStepActivities(
           }
           const tasksNow = await spm.onSpm(image.poolId, (s) => s.api.hostGetAllTasksInfo());
           if (intent) {
-            const claimed = new Set(
-              (await inventory.listTaskClaims({ poolId: image.poolId })).map((c) => c.vdsmTaskId),
-            );
-            const known = new Set(intent.knownTaskIds);
-            const candidates = Object.values(tasksNow).filter(
-              (t) => t.verb === DELETE_IMAGE_VERB && !known.has(t.id) && !claimed.has(t.id),
-            );
-            if (candidates.length > 1) {
-              throw ApplicationFailure.create({
-                type: ErrorType.AmbiguousTask,
-                message: `cannot tell which of ${candidates.length} new deleteImage tasks belongs to ${owner}`,
-                nonRetryable: true,
-                details: [{ candidates: candidates.map((c) => c.id) }],
-              });
-            }
-            const found = candidates[0];
+            const found = await findTaskOfIntent(intent, tasksNow);
             if (found) {
-              await inventory.completeStartIntent(owner, found.id);
+              await inventory.completeStartIntent(owner, found);
               const spmNow = await spm.spm(image.poolId);
-              return { kind: 'started', vdsmTaskId: found.id, spmHostId: spmNow.host.id, reconciled: true };
+              return { kind: 'started', vdsmTaskId: found, spmHostId: spmNow.host.id, reconciled: true };
             }
             // No new task: the earlier attempt never reached VDSM. Sending again is safe.
+          }
+          const taskCount = Object.keys(tasksNow).length;
+          if (taskCount >= config.vdsm.spmTaskLimit) {
+            // Sending now could get 405 after VDSM renamed the image (see ImageNotPurged).
+            throw ApplicationFailure.create({
+              type: ErrorType.SpmTaskQueueFull,
+              message: `the SPM of pool ${image.poolId} holds ${taskCount} tasks (limit ${config.vdsm.spmTaskLimit}); Image.delete not sent yet`,
+              nonRetryable: false,
+              details: [{ poolId: image.poolId, taskCount, limit: config.vdsm.spmTaskLimit }],
+            });
           }
           await inventory.putStartIntent({
             owner,
@@ -121,9 +162,25 @@ export function createTaskStepActivities(
               discard: image.discard,
             });
           } catch (err) {
-            // A synchronous failure leaves no task: forget the intent so nothing waits for one.
+            if (isVdsmError(err, VdsmCode.TaskQueueFull)) {
+              // VDSM renamed the image before refusing the task: remember it, a retry will get 268.
+              await inventory.markStartIntentRefused(owner, VdsmCode.TaskQueueFull);
+              throw err;
+            }
+            // Any other synchronous failure leaves no task: forget the intent so nothing waits for one.
             if (isVdsmError(err)) await inventory.deleteStartIntent(owner);
             if (isVdsmError(err, VdsmCode.ImageDoesNotExist)) {
+              if (intent?.refusedCode === VdsmCode.TaskQueueFull) {
+                throw ApplicationFailure.create({
+                  type: ErrorType.ImageNotPurged,
+                  message: `VDSM renamed image ${image.diskId} on domain ${image.domainId} for deletion but refused the task that purges it (405, task queue full); its volumes remain there as _remove_me_ volumes until an administrator removes them`,
+                  nonRetryable: true,
+                  details: [
+                    { diskId: image.diskId, domainId: image.domainId, refusedCode: intent.refusedCode },
+                  ],
+                  cause: err,
+                });
+              }
               return { kind: 'alreadyGone', vdsmMessage: err.vdsmMessage };
             }
             if (isVdsmError(err, VdsmCode.NotSpm)) spm.forget(image.poolId, spmHost.host.id);

@@ -10,6 +10,8 @@ import { DEFAULT_TASK_QUEUE } from '../shared/names';
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const ms = z.coerce.number().int().nonnegative();
 const positiveMs = z.coerce.number().int().positive();
+/** See OVIRT_TASKS_MAX_CACHED_WORKFLOWS; chosen from the in-flight bench (docs/benchmarks.md). */
+const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
 
 /** Environment variable → config field, with the rule each must satisfy. */
 export const ConfigSchema = z
@@ -33,6 +35,12 @@ export const ConfigSchema = z
     VDSM_TLS_KEY: z.string().min(1).optional(),
     VDSM_TLS_CA: z.string().min(1).optional(),
     VDSM_REQUEST_TIMEOUT_MS: positiveMs.default(30_000),
+    /**
+     * Tasks an SPM may hold before we stop sending task-creating verbs to it. VDSM refuses the
+     * 501st waiting task with 405 after Image.delete has already renamed the image, so we never
+     * send into a full queue. 500 = VDSM's default queue; lower it if other clients share the SPM.
+     */
+    VDSM_SPM_TASK_LIMIT: z.coerce.number().int().min(1).max(100_000).default(500),
     /** Adaptive status polling, as the engine's CoCo coordinator: start fast, back off while nothing changes. */
     POLL_MIN_INTERVAL_MS: positiveMs.default(1_000),
     POLL_MAX_INTERVAL_MS: positiveMs.default(10_000),
@@ -46,6 +54,19 @@ export const ConfigSchema = z
     TASK_AGE_LIMIT_MS: positiveMs.default(50 * 3600_000),
     /** Maximum children a command runs at once (keeps pending children far below Temporal's 2,000). */
     MAX_CONCURRENT_IMAGES: z.coerce.number().int().min(1).max(1000).default(200),
+    /**
+     * Workflows a worker keeps in its sticky cache (their state in the workflow thread's V8
+     * isolate, ~0.4 MiB each for a waiting RemoveImage step). Beyond it the least recently used
+     * is evicted and replays from history on its next workflow task: memory against CPU. 0 = no
+     * cache (every workflow task replays). The SDK's own default grows with the heap (~2,300).
+     */
+    OVIRT_TASKS_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .refine((n) => n === 0 || n >= 2, 'must be 0 (no cache) or at least 2')
+      .default(DEFAULT_MAX_CACHED_WORKFLOWS),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -73,10 +94,13 @@ export interface Config {
   vdsm: {
     tls: { cert: string; key: string; ca: string } | undefined;
     requestTimeoutMs: number;
+    spmTaskLimit: number;
   };
   polling: { minIntervalMs: number; maxIntervalMs: number; backoffFactor: number; fastPhaseMs: number };
   janitor: { graceMs: number; intervalMs: number; taskAgeLimitMs: number };
   maxConcurrentImages: number;
+  /** The worker's sticky workflow cache size (Temporal's maxCachedWorkflows). */
+  maxCachedWorkflows: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
@@ -118,6 +142,7 @@ export function loadConfig(
     vdsm: {
       tls: c.VDSM_TLS ? { cert: c.VDSM_TLS_CERT!, key: c.VDSM_TLS_KEY!, ca: c.VDSM_TLS_CA! } : undefined,
       requestTimeoutMs: c.VDSM_REQUEST_TIMEOUT_MS,
+      spmTaskLimit: c.VDSM_SPM_TASK_LIMIT,
     },
     polling: {
       minIntervalMs: c.POLL_MIN_INTERVAL_MS,
@@ -131,6 +156,7 @@ export function loadConfig(
       taskAgeLimitMs: c.TASK_AGE_LIMIT_MS,
     },
     maxConcurrentImages: c.MAX_CONCURRENT_IMAGES,
+    maxCachedWorkflows: c.OVIRT_TASKS_MAX_CACHED_WORKFLOWS,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -184,6 +184,8 @@ export const IntentRow = z
     known_task_ids: stringArray,
     created_at: time,
     vdsm_task_id: z.string().nullable(),
+    seq: z.coerce.number().int(),
+    refused_code: z.coerce.number().int().nullable(),
   })
   .transform((r): TaskStartIntent => ({
     owner: r.owner,
@@ -192,7 +194,9 @@ export const IntentRow = z
     subjectId: r.subject_id,
     knownTaskIds: r.known_task_ids,
     createdAt: r.created_at,
+    seq: r.seq,
     vdsmTaskId: r.vdsm_task_id,
+    refusedCode: r.refused_code,
   }));
 
 export const ClaimRow = z

@@ -118,6 +118,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_observations_pool ON task_observations (pool_id);
     `,
   },
+  {
+    version: 2,
+    description: 'start intents: an order per pool, and the code a verb was refused with',
+    sql: `
+      ALTER TABLE task_start_intents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE task_start_intents ADD COLUMN refused_code INTEGER;
+      CREATE INDEX task_start_intents_pool ON task_start_intents (pool_id, seq);
+    `,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
@@ -222,6 +231,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         reported_at TIMESTAMPTZ
       );
       CREATE INDEX task_observations_pool ON task_observations (pool_id);
+    `,
+  },
+  {
+    version: 2,
+    description: 'start intents: an order per pool, and the code a verb was refused with',
+    sql: `
+      CREATE SEQUENCE task_start_intent_seq;
+      ALTER TABLE task_start_intents ADD COLUMN seq BIGINT NOT NULL DEFAULT nextval('task_start_intent_seq');
+      ALTER TABLE task_start_intents ADD COLUMN refused_code INTEGER;
+      CREATE INDEX task_start_intents_pool ON task_start_intents (pool_id, seq);
     `,
   },
 ];

@@ -98,8 +98,15 @@ export interface TaskStartIntent {
   subjectId: string;
   knownTaskIds: string[];
   createdAt: string;
+  /** Order of intents in the pool: starts are serialised per pool, so a later intent saw every earlier task. */
+  seq: number;
   /** Set once the verb answered (or reconciliation found it). */
   vdsmTaskId: string | null;
+  /**
+   * A VDSM code the verb was refused with after it may already have changed storage (405 after
+   * Image.delete renamed the image). Kept across the owner's later intents.
+   */
+  refusedCode: number | null;
 }
 
 /** The janitor's memory of tasks it has seen on an SPM: VDSM reports no start time. */
@@ -175,8 +182,14 @@ export interface InventoryRepository {
   acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean>;
   releaseStartLease(poolId: string, owner: string): Promise<void>;
   getStartIntent(owner: string): Promise<TaskStartIntent | undefined>;
-  /** Replaces the owner's intent. */
-  putStartIntent(intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId'>): Promise<void>;
+  /** Replaces the owner's intent (a new, later `seq`; `refusedCode` is kept). */
+  putStartIntent(
+    intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId' | 'seq' | 'refusedCode'>,
+  ): Promise<void>;
+  /** The pool's intents, oldest first; `pending` = those whose task is not known yet. */
+  listStartIntents(filter: { poolId: string; pending?: boolean }): Promise<TaskStartIntent[]>;
+  /** Records that the owner's verb was refused with `code` (see `TaskStartIntent.refusedCode`). */
+  markStartIntentRefused(owner: string, code: number): Promise<void>;
   /** Records the task id on the intent and claims the task for the owner, in one transaction. */
   completeStartIntent(owner: string, vdsmTaskId: string): Promise<void>;
   /** Removes the owner's intent (e.g. the verb failed synchronously and left no task). */

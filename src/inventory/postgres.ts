@@ -387,15 +387,35 @@ export class PostgresInventory implements InventoryRepository {
     return parseRow(IntentRow, rows[0], 'getStartIntent');
   }
 
-  async putStartIntent(intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId'>): Promise<void> {
+  async putStartIntent(
+    intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId' | 'seq' | 'refusedCode'>,
+  ): Promise<void> {
     await this.query(
       'putStartIntent',
       `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
        VALUES ($1, $2, $3, $4, $5::jsonb, now(), NULL)
        ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
          subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
-         created_at = excluded.created_at, vdsm_task_id = NULL`,
+         created_at = excluded.created_at, vdsm_task_id = NULL, seq = nextval('task_start_intent_seq')`,
       [intent.owner, intent.poolId, intent.verb, intent.subjectId, JSON.stringify(intent.knownTaskIds)],
+    );
+  }
+
+  async listStartIntents(filter: { poolId: string; pending?: boolean }): Promise<TaskStartIntent[]> {
+    const { rows } = await this.query(
+      'listStartIntents',
+      `SELECT * FROM task_start_intents WHERE pool_id = $1 AND (NOT $2::boolean OR vdsm_task_id IS NULL)
+       ORDER BY seq`,
+      [filter.poolId, filter.pending ?? false],
+    );
+    return parseRows(IntentRow, rows, 'listStartIntents');
+  }
+
+  async markStartIntentRefused(owner: string, code: number): Promise<void> {
+    await this.query(
+      'markStartIntentRefused',
+      'UPDATE task_start_intents SET refused_code = $1 WHERE owner = $2',
+      [code, owner],
     );
   }
 

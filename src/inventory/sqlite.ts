@@ -391,14 +391,18 @@ export class SqliteInventory implements InventoryRepository {
     );
   }
 
-  async putStartIntent(intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId'>): Promise<void> {
+  async putStartIntent(
+    intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId' | 'seq' | 'refusedCode'>,
+  ): Promise<void> {
     return this.write('putStartIntent', () => {
+      // Writes are serialised in SQLite, so max + 1 is a strictly later seq.
       this.stmt(
-        `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
-         VALUES (@owner, @poolId, @verb, @subjectId, @knownTaskIds, @createdAt, NULL)
+        `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id, seq)
+         VALUES (@owner, @poolId, @verb, @subjectId, @knownTaskIds, @createdAt, NULL,
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_start_intents))
          ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
            subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
-           created_at = excluded.created_at, vdsm_task_id = NULL`,
+           created_at = excluded.created_at, vdsm_task_id = NULL, seq = excluded.seq`,
       ).run({
         owner: intent.owner,
         poolId: intent.poolId,
@@ -407,6 +411,25 @@ export class SqliteInventory implements InventoryRepository {
         knownTaskIds: JSON.stringify(intent.knownTaskIds),
         createdAt: new Date().toISOString(),
       });
+    });
+  }
+
+  async listStartIntents(filter: { poolId: string; pending?: boolean }): Promise<TaskStartIntent[]> {
+    return this.read('listStartIntents', () =>
+      parseRows(
+        IntentRow,
+        this.stmt(
+          `SELECT * FROM task_start_intents WHERE pool_id = @poolId AND (@pending = 0 OR vdsm_task_id IS NULL)
+           ORDER BY seq`,
+        ).all({ poolId: filter.poolId, pending: filter.pending ? 1 : 0 }),
+        'listStartIntents',
+      ),
+    );
+  }
+
+  async markStartIntentRefused(owner: string, code: number): Promise<void> {
+    return this.write('markStartIntentRefused', () => {
+      this.stmt('UPDATE task_start_intents SET refused_code = ? WHERE owner = ?').run(code, owner);
     });
   }
 

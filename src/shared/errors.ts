@@ -26,6 +26,13 @@ export const ErrorType = {
   FinishedWithIllegalDisks: 'FinishedWithIllegalDisks',
   /** The task-start reconciliation found more than one candidate task: a human must look. */
   AmbiguousTask: 'AmbiguousTask',
+  /** The SPM holds as many tasks as it may (VDSM_SPM_TASK_LIMIT): nothing was sent; retried later. */
+  SpmTaskQueueFull: 'SpmTaskQueueFull',
+  /**
+   * VDSM renamed the image for deletion, then refused the task that would purge it (405): the
+   * volumes stay on the domain under `_remove_me_` names until an administrator removes them.
+   */
+  ImageNotPurged: 'ImageNotPurged',
   InventoryError: 'InventoryError',
   ConfigError: 'ConfigError',
 } as const;
@@ -44,6 +51,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.TaskFailed,
   ErrorType.FinishedWithIllegalDisks,
   ErrorType.AmbiguousTask,
+  ErrorType.ImageNotPurged,
 ];
 
 /** Details of a FinishedWithIllegalDisks failure. */
