@@ -422,6 +422,31 @@ describe.each([
   });
 
   describe('audit log', () => {
+    it('addAuditOnce adds one entry per correlation id and type, even when attempts overlap', async () => {
+      const { inv, url } = await seeded();
+      // A second connection, as a second worker would have.
+      const other = open(url);
+      await other.init();
+      try {
+        const entry = (n: number) => ({
+          type: 'DELETE_IMAGE_GROUP_TASK_FAILED',
+          severity: 'ERROR' as const,
+          message: `attempt ${n}`,
+          correlationId: 'step-1',
+          entityIds: [],
+        });
+        const added = await Promise.all(
+          Array.from({ length: 8 }, (_, n) => (n % 2 ? other : inv).addAuditOnce(entry(n))),
+        );
+        expect(added.filter(Boolean)).toHaveLength(1);
+        expect(await inv.listAudit({ correlationId: 'step-1' })).toHaveLength(1);
+        await expect(inv.addAuditOnce({ ...entry(9), type: 'OTHER' })).resolves.toBe(true);
+        await expect(inv.addAuditOnce({ ...entry(10), correlationId: 'step-2' })).resolves.toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('lists newest first, filters by correlation id and type, honours limit, keeps entity ids', async () => {
       const { inv } = await seeded();
       const entry = (type: string, correlationId: string | null, time: string, entityIds: string[] = []) =>

@@ -271,13 +271,6 @@ export async function auditOnce(
   inventory: InventoryRepository,
   entry: Parameters<InventoryRepository['addAudit']>[0],
 ): Promise<void> {
-  if (entry.correlationId) {
-    const existing = await inventory.listAudit({
-      correlationId: entry.correlationId,
-      type: entry.type,
-      limit: 1,
-    });
-    if (existing.length > 0) return;
-  }
-  await inventory.addAudit(entry);
+  if (entry.correlationId) await inventory.addAuditOnce({ ...entry, correlationId: entry.correlationId });
+  else await inventory.addAudit(entry);
 }

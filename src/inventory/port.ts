@@ -173,6 +173,11 @@ export interface InventoryRepository {
   removeDisk(diskId: string): Promise<void>;
 
   addAudit(entry: NewAuditEntry): Promise<void>;
+  /**
+   * Adds the entry unless one of the same correlation id and type exists, atomically (activities
+   * retry, and two attempts may overlap). Returns whether it added it.
+   */
+  addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean>;
   listAudit(filter?: { correlationId?: string; type?: string; limit?: number }): Promise<AuditEntry[]>;
 
   /**

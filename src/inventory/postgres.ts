@@ -346,6 +346,35 @@ export class PostgresInventory implements InventoryRepository {
     );
   }
 
+  async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
+    const time = entry.time === undefined ? null : isoTime(entry.time, 'addAuditOnce');
+    return this.transaction('addAuditOnce', async (c) => {
+      // Under READ COMMITTED two transactions could both see "absent": serialise on the key.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
+        entry.correlationId,
+        entry.type,
+      ]);
+      const { rows } = await c.query(
+        'SELECT 1 FROM audit_log WHERE correlation_id = $1 AND type = $2 LIMIT 1',
+        [entry.correlationId, entry.type],
+      );
+      if (rows.length > 0) return false;
+      await c.query(
+        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+         VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
+        [
+          time,
+          entry.type,
+          entry.severity,
+          entry.message,
+          entry.correlationId,
+          JSON.stringify(entry.entityIds),
+        ],
+      );
+      return true;
+    });
+  }
+
   async listAudit(
     filter: { correlationId?: string; type?: string; limit?: number } = {},
   ): Promise<AuditEntry[]> {

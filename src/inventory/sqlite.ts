@@ -345,6 +345,30 @@ export class SqliteInventory implements InventoryRepository {
     });
   }
 
+  async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
+    const time = entry.time === undefined ? new Date().toISOString() : isoTime(entry.time, 'addAuditOnce');
+    // One write transaction: SQLite serialises writers, so check and insert cannot interleave.
+    return this.write('addAuditOnce', () => {
+      const exists = this.stmt('SELECT 1 FROM audit_log WHERE correlation_id = ? AND type = ? LIMIT 1').get(
+        entry.correlationId,
+        entry.type,
+      );
+      if (exists) return false;
+      this.stmt(
+        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(
+        time,
+        entry.type,
+        entry.severity,
+        entry.message,
+        entry.correlationId,
+        JSON.stringify(entry.entityIds),
+      );
+      return true;
+    });
+  }
+
   async listAudit(
     filter: { correlationId?: string; type?: string; limit?: number } = {},
   ): Promise<AuditEntry[]> {
