@@ -79,18 +79,48 @@ function headline(workflowId: string, state: CommandState): string {
 const rowCells = (r: TaskRow): string[] => [r.imageAlias, r.state, r.status, r.result, r.vdsmTaskId ?? '-'];
 const ROW_HEADERS = ['DISK', 'AsyncTaskState', 'VDSM STATE', 'RESULT', 'VDSM TASK'];
 
+/** Screen rows `line` takes on a terminal `columns` wide (a long line wraps). */
+export function screenRows(line: string, columns: number): number {
+  return Math.max(1, Math.ceil([...line].length / Math.max(1, columns)));
+}
+
+/**
+ * The lines that fit on a screen of `rows` × `columns`, the last one saying how many were left
+ * out: the cursor cannot move above the top of the screen, so a taller drawing could not be
+ * redrawn in place.
+ */
+export function fitToScreen(lines: string[], columns: number, rows: number): string[] {
+  const room = Math.max(2, rows - 1);
+  const shown: string[] = [];
+  let used = 0;
+  for (const [i, line] of lines.entries()) {
+    const rest = lines.length - i;
+    const need = screenRows(line, columns);
+    if (used + need > (rest === 1 ? room : room - 1)) {
+      shown.push(`… ${rest} more line${rest === 1 ? '' : 's'} (use --json or status for all)`);
+      return shown;
+    }
+    shown.push(line);
+    used += need;
+  }
+  return shown;
+}
+
 /** Terminal: the whole table, redrawn in place. */
 class RedrawView extends ChangeView {
-  private linesShown = 0;
+  private rowsShown = 0;
 
   protected render(reading: StateReading): void {
     const text = reading.state
       ? `${headline(this.workflowId, reading.state)}\n${renderTable(reading.state.tasks.map(rowCells), ROW_HEADERS)}`
       : `${this.workflowId}: ${reading.unavailable}; waiting for the run to end`;
-    // Cursor to the start of what was drawn last, then clear to the end of the screen.
-    const rewind = this.linesShown ? `\x1b[${this.linesShown}F\x1b[J` : '';
-    process.stdout.write(`${rewind}${text}\n`);
-    this.linesShown = text.split('\n').length;
+    const columns = process.stdout.columns || 80;
+    const lines = fitToScreen(text.split('\n'), columns, process.stdout.rows || 24);
+    // Cursor to the start of what was drawn last (wrapped lines count as the rows they took),
+    // then clear to the end of the screen.
+    const rewind = this.rowsShown ? `\x1b[${this.rowsShown}F\x1b[J` : '';
+    process.stdout.write(`${rewind}${lines.join('\n')}\n`);
+    this.rowsShown = lines.reduce((sum, line) => sum + screenRows(line, columns), 0);
   }
 
   end(outcome: CommandOutcome, reading: StateReading): void {
