@@ -16,6 +16,7 @@ import {
   openInventory,
   seedEntities,
 } from '../src/inventory';
+import { SQLITE_MIGRATIONS } from '../src/inventory/migrations';
 
 const PROJECT_ROOT = resolve(__dirname, '..');
 
@@ -189,5 +190,44 @@ describe('seeding from the fixture', () => {
     expect(entities.disks.every((d) => d.poolId === fixture.pool.id)).toBe(true);
     expect(entities.disks.map((d) => d.volumeIds)).toEqual(fixture.disks.map((d) => d.volumeIds));
     expect(entities.hosts.every((h) => h.address === '10.0.0.1')).toBe(true);
+  });
+});
+
+describe('schema upgrades', () => {
+  it('a version-1 store with a start intent in flight upgrades to version 2 and keeps it', async () => {
+    const file = join(dir, 'v1.db');
+    const db = new Database(file);
+    db.exec(SQLITE_MIGRATIONS[0]!.sql);
+    db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    db.prepare('INSERT INTO schema_version VALUES (1, ?)').run(new Date().toISOString());
+    db.prepare(
+      `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
+       VALUES ('step-old', 'pool-1', 'deleteImage', 'disk-1', '["t-1"]', ?, NULL)`,
+    ).run(new Date().toISOString());
+    db.close();
+
+    const inv = new SqliteInventory(file);
+    try {
+      await inv.init();
+      expect(await inv.getStartIntent('step-old')).toMatchObject({
+        knownTaskIds: ['t-1'],
+        vdsmTaskId: null,
+        refusedCode: null,
+      });
+      await inv.putStartIntent({
+        owner: 'step-new',
+        poolId: 'pool-1',
+        verb: 'deleteImage',
+        subjectId: 'disk-2',
+        knownTaskIds: [],
+      });
+      // The upgraded intent sorts before anything written after the upgrade.
+      expect((await inv.listStartIntents({ poolId: 'pool-1' })).map((i) => i.owner)).toEqual([
+        'step-old',
+        'step-new',
+      ]);
+    } finally {
+      await inv.close();
+    }
   });
 });
