@@ -2,7 +2,10 @@
  * Replay: every history recorded from real runs (test/fixtures/histories, written by
  * `npm run record-histories`) must replay against today's workflow code under its real workflow
  * id. A workflow change that would break executions already running fails here, before it ships.
- * Needs no server: replay runs the workflow code against the recorded events only.
+ * Every recorded set is replayed: the first one (top of the folder) and each later recording
+ * (a sub-folder with its own index.json), so histories of older workflow code keep being checked
+ * after a patched() change has been recorded anew. Needs no server: replay runs the workflow code
+ * against the recorded events only.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,18 +16,15 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import {
-  HISTORIES_DIR,
-  HISTORIES_INDEX,
-  type HistoriesIndex,
-  type HistoryFixture,
-} from '../src/dev/record-histories';
+import { historySets, type HistoryFixture, type HistorySet } from '../src/dev/record-histories';
 import { WorkflowType } from '../src/shared/names';
 import { quietRuntime } from './support/engine-stack';
 
 jest.setTimeout(120_000);
 
-const index = JSON.parse(readFileSync(HISTORIES_INDEX, 'utf8')) as HistoriesIndex;
+const sets = historySets();
+/** Every fixture of every set, with the set it belongs to. */
+const allFixtures = sets.flatMap((set) => set.index.fixtures.map((fixture) => ({ set, fixture })));
 
 /** The paths the issue names; a recording that lost one of them must not pass unnoticed. */
 const REQUIRED_SCENARIOS = [
@@ -37,8 +37,8 @@ const REQUIRED_SCENARIOS = [
   'task-janitor',
 ];
 
-function loadHistory(fixture: HistoryFixture): unknown {
-  return JSON.parse(readFileSync(join(HISTORIES_DIR, fixture.file), 'utf8'));
+function loadHistory(set: HistorySet, fixture: HistoryFixture): unknown {
+  return JSON.parse(readFileSync(join(set.dir, fixture.file), 'utf8'));
 }
 
 function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
@@ -55,34 +55,46 @@ function currentBundle(): Promise<WorkflowBundleWithSourceMap> {
 beforeAll(() => quietRuntime());
 
 describe('the recorded histories', () => {
-  test('cover every workflow type, every required path, and each way a run closes', () => {
-    const types = new Set(index.fixtures.map((f) => f.workflowType));
-    expect([...types].sort()).toEqual(Object.values(WorkflowType).sort());
-    const scenarios = new Set(index.fixtures.map((f) => f.scenario));
-    for (const scenario of REQUIRED_SCENARIOS) expect(scenarios).toContain(scenario);
-    expect(new Set(index.fixtures.map((f) => f.status))).toEqual(
-      new Set(['COMPLETED', 'FAILED', 'CANCELLED']),
-    );
+  test('the first recording and later ones are all there', () => {
+    expect(sets.map((s) => s.name)).toContain('.');
+    expect(sets.length).toBeGreaterThan(1);
   });
 
+  test.each(sets.map((set) => [set.name, set] as const))(
+    'set %s covers every workflow type, every required path, and each way a run closes',
+    (_name, set) => {
+      const types = new Set(set.index.fixtures.map((f) => f.workflowType));
+      expect([...types].sort()).toEqual(Object.values(WorkflowType).sort());
+      const scenarios = new Set(set.index.fixtures.map((f) => f.scenario));
+      for (const scenario of REQUIRED_SCENARIOS) expect(scenarios).toContain(scenario);
+      expect(new Set(set.index.fixtures.map((f) => f.status))).toEqual(
+        new Set(['COMPLETED', 'FAILED', 'CANCELLED']),
+      );
+    },
+  );
+
   test('each file is the history the index says it is', () => {
-    for (const fixture of index.fixtures) {
-      const history = loadHistory(fixture) as {
+    for (const { set, fixture } of allFixtures) {
+      const history = loadHistory(set, fixture) as {
         events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
       };
       expect({
-        file: fixture.file,
+        file: join(set.name, fixture.file),
         type: history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name,
-      }).toEqual({ file: fixture.file, type: fixture.workflowType });
+      }).toEqual({ file: join(set.name, fixture.file), type: fixture.workflowType });
     }
   });
 
-  test.each(index.fixtures.map((f) => [f.scenario, f.workflowId, f] as const))(
-    '%s: %s replays on the current workflow code',
-    async (_scenario, workflowId, fixture) => {
+  test.each(
+    allFixtures.map(
+      ({ set, fixture }) => [set.name, fixture.scenario, fixture.workflowId, set, fixture] as const,
+    ),
+  )(
+    '%s %s: %s replays on the current workflow code',
+    async (_setName, _scenario, workflowId, set, fixture) => {
       await Worker.runReplayHistory(
         { workflowBundle: await currentBundle() },
-        loadHistory(fixture),
+        loadHistory(set, fixture),
         workflowId,
       );
     },
@@ -115,29 +127,34 @@ if (exported.length > 0) {
 }
 
 describe('a deliberately changed RemoveImage (a new step before Image.delete)', () => {
-  const recordedStep = index.fixtures.find(
-    (f) => f.scenario === 'remove-vm-success' && f.workflowType === WorkflowType.removeImage,
+  test.each(sets.map((set) => [set.name, set] as const))(
+    'without patched(): replay of set %s fails with a DeterminismViolationError',
+    async (_name, set) => {
+      const recordedStep = set.index.fixtures.find(
+        (f) => f.scenario === 'remove-vm-success' && f.workflowType === WorkflowType.removeImage,
+      );
+      expect(recordedStep).toBeDefined();
+      const workflowBundle = await bundle(require.resolve('./fixtures/changed-workflows/unpatched-new-step'));
+      const replay = Worker.runReplayHistory(
+        { workflowBundle },
+        loadHistory(set, recordedStep!),
+        recordedStep!.workflowId,
+      );
+      await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
+      // The error names the mismatch itself: the recorded activity (or patch) against the new one.
+      await expect(replay).rejects.toThrow(/startImageDelete|checkImageNotInUse|patch/i);
+    },
   );
-
-  test('without patched(): replay fails with a DeterminismViolationError', async () => {
-    expect(recordedStep).toBeDefined();
-    const workflowBundle = await bundle(require.resolve('./fixtures/changed-workflows/unpatched-new-step'));
-    const replay = Worker.runReplayHistory(
-      { workflowBundle },
-      loadHistory(recordedStep!),
-      recordedStep!.workflowId,
-    );
-    await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
-    // The error names the mismatch itself: the recorded activity against the new one.
-    await expect(replay).rejects.toThrow(/startImageDelete|checkImageNotInUse/);
-  });
 
   test('gated by patched(): every recorded history still replays', async () => {
     const workflowBundle = await bundle(require.resolve('./fixtures/changed-workflows/patched-new-step'));
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories(
       { workflowBundle },
-      index.fixtures.map((f) => ({ workflowId: f.workflowId, history: loadHistory(f) })),
+      allFixtures.map(({ set, fixture }) => ({
+        workflowId: fixture.workflowId,
+        history: loadHistory(set, fixture),
+      })),
     )) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }

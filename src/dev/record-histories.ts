@@ -4,9 +4,24 @@
  * workflow ids are the same on every recording), its VDSM simulator, a SQLite inventory and a
  * worker; each scenario drives one path through the workflows, and the history of every workflow
  * it started (parents and their children) is written to
- * test/fixtures/histories/<scenario>/<workflow id, made file-safe>.json, listed in index.json.
+ * test/fixtures/histories/<set>/<scenario>/<workflow id, made file-safe>.json, listed in
+ * <set>/index.json.
+ *
+ * A recording adds a set and never rewrites one: histories recorded by earlier workflow code stand
+ * for executions started before a change, and test/replay.test.ts replays every set. The first set
+ * lies at the top of test/fixtures/histories itself (its index.json there); later ones are named by
+ * `npm run record-histories -- --set <name>` (default `recorded-<UTC time>`).
  */
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -35,7 +50,36 @@ import { projectRoot } from './project-root';
 import { resolveTemporalBinary } from './temporal-binary';
 
 export const HISTORIES_DIR = join(projectRoot(), 'test', 'fixtures', 'histories');
+/** Index of the first set, recorded before sets existed (its scenarios are top-level folders). */
 export const HISTORIES_INDEX = join(HISTORIES_DIR, 'index.json');
+
+/** One recording: its index and the folder its `file` paths are relative to. */
+export interface HistorySet {
+  /** `.` for the first set, else its folder name under test/fixtures/histories. */
+  name: string;
+  dir: string;
+  index: HistoriesIndex;
+}
+
+/** Every recorded set: the first one, then each sub-folder holding an index.json, by name. */
+export function historySets(root = HISTORIES_DIR): HistorySet[] {
+  const read = (dir: string): HistoriesIndex =>
+    JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as HistoriesIndex;
+  const sets: HistorySet[] = [];
+  if (existsSync(join(root, 'index.json'))) sets.push({ name: '.', dir: root, index: read(root) });
+  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
+    const dir = join(root, entry.name);
+    if (entry.isDirectory() && existsSync(join(dir, 'index.json'))) {
+      sets.push({ name: entry.name, dir, index: read(dir) });
+    }
+  }
+  return sets;
+}
+
+/** A set name is one file-safe folder name. */
+const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** One line of index.json: what test/replay.test.ts replays. */
 export interface HistoryFixture {
@@ -45,12 +89,14 @@ export interface HistoryFixture {
   workflowType: string;
   /** How the run closed: COMPLETED, FAILED, CANCELLED. */
   status: string;
-  /** Relative to test/fixtures/histories. */
+  /** Relative to the set's folder (test/fixtures/histories for the first set). */
   file: string;
 }
 
 export interface HistoriesIndex {
   note: string;
+  /** The set's name (absent in the first set). */
+  set?: string;
   sdkVersion: string;
   scenarios: Array<{ name: string; description: string }>;
   fixtures: HistoryFixture[];
@@ -274,7 +320,7 @@ async function recordScenario(
     address: string;
     workflowBundle: WorkflowBundleWithSourceMap;
     workDir: string;
-    /** Where the histories go (a staging copy of test/fixtures/histories). */
+    /** Where the histories go (a staging folder, copied to the set's folder once all succeeded). */
     outDir: string;
   },
 ): Promise<HistoryFixture[]> {
@@ -353,7 +399,16 @@ async function recordScenario(
   }
 }
 
-export async function recordHistories(log: (line: string) => void = console.log): Promise<HistoriesIndex> {
+export async function recordHistories(
+  options: { set?: string } = {},
+  log: (line: string) => void = console.log,
+): Promise<HistoriesIndex> {
+  const set = options.set ?? `recorded-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  if (!SET_NAME.test(set)) throw new Error(`invalid set name ${JSON.stringify(set)}: use [A-Za-z0-9._-]`);
+  const setDir = join(HISTORIES_DIR, set);
+  // Never rewritten: its histories may stand for executions started before a later change.
+  if (existsSync(setDir))
+    throw new Error(`${relative(projectRoot(), setDir)} exists already: choose another --set`);
   // ERROR: the failure scenarios' workflows failing on purpose would otherwise print as warnings.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const workDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-record-'));
@@ -398,15 +453,15 @@ export async function recordHistories(log: (line: string) => void = console.log)
     if (missingTypes.length) throw new Error(`no history recorded for ${missingTypes.join(', ')}`);
     const index: HistoriesIndex = {
       note: 'Recorded by `npm run record-histories` (src/dev/record-histories.ts); replayed by test/replay.test.ts.',
+      set,
       sdkVersion: sdkVersion(),
       scenarios: SCENARIOS.map(({ name, description }) => ({ name, description })),
       fixtures,
     };
     writeFileSync(join(outDir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
-    // Replaced whole: scenarios dropped from the list must not leave fixtures behind.
-    rmSync(HISTORIES_DIR, { recursive: true, force: true });
-    cpSync(outDir, HISTORIES_DIR, { recursive: true });
-    log(`${fixtures.length} histories in ${relative(projectRoot(), HISTORIES_DIR)}`);
+    // A new folder: the sets recorded before stay as they are.
+    cpSync(outDir, setDir, { recursive: true, errorOnExist: true, force: false });
+    log(`${fixtures.length} histories in ${relative(projectRoot(), setDir)}`);
     return index;
   } finally {
     await clientConnection.close();
@@ -422,12 +477,26 @@ function sdkVersion(): string {
   return pkg.version;
 }
 
+/** `--set <name>` (or `--set=<name>`): the folder the new recording goes to. */
+function parseArgs(argv: string[]): { set?: string } {
+  const out: { set?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--set') out.set = argv[++i];
+    else if (arg.startsWith('--set=')) out.set = arg.slice('--set='.length);
+    else throw new Error(`unknown argument ${arg} (usage: record-histories [--set <name>])`);
+  }
+  return out;
+}
+
 if (require.main === module) {
-  recordHistories().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(`record-histories: ${(err as Error).stack ?? String(err)}`);
-      process.exit(1);
-    },
-  );
+  Promise.resolve()
+    .then(() => recordHistories(parseArgs(process.argv.slice(2))))
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`record-histories: ${(err as Error).stack ?? String(err)}`);
+        process.exit(1);
+      },
+    );
 }

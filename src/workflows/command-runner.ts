@@ -10,6 +10,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -26,17 +27,45 @@ import {
 import { workflowIds } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
-import { renderTaskTable } from './details';
-import { removeImageWorkflow } from './remove-image';
+import { renderTaskTableLine, renderTaskTableLines } from './details';
+import { removeImageWorkflow, type RemoveImageOutcome } from './remove-image';
 
+/**
+ * Patch id of the lean command (runs started before it replay the old command sequence): the
+ * command's VdsmTaskIds search attribute is written once, with its final CommandStatus (one
+ * upsert), instead of once per progress signal that brings a new task id. While the command runs,
+ * each VDSM task id is searchable on its RemoveImage step (which carries VdsmTaskIds from the
+ * moment the task exists, with ParentCommandId and VmId).
+ */
+export const LEAN_COMMAND_PATCH = 'command-tracker-lean-progress';
+
+type Outcome = 'succeeded' | 'failed' | 'running';
+const outcomeOf = (row: TaskRow): Outcome =>
+  row.state !== 'Cleared' ? 'running' : isTaskSuccess(row.status, row.result) ? 'succeeded' : 'failed';
+
+/**
+ * The command's task table. Current details (the Web UI, `temporal workflow describe`) are kept
+ * up to date cheaply: each row's Markdown line and the per-outcome counts are updated when that
+ * row changes (O(1) per progress report), and the table is joined at most once per workflow
+ * activation however many reports it brings. None of this issues commands.
+ */
 export class CommandTracker {
   readonly commandId = workflowInfo().workflowId;
   status: CommandStatus = 'ACTIVE';
   failureReason: string | null = null;
   storagePoolId: string | null = null;
+  /** Called first, before any command (the tracker is built before the first activity). */
+  private readonly lean = patched(LEAN_COMMAND_PATCH);
   private readonly rows = new Map<string, TaskRow>();
   private readonly planned = new Map<string, ImagePlan>();
+  /** Task ids for VdsmTaskIds, in the order they were first reported. */
   private readonly reportedTaskIds: string[] = [];
+  /** How many of reportedTaskIds the search attribute holds already. */
+  private upsertedTaskIds = 0;
+  /** Rendered table line per planned image, in plan order, and how many images end how. */
+  private readonly lines = new Map<string, string>();
+  private readonly tally: Record<Outcome, number> = { succeeded: 0, failed: 0, running: 0 };
+  private renderQueued = false;
 
   constructor(
     readonly commandType: CommandType,
@@ -46,54 +75,107 @@ export class CommandTracker {
     setHandler(commandStateQuery, () => this.state());
     setHandler(taskTableQuery, () => this.taskRows());
     setHandler(taskProgressSignal, (row) => {
-      this.rows.set(row.imageId, row);
-      if (
-        row.vdsmTaskId &&
-        !this.reportedTaskIds.includes(row.vdsmTaskId) &&
-        this.reportedTaskIds.length < MAX_IDS_IN_SEARCH_ATTRIBUTE
-      ) {
-        this.reportedTaskIds.push(row.vdsmTaskId);
+      this.report(row);
+      const isNew = this.noteTaskId(row.vdsmTaskId);
+      if (isNew && !this.lean) {
+        // Runs recorded before LEAN_COMMAND_PATCH: one upsert per new task id, as they did.
+        this.upsertedTaskIds = this.reportedTaskIds.length;
         upsertSearchAttributes([{ key: SA.VdsmTaskIds, value: [...this.reportedTaskIds] }]);
       }
-      this.render();
+      this.renderSoon();
     });
   }
 
   plan(images: ImagePlan[]): void {
-    for (const image of images) this.planned.set(image.diskId, image);
+    for (const image of images) {
+      const previous = this.planned.has(image.diskId) ? this.rowOf(image) : undefined;
+      this.planned.set(image.diskId, image);
+      if (previous) this.tally[outcomeOf(previous)]--;
+      const row = this.rowOf(image);
+      this.tally[outcomeOf(row)]++;
+      this.lines.set(image.diskId, renderTaskTableLine(row));
+    }
     this.render();
   }
 
   setStatus(status: CommandStatus, failureReason: string | null = null): void {
     this.status = status;
     this.failureReason = failureReason;
-    upsertSearchAttributes([{ key: SA.CommandStatus, value: status }]);
+    const taskIds =
+      this.lean && this.reportedTaskIds.length > this.upsertedTaskIds ? [...this.reportedTaskIds] : undefined;
+    if (taskIds) this.upsertedTaskIds = taskIds.length;
+    upsertSearchAttributes([
+      { key: SA.CommandStatus, value: status },
+      ...(taskIds ? [{ key: SA.VdsmTaskIds, value: taskIds }] : []),
+    ]);
     this.render();
+  }
+
+  /**
+   * A step's row, from its progress signal or (lean steps) its result. A row that has reached
+   * Cleared is final: a report that arrives after it (signals of lean steps are not awaited, so
+   * their delivery may trail the step's end) does not move it back.
+   */
+  report(row: TaskRow): void {
+    const previous = this.rows.get(row.imageId);
+    if (previous?.state === 'Cleared' && row.state !== 'Cleared') return;
+    const image = this.planned.get(row.imageId);
+    const shown = image ? this.rowOf(image) : undefined;
+    this.rows.set(row.imageId, row);
+    if (!image || !shown) return;
+    this.tally[outcomeOf(shown)]--;
+    this.tally[outcomeOf(row)]++;
+    this.lines.set(row.imageId, renderTaskTableLine(row));
+  }
+
+  /** Records a step's result: its final row when it carries one (lean steps). */
+  reportResult(result: RemoveImageOutcome): void {
+    if (!result.row) return;
+    this.report(result.row);
+    // Lean runs only (old steps' results carry no row): their VdsmTaskIds are written at the end.
+    if (this.lean) this.noteTaskId(result.row.vdsmTaskId);
+    this.renderSoon();
+  }
+
+  /** Remembers a task id for VdsmTaskIds (up to the cap); true if it is new. */
+  private noteTaskId(vdsmTaskId: string | null): boolean {
+    if (
+      !vdsmTaskId ||
+      this.reportedTaskIds.includes(vdsmTaskId) ||
+      this.reportedTaskIds.length >= MAX_IDS_IN_SEARCH_ATTRIBUTE
+    ) {
+      return false;
+    }
+    this.reportedTaskIds.push(vdsmTaskId);
+    return true;
   }
 
   /** The last row a child reported, or a placeholder for images not started yet. */
   taskRows(): TaskRow[] {
-    return [...this.planned.values()].map(
-      (image) =>
-        this.rows.get(image.diskId) ?? {
-          commandType: 'RemoveImage',
-          commandId: workflowIds.removeImage(this.commandId, image.diskId),
-          parentCommandId: this.commandId,
-          rootCommandId: this.commandId,
-          imageId: image.diskId,
-          imageAlias: image.alias,
-          storagePoolId: image.poolId,
-          taskType: 'deleteImage',
-          vdsmTaskId: null,
-          stepDescription: `Removing disk ${image.alias}`,
-          status: 'unknown',
-          result: 'unknown',
-          state: 'Initializing',
-          code: null,
-          message: null,
-          startTime: null,
-          endTime: null,
-        },
+    return [...this.planned.values()].map((image) => this.rowOf(image));
+  }
+
+  private rowOf(image: ImagePlan): TaskRow {
+    return (
+      this.rows.get(image.diskId) ?? {
+        commandType: 'RemoveImage',
+        commandId: workflowIds.removeImage(this.commandId, image.diskId),
+        parentCommandId: this.commandId,
+        rootCommandId: this.commandId,
+        imageId: image.diskId,
+        imageAlias: image.alias,
+        storagePoolId: image.poolId,
+        taskType: 'deleteImage',
+        vdsmTaskId: null,
+        stepDescription: `Removing disk ${image.alias}`,
+        status: 'unknown',
+        result: 'unknown',
+        state: 'Initializing',
+        code: null,
+        message: null,
+        startTime: null,
+        endTime: null,
+      }
     );
   }
 
@@ -118,12 +200,22 @@ export class CommandTracker {
     };
   }
 
+  /** Renders once the current activation's signals and results have all been taken in. */
+  private renderSoon(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    void Promise.resolve().then(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
   private render(): void {
-    const s = this.state();
+    const { succeeded, failed, running } = this.tally;
     setCurrentDetails(
-      renderTaskTable(
-        `**${this.title()}** — ${s.commandStatus}: ${s.images.succeeded} removed, ${s.images.failed} failed, ${s.images.running} in progress${s.failureReason ? `\n\n${s.failureReason}` : ''}`,
-        s.tasks,
+      renderTaskTableLines(
+        `**${this.title()}** — ${this.status}: ${succeeded} removed, ${failed} failed, ${running} in progress${this.failureReason ? `\n\n${this.failureReason}` : ''}`,
+        this.lines.values(),
       ),
     );
   }
@@ -193,6 +285,7 @@ export async function runImageSteps(
         })
           .then(
             (result) => {
+              tracker.reportResult(result);
               results.set(image.diskId, result);
               if (result.failureReason) reasons.set(image.diskId, result.failureReason);
             },

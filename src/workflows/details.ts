@@ -18,11 +18,13 @@ export function renderImagesDetails(title: string, images: ImagePlan[]): string 
   ].join('\n');
 }
 
-export function renderTaskTable(heading: string, rows: TaskRow[]): string {
-  const lines = rows.map(
-    (r) =>
-      `| ${r.imageAlias} | ${r.vdsmTaskId ? `\`${r.vdsmTaskId}\`` : '—'} | ${r.state} | ${r.status} | ${r.result} | ${r.code ?? ''} ${r.message ?? ''} |`,
-  );
+/** One row of the task table: rendered once per change of that row, not per render of the table. */
+export function renderTaskTableLine(r: TaskRow): string {
+  return `| ${r.imageAlias} | ${r.vdsmTaskId ? `\`${r.vdsmTaskId}\`` : '—'} | ${r.state} | ${r.status} | ${r.result} | ${r.code ?? ''} ${r.message ?? ''} |`;
+}
+
+/** The task table from lines already rendered by renderTaskTableLine. */
+export function renderTaskTableLines(heading: string, lines: Iterable<string>): string {
   return [
     heading,
     '',
@@ -30,4 +32,8 @@ export function renderTaskTable(heading: string, rows: TaskRow[]): string {
     '|---|---|---|---|---|---|',
     ...lines,
   ].join('\n');
+}
+
+export function renderTaskTable(heading: string, rows: TaskRow[]): string {
+  return renderTaskTableLines(heading, rows.map(renderTaskTableLine));
 }

@@ -2,6 +2,8 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -13,7 +15,7 @@ import type { OvirtActivities, StartTaskResult } from '../activities';
 import type { RemoveImageInput, RemoveImageResult } from '../shared/commands';
 import { commandStateQuery, taskProgressSignal, taskTableQuery, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
-import { isTaskSuccess, type AsyncTaskResult } from '../shared/vocabulary';
+import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskState } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
 import { renderTaskTable } from './details';
 import {
@@ -44,6 +46,35 @@ const { clearTask } = proxyActivities<OvirtActivities>({
   summary: 'Task.clear',
 });
 
+/**
+ * Patch id of the lean step (runs started before it replay the old command sequence):
+ * - the "Polling" report to the parent is sent, not awaited: waitForTaskEnd is scheduled in the
+ *   same workflow task, and a failed signal (parent gone) is logged instead of failing the step;
+ * - the final row reaches the parent in the step's result ({@link RemoveImageOutcome.row}) instead
+ *   of a "Cleared" signal (still signalled, and awaited, when the step ends by throwing its
+ *   cancellation, which carries no result);
+ * - AsyncTaskState is upserted only on the states searches need ({@link SEARCHED_STATES}), not on
+ *   every change.
+ */
+export const LEAN_STEP_PATCH = 'remove-image-lean-progress';
+
+/**
+ * AsyncTaskState values worth a visibility write: a task running (with its VdsmTaskIds, which
+ * searches for a VDSM task need while it runs), a clear stuck on ClearFailed, and the end (with the
+ * step's CommandStatus). Ended and AttemptingEndAction last a moment: the step's current details
+ * and its queries still show them.
+ */
+const SEARCHED_STATES: ReadonlySet<AsyncTaskState> = new Set<AsyncTaskState>([
+  'Polling',
+  'ClearFailed',
+  'Cleared',
+]);
+
+/** The step's result; `row` (lean runs) is its final task-table row, which the parent shows. */
+export interface RemoveImageOutcome extends RemoveImageResult {
+  row?: TaskRow;
+}
+
 const resultOf = (s: VdsmTaskStatus): AsyncTaskResult => (s.taskResult === '' ? 'unknown' : s.taskResult);
 /** What an administrator should read about a failed task (cleanSuccess/cleanFailure are failures). */
 const OUTCOME: Record<VdsmTaskStatus['taskResult'], string> = {
@@ -63,7 +94,9 @@ const describeFailure = (s: VdsmTaskStatus): string =>
  * for finished+success. Cancellation stops the task, waits for it to end, runs the end action
  * and clears it. The history holds everything the engine kept in async_tasks.
  */
-export async function removeImageWorkflow(input: RemoveImageInput): Promise<RemoveImageResult> {
+export async function removeImageWorkflow(input: RemoveImageInput): Promise<RemoveImageOutcome> {
+  // First, before any command: the run keeps the path it started with.
+  const lean = patched(LEAN_STEP_PATCH);
   const { image } = input;
   const commandId = workflowInfo().workflowId;
   const row: TaskRow = {
@@ -108,13 +141,21 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   }));
   const parent = getExternalWorkflowHandle(input.parentCommandId);
 
-  /** Moves the row on; the parent hears about the moments its table needs (started, ended). */
-  async function advance(patch: Partial<TaskRow>, tellParent = false): Promise<void> {
+  /**
+   * Moves the row on; the parent hears about the moments its table needs (started, ended).
+   * `tell`: 'no'; 'send' the row to the parent without waiting for the signal to be delivered
+   * (lean runs; old runs await it); 'await' its delivery. In lean runs a failed signal (the parent
+   * has closed) is logged, never thrown: the step goes on and ends its task all the same.
+   */
+  async function advance(patch: Partial<TaskRow>, tell: 'no' | 'send' | 'await' = 'no'): Promise<void> {
     const before = row.state;
     Object.assign(row, patch);
     setCurrentDetails(renderTaskTable(`**RemoveImage ${image.alias}** (${row.state})`, [row]));
-    if (row.state !== before || patch.vdsmTaskId) {
-      // One upsert per change, the step's own CommandStatus included once it has ended.
+    const upsert = lean
+      ? (row.state !== before && SEARCHED_STATES.has(row.state)) || Boolean(patch.vdsmTaskId)
+      : row.state !== before || Boolean(patch.vdsmTaskId);
+    if (upsert) {
+      // The step's own CommandStatus included once it has ended.
       const ended = row.state === 'Cleared';
       upsertSearchAttributes([
         { key: SA.AsyncTaskState, value: row.state },
@@ -129,8 +170,27 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
           : []),
       ]);
     }
-    if (tellParent) await parent.signal(taskProgressSignal, { ...row });
+    if (tell === 'no') return;
+    if (!lean) {
+      await parent.signal(taskProgressSignal, { ...row });
+      return;
+    }
+    // Not cancellable: a cancel arriving before delivery must not take the report back (the
+    // step's own cancellation handling goes on from waitForTaskEnd, scheduled meanwhile).
+    const delivery = CancellationScope.nonCancellable(() => parent.signal(taskProgressSignal, { ...row }));
+    const sent = delivery.catch((err: unknown) => {
+      log.warn('could not report the step to its parent', {
+        parent: input.parentCommandId,
+        state: row.state,
+        error: (err as Error).message,
+      });
+    });
+    if (tell === 'await') await sent;
   }
+  /** How the step tells its parent it has been cleared: lean runs return the row instead. */
+  const clearedReport = lean ? 'no' : 'await';
+  const outcome = (result: RemoveImageResult): RemoveImageOutcome =>
+    lean ? { ...result, row: { ...row } } : result;
 
   // Starting is short and must not be torn in half: a cancellation waits until we know the task.
   let start: StartTaskResult;
@@ -141,9 +201,9 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
     await CancellationScope.nonCancellable(async () => {
       await advance({ state: 'AttemptingEndAction', status: 'unknown', message: failureReason });
       await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded: false, failureReason });
-      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, clearedReport);
     });
-    return { diskId: image.diskId, succeeded: false, vdsmTaskId: null, failureReason };
+    return outcome({ diskId: image.diskId, succeeded: false, vdsmTaskId: null, failureReason });
   }
 
   if (start.kind === 'alreadyGone') {
@@ -162,14 +222,15 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
         succeeded: true,
         failureReason: null,
       });
-      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+      await advance({ state: 'Cleared', endTime: new Date().toISOString() }, clearedReport);
     });
-    return { diskId: image.diskId, succeeded: true, vdsmTaskId: null, failureReason: null };
+    return outcome({ diskId: image.diskId, succeeded: true, vdsmTaskId: null, failureReason: null });
   }
 
   const vdsmTaskId = start.vdsmTaskId;
   const task = { poolId: image.poolId, vdsmTaskId };
-  await advance({ state: 'Polling', status: 'running', vdsmTaskId }, true);
+  // Lean runs schedule waitForTaskEnd in the same workflow task as the report to the parent.
+  await advance({ state: 'Polling', status: 'running', vdsmTaskId }, 'send');
 
   let final: VdsmTaskStatus;
   let cancelledBy: Error | undefined;
@@ -203,6 +264,8 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   const failureReason = succeeded
     ? null
     : (waitFailure ?? (cancelledBy ? 'cancelled: ' : '') + describeFailure(final));
+  // A step that ends by throwing its cancellation has no result to carry its row: it signals it.
+  const endsCancelled = cancelledBy !== undefined && !succeeded;
 
   await CancellationScope.nonCancellable(async () => {
     await advance({
@@ -224,9 +287,12 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
         await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
       }
     }
-    await advance({ state: 'Cleared', endTime: new Date().toISOString() }, true);
+    await advance(
+      { state: 'Cleared', endTime: new Date().toISOString() },
+      endsCancelled ? 'await' : clearedReport,
+    );
   });
 
-  if (cancelledBy !== undefined && !succeeded) throw cancelledBy;
-  return { diskId: image.diskId, succeeded, vdsmTaskId, failureReason };
+  if (endsCancelled && cancelledBy) throw cancelledBy;
+  return outcome({ diskId: image.diskId, succeeded, vdsmTaskId, failureReason });
 }
