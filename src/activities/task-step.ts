@@ -89,7 +89,9 @@ export function createTaskStepActivities(
       );
       if (next) {
         const knownToNext = new Set(next.knownTaskIds);
-        candidates = candidates.filter((id) => knownToNext.has(id));
+        const narrowed = candidates.filter((id) => knownToNext.has(id));
+        // None known to the next intent breaks the premise (a start outside the lease): stay ambiguous.
+        if (narrowed.length > 0) candidates = narrowed;
       }
     }
     if (candidates.length > 1) {
