@@ -46,6 +46,11 @@ const statusKey = (s: VdsmTaskStatus): string => `${s.taskState}|${s.taskResult}
  */
 export class TaskStatusHub {
   private readonly pools = new Map<string, PoolPoller>();
+  /**
+   * When each pool's last poll answered (or failed), kept across pollers: a pool's poller goes
+   * when nobody waits, and the next one must still respect the minimum interval.
+   */
+  private readonly lastPollEndedAt = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -62,7 +67,11 @@ export class TaskStatusHub {
     if (this.closed) return Promise.reject(new Error('status hub is closed'));
     let poller = this.pools.get(poolId);
     if (!poller) {
-      poller = new PoolPoller(poolId, this.spm, this.policy, this.now, () => this.pools.delete(poolId));
+      poller = new PoolPoller(poolId, this.spm, this.policy, this.now, {
+        onIdle: () => this.pools.delete(poolId),
+        lastPollEndedAt: () => this.lastPollEndedAt.get(poolId),
+        pollEnded: (at) => this.lastPollEndedAt.set(poolId, at),
+      });
       this.pools.set(poolId, poller);
     }
     return poller.wait(taskId, options);
@@ -95,10 +104,23 @@ class PoolPoller {
     private readonly spm: SpmLocator,
     private readonly policy: PollingPolicy,
     private readonly now: () => number,
-    private readonly onIdle: () => void,
+    private readonly pool: {
+      onIdle: () => void;
+      lastPollEndedAt: () => number | undefined;
+      pollEnded: (at: number) => void;
+    },
   ) {
     this.intervalMs = policy.minIntervalMs;
     this.lastChangeAt = now();
+  }
+
+  /**
+   * The earliest a poll may start: a minimum interval after the last one ended (so two calls
+   * never reach the SPM within one interval, however long a call takes), or now if that has passed.
+   */
+  private earliestPollAt(): number {
+    const last = this.pool.lastPollEndedAt();
+    return Math.max(this.now(), last === undefined ? 0 : last + this.policy.minIntervalMs);
   }
 
   wait(
@@ -122,16 +144,19 @@ class PoolPoller {
         },
         { once: true },
       );
-      // A new task is a change: poll soon, at the minimum interval, coalesced with the others.
+      // A new task is a change: poll as soon as the minimum interval allows (now, if the pool
+      // was not polled for that long), coalesced with the others.
       this.intervalMs = this.policy.minIntervalMs;
       this.lastChangeAt = this.now();
+      // A poll in flight reschedules when it ends (at most an interval later).
       if (this.polling) return;
-      // Pull a backed-off poll forward; never push an imminent one back (coalescing).
-      if (this.timer && this.timerDueAt - this.now() > this.policy.minIntervalMs) {
+      const dueAt = this.earliestPollAt();
+      // Pull a later (backed-off) poll forward; an earlier one already serves this waiter.
+      if (this.timer && this.timerDueAt > dueAt) {
         clearTimeout(this.timer);
         this.timer = undefined;
       }
-      if (!this.timer) this.schedule(this.policy.minIntervalMs);
+      if (!this.timer) this.schedule(dueAt - this.now());
     });
   }
 
@@ -162,14 +187,18 @@ class PoolPoller {
   }
 
   private async poll(): Promise<void> {
-    if (this.waiters.size === 0) return this.onIdle();
+    if (this.waiters.size === 0) return this.pool.onIdle();
     this.polling = true;
     let changed = false;
+    // Only tasks waited on before the call went out can be judged absent from its answer: a task
+    // whose waiter came while the call was in flight may have been created after the SPM answered.
+    const asked = new Set(this.waiters.keys());
     try {
       this.polls++;
       const statuses = await this.spm.onSpm(this.poolId, (s) => s.api.hostGetAllTasksStatuses());
       for (const taskId of [...this.waiters.keys()]) {
-        changed = this.deliver(taskId, statuses[taskId] ?? vanished(taskId)) || changed;
+        const status = statuses[taskId] ?? (asked.has(taskId) ? vanished(taskId) : undefined);
+        if (status) changed = this.deliver(taskId, status) || changed;
       }
     } catch (err) {
       if (err instanceof VdsmMalformedResponseError) {
@@ -180,9 +209,10 @@ class PoolPoller {
       // the waiting activities keep heartbeating and Temporal sees them alive.
     } finally {
       this.polling = false;
+      this.pool.pollEnded(this.now());
     }
     if (this.waiters.size === 0) {
-      this.onIdle();
+      this.pool.onIdle();
       return;
     }
     const now = this.now();

@@ -9,6 +9,8 @@ class FakeSpm {
   statuses: Record<string, VdsmTaskStatus> = {};
   polls: number[] = [];
   malformedTask: string | undefined;
+  /** How long the SPM takes to answer a status poll (its table is read when the call arrives). */
+  answerDelayMs = 0;
   set(
     taskID: string,
     taskState: VdsmTaskStatus['taskState'],
@@ -24,7 +26,9 @@ class FakeSpm {
         this.polls.push(Date.now());
         if (this.malformedTask)
           throw new VdsmMalformedResponseError('Host.getAllTasksStatuses', 'fake', 'bad entry', {});
-        return { ...this.statuses };
+        const answer = { ...this.statuses };
+        if (this.answerDelayMs) await new Promise((r) => setTimeout(r, this.answerDelayMs));
+        return answer;
       },
       taskGetStatus: async (id: string) => {
         if (id === this.malformedTask)
@@ -96,6 +100,66 @@ describe('TaskStatusHub', () => {
     expect(Date.now() - t0).toBeLessThan(600);
     spm.set('a', 'finished', 'cleanSuccess');
     expect((await done).taskResult).toBe('cleanSuccess');
+    hub.close();
+  });
+
+  test('a new waiter is polled for at once when the pool was not polled for an interval, never sooner', async () => {
+    const spm = new FakeSpm();
+    const hub = hubFor(spm, { minIntervalMs: 400, maxIntervalMs: 400 });
+    spm.set('a', 'finished', 'success');
+    // Nothing polled this pool yet: the first poll does not wait an interval.
+    const t0 = Date.now();
+    expect((await hub.waitForEnd('p1', 'a')).taskResult).toBe('success');
+    expect(Date.now() - t0).toBeLessThan(200);
+    // Polled just now: the next waiter's poll waits out the interval, even though the pool's
+    // poller went idle in between.
+    spm.set('b', 'finished', 'success');
+    await hub.waitForEnd('p1', 'b');
+    expect(spm.polls.length).toBe(2);
+    expect(spm.polls[1]! - spm.polls[0]!).toBeGreaterThanOrEqual(399);
+    // Not polled for longer than the interval: at once again.
+    await sleep(450);
+    spm.set('c', 'finished', 'success');
+    const t1 = Date.now();
+    await hub.waitForEnd('p1', 'c');
+    expect(Date.now() - t1).toBeLessThan(200);
+    expect(spm.polls.length).toBe(3);
+    hub.close();
+  });
+
+  test('waiters arriving at any moment never cause two polls of a pool within an interval', async () => {
+    const spm = new FakeSpm();
+    spm.answerDelayMs = 15;
+    const hub = hubFor(spm, { minIntervalMs: 100, maxIntervalMs: 100 });
+    const waits: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 25; i++) {
+      spm.set(`s${i}`, 'running');
+      waits.push(hub.waitForEnd('p1', `s${i}`));
+      await sleep(i % 3 === 0 ? 7 : 31);
+    }
+    for (let i = 0; i < 25; i++) spm.set(`s${i}`, 'finished', 'success');
+    await Promise.all(waits);
+    const gaps = spm.polls.slice(1).map((t, i) => t - spm.polls[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(4);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(99);
+    hub.close();
+  });
+
+  test('a task waited on while a poll is in flight is not taken as gone from that poll', async () => {
+    const spm = new FakeSpm();
+    spm.answerDelayMs = 100;
+    spm.set('old', 'running');
+    const hub = hubFor(spm, { minIntervalMs: 50, maxIntervalMs: 50 });
+    const old = hub.waitForEnd('p1', 'old');
+    while (spm.polls.length === 0) await sleep(2);
+    // The first poll is in flight and its answer predates the next task.
+    spm.set('new', 'running');
+    const fresh = hub.waitForEnd('p1', 'new');
+    await sleep(150); // that answer (without 'new') has been handled
+    spm.set('new', 'finished', 'success');
+    spm.set('old', 'finished', 'success');
+    const [, ended] = await Promise.all([old, fresh]);
+    expect(ended.taskState).toBe('finished');
     hub.close();
   });
 
