@@ -64,7 +64,10 @@ export interface BenchOptions {
   sampleMs: number;
   /** Extra environment of the ovirt-tasks worker children (tuning experiments: MALLOC_ARENA_MAX=2, ...). */
   workerEnv: Record<string, string>;
-  /** inprocess: `node bin/ovirt-tasks worker` (webpacks its workflows at start); prebuilt: experiment. */
+  /**
+   * inprocess: `node bin/ovirt-tasks worker`, the product (it loads lib/workflow-bundle.js, which
+   * `npm run build` writes); prebuilt: experiment worker, same bundle, plus memory after a full GC.
+   */
   workerBundle: 'inprocess' | 'prebuilt';
   seed: number;
   keep: boolean;
@@ -111,7 +114,7 @@ function parseOptions(argv: string[]): BenchOptions {
     .addOption(
       new Option(
         '--worker-bundle <how>',
-        'inprocess: the product `ovirt-tasks worker` (bundles at start); prebuilt: experiment, bundle built once by the bench',
+        'inprocess: the product `ovirt-tasks worker` (loads the bundle `npm run build` wrote); prebuilt: experiment worker, same bundle, also reports memory after a full GC',
       )
         .choices(['inprocess', 'prebuilt'])
         .default('inprocess'),
@@ -119,7 +122,7 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--seed <n>', 'seed of the simulator dice', int, 42)
     .option(
       '--worker-env <KEY=VALUE>',
-      'extra environment of the worker children (repeatable), e.g. MALLOC_ARENA_MAX=2',
+      'extra environment of the worker children (repeatable), e.g. OVIRT_TASKS_MAX_CACHED_WORKFLOWS=100 or MALLOC_ARENA_MAX=8 (default 2, as in the Docker image)',
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
@@ -1241,6 +1244,8 @@ async function main(): Promise<number> {
 
   const workerSettings: Record<string, string> = {
     JANITOR_INTERVAL_MS: String(3_600_000),
+    // As deployed: the Docker image sets it (glibc malloc arenas, docs/benchmarks.md).
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     ...options.workerEnv,
   };
   for (const key of [
@@ -1266,20 +1271,17 @@ async function main(): Promise<number> {
   let workerCommand: StackOptions['workerCommand'];
   const baselineEnv: Record<string, string> = {};
   if (options.workerBundle === 'prebuilt') {
-    log('bundling the workflows once (prebuilt-bundle experiment)');
-    const logger = new DefaultLogger('WARN');
-    const ovirt = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger });
+    log('bundling the baseline workflows once (prebuilt-bundle experiment)');
     const baseline = await bundleWorkflowCode({
       workflowsPath: require.resolve('./baseline/workflows'),
-      logger,
+      logger: new DefaultLogger('WARN'),
     });
-    writeFileSync(join(dir, 'ovirt-workflows.js'), ovirt.code);
     writeFileSync(join(dir, 'baseline-workflows.js'), baseline.code);
     workerCommand = {
+      // The product's bundle (lib/workflow-bundle.js), as `ovirt-tasks worker` loads it.
       args: [join(__dirname, 'support', 'prebuilt-worker.js')],
       readyLine: OVIRT_WORKER_READY_LINE,
       env: {
-        BENCH_WORKFLOW_BUNDLE: join(dir, 'ovirt-workflows.js'),
         NODE_OPTIONS: ['--expose-gc', options.workerEnv.NODE_OPTIONS].filter(Boolean).join(' '),
       },
     };

@@ -1,7 +1,15 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { IllegalStateError } from '@temporalio/common';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type NativeConnection,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, type Config } from './config/config';
+import { prebuiltWorkflowBundle } from './dev/build-workflow-bundle';
 import { generateDataCenter, loadFixture } from './fixture';
 import { openInventory } from './inventory';
 import type { InventoryRepository } from './inventory/port';
@@ -20,7 +28,10 @@ export interface OvirtWorkerDeps {
   /** For the janitor's "is the owner still running?" question. */
   client?: Client;
   taskQueue?: string;
-  /** Prebuilt bundle (tests build it once per file); default: bundle src/workflows at start. */
+  /**
+   * Prebuilt bundle (tests build it once per file). Default: the one `npm run build` writes next
+   * to the compiled worker (lib/workflow-bundle.js), else webpack ./workflows at start (from src/).
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
 }
@@ -33,15 +44,17 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     config: deps.config,
     temporal: deps.client,
   });
+  const workflowBundle = deps.workflowBundle ?? defaultWorkflowBundle();
   const worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue ?? deps.config.taskQueue,
-    ...(deps.workflowBundle
-      ? { workflowBundle: deps.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
     ...(deps.identity ? { identity: deps.identity } : {}),
+    // Each waiting step is a cached workflow (~0.4 MiB in the workflow isolate): bound them
+    // (OVIRT_TASKS_MAX_CACHED_WORKFLOWS); evicted ones replay on their next workflow task.
+    maxCachedWorkflows: deps.config.maxCachedWorkflows,
     // Each waiting step holds one activity slot while its task runs: allow many.
     maxConcurrentActivityTaskExecutions: 2_000,
     // A waiting activity learns of cancellation only through a heartbeat's answer.
@@ -57,6 +70,12 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     }
   };
   return worker;
+}
+
+/** The bundle `npm run build` wrote next to this (compiled) file, if any. */
+function defaultWorkflowBundle(): WorkerOptions['workflowBundle'] {
+  const codePath = prebuiltWorkflowBundle(__dirname);
+  return codePath ? { codePath } : undefined;
 }
 
 /** One janitor Schedule per pool the inventory knows; idempotent. */
@@ -91,12 +110,25 @@ export async function ensureJanitorSchedules(
 }
 
 /**
+ * Makes the Temporal runtime (SDK and core) log at LOG_LEVEL. Must run before the first
+ * connection or worker of the process; a no-op if the runtime already exists (e.g. a test set it).
+ */
+export function installRuntimeLogger(level: Config['logLevel']): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch (err) {
+    if (!(err instanceof IllegalStateError)) throw err;
+  }
+}
+
+/**
  * `ovirt-tasks worker`: a worker configured only from the environment (src/config and the
  * Temporal variables read like the `temporal` CLI), the same image for dev, compose or Cloud.
  * Runs until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown).
  */
 export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
+  installRuntimeLogger(config.logLevel);
   const inventory = openInventory(config.inventoryUrl);
   const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
   try {

@@ -12,6 +12,12 @@ describe('loadConfig', () => {
     expect(config.inventoryUrl).toBe('sqlite:.data/inventory.db');
     expect(config.vdsm.tls).toBeUndefined();
     expect(config.polling.minIntervalMs).toBeLessThanOrEqual(config.polling.maxIntervalMs);
+    expect(config.maxCachedWorkflows).toBe(500);
+  });
+
+  it('reads the workflow cache size; 0 disables the cache', () => {
+    expect(loadConfig({ OVIRT_TASKS_MAX_CACHED_WORKFLOWS: '100' }).maxCachedWorkflows).toBe(100);
+    expect(loadConfig({ OVIRT_TASKS_MAX_CACHED_WORKFLOWS: '0' }).maxCachedWorkflows).toBe(0);
   });
 
   it('treats an empty variable as unset', () => {
@@ -44,6 +50,16 @@ describe('loadConfig', () => {
       'must be ≥ POLL_MIN_INTERVAL_MS',
     ],
     ['VDSM_TLS', { VDSM_TLS: 'true' }, 'needs VDSM_TLS_CERT, VDSM_TLS_KEY and VDSM_TLS_CA'],
+    [
+      'OVIRT_TASKS_MAX_CACHED_WORKFLOWS',
+      { OVIRT_TASKS_MAX_CACHED_WORKFLOWS: '1' },
+      'must be 0 (no cache) or at least 2',
+    ],
+    [
+      'OVIRT_TASKS_MAX_CACHED_WORKFLOWS',
+      { OVIRT_TASKS_MAX_CACHED_WORKFLOWS: '-5' },
+      'greater than or equal to 0',
+    ],
   ])('rejects a bad %s with a message naming the variable and the rule', (variable, env, rule) => {
     let error: unknown;
     try {

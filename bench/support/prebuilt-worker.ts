@@ -1,12 +1,15 @@
 /**
  * EXPERIMENT (`npm run bench -- --worker-bundle prebuilt`): `ovirt-tasks worker` as
- * runWorkerCommand (src/worker.ts) builds it, except that the workflow bundle is read from
- * BENCH_WORKFLOW_BUNDLE (built once by the bench) instead of being webpacked inside the worker
- * process. It exists to measure what webpack leaves in a worker's RSS; the product path is
- * `node bin/ovirt-tasks worker`.
+ * runWorkerCommand (src/worker.ts) builds it, with the same workflow bundle (the one
+ * `npm run build` writes, lib/workflow-bundle.js; BENCH_WORKFLOW_BUNDLE overrides it), plus a full
+ * GC and `process.memoryUsage()` on SIGUSR2: what is live, not just held. The product path is
+ * `node bin/ovirt-tasks worker`. The cache size comes from OVIRT_TASKS_MAX_CACHED_WORKFLOWS.
  */
-import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { join } from 'node:path';
+import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/config';
+import { prebuiltWorkflowBundle } from '../../src/dev/build-workflow-bundle';
+import { projectRoot } from '../../src/dev/project-root';
 import { openInventory } from '../../src/inventory';
 import { connectClient, connectWorkerConnection } from '../../src/shared/temporal-connection';
 import { createVdsmConnector } from '../../src/vdsm';
@@ -25,15 +28,8 @@ async function main(): Promise<void> {
       `${MEMORY_LINE}${JSON.stringify({ ...process.memoryUsage(), gcExposed: 'gc' in globalThis })}`,
     );
   });
-  // BENCH_MAX_CACHED_WORKFLOWS: the worker's sticky cache size (createOvirtWorker leaves the SDK's
-  // default, which grows with the heap limit): injected here to measure what the cache costs.
-  const maxCached = process.env.BENCH_MAX_CACHED_WORKFLOWS;
-  if (maxCached) {
-    const create = Worker.create.bind(Worker);
-    Worker.create = (options: WorkerOptions) => create({ ...options, maxCachedWorkflows: Number(maxCached) });
-  }
-  const codePath = process.env.BENCH_WORKFLOW_BUNDLE;
-  if (!codePath) throw new Error('BENCH_WORKFLOW_BUNDLE is required');
+  const codePath = process.env.BENCH_WORKFLOW_BUNDLE ?? prebuiltWorkflowBundle(join(projectRoot(), 'lib'));
+  if (!codePath) throw new Error('lib/workflow-bundle.js is missing or stale: run `npm run build`');
   const config = loadConfig(process.env);
   const inventory = openInventory(config.inventoryUrl);
   const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });

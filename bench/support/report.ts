@@ -36,7 +36,7 @@ export function renderReport(r: BenchResult): string {
     `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}, ${m.temporalCli}; load average at start ${m.loadAverageAtStart.join(' ')}. Run took ${r.elapsedS} s.`,
   );
   out.push(
-    `Worker: ${r.options.workerBundle === 'prebuilt' ? 'EXPERIMENT — workflow bundle prebuilt by the bench' : '`node bin/ovirt-tasks worker` (bundles its workflows at start)'}${Object.keys(r.options.workerEnv).length ? `, extra env ${JSON.stringify(r.options.workerEnv)}` : ''}. Engine: POLL_MIN ${r.engine.pollMinMs} ms, POLL_MAX ${r.engine.pollMaxMs} ms, backoff ${r.engine.pollBackoff}, fast phase ${r.engine.pollFastPhaseMs} ms, MAX_CONCURRENT_IMAGES ${r.engine.window}; ${r.options.workers} worker process(es).`,
+    `Worker: ${r.options.workerBundle === 'prebuilt' ? 'EXPERIMENT — prebuilt-worker (product workflow bundle, memory after a full GC)' : '`node bin/ovirt-tasks worker` (loads lib/workflow-bundle.js)'}${Object.keys(r.options.workerEnv).length ? `, extra env ${JSON.stringify(r.options.workerEnv)}` : ''}. Engine: POLL_MIN ${r.engine.pollMinMs} ms, POLL_MAX ${r.engine.pollMaxMs} ms, backoff ${r.engine.pollBackoff}, fast phase ${r.engine.pollFastPhaseMs} ms, MAX_CONCURRENT_IMAGES ${r.engine.window}; ${r.options.workers} worker process(es).`,
   );
   out.push(
     `Shape (from a real history): RemoveVm runs ${r.shape.parentActivitiesBefore} activities before its children and ${r.shape.parentActivitiesAfter} after; a RemoveImage step runs ${r.shape.childActivities} (${r.shape.childActivityTypes.join(', ')}).`,
@@ -385,7 +385,7 @@ export function renderReport(r: BenchResult): string {
   out.push('');
   out.push(
     table(
-      ['process', 'ready after s (bundling)', 'VmHWM MiB (lifetime peak, incl. bundling)', 'exit'],
+      ['process', 'ready after s', 'VmHWM MiB (lifetime peak)', 'exit'],
       r.workers.map((w) => [w.name, w.readyAfterS, w.peakHwmMiB, w.exit ?? 'stopped by the bench']),
     ),
   );

@@ -247,11 +247,14 @@ export function workerEnvironment(settings: Record<string, string>): NodeJS.Proc
 
 export const OVIRT_WORKER_READY_LINE = 'ovirt-tasks worker polling task queue';
 
-/** `node bin/ovirt-tasks worker`: needs `npm run build`. */
+/** `node bin/ovirt-tasks worker`: needs `npm run build` (the CLI and the workflow bundle). */
 export function ovirtWorkerArgs(): string[] {
   const bin = join(projectRoot(), 'bin', 'ovirt-tasks');
-  if (!existsSync(join(projectRoot(), 'lib', 'cli', 'main.js'))) {
-    throw new Error('lib/cli/main.js is missing: run `npm run build` first');
+  // Without lib/workflow-bundle.js the worker would webpack its workflows itself: not as shipped.
+  for (const file of ['cli/main.js', 'workflow-bundle.js']) {
+    if (!existsSync(join(projectRoot(), 'lib', file))) {
+      throw new Error(`lib/${file} is missing: run \`npm run build\` first`);
+    }
   }
   return [bin, 'worker'];
 }

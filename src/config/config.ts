@@ -11,7 +11,7 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 const ms = z.coerce.number().int().nonnegative();
 const positiveMs = z.coerce.number().int().positive();
 /** See OVIRT_TASKS_MAX_CACHED_WORKFLOWS; chosen from the in-flight bench (docs/benchmarks.md). */
-const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
+const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /** Environment variable → config field, with the rule each must satisfy. */
 export const ConfigSchema = z

@@ -10,7 +10,8 @@ import type { InventoryRepository } from '../inventory/port';
 import { DEFAULT_NAMESPACE } from '../shared/names';
 import { createVdsmConnector } from '../vdsm';
 import { startSimulator } from '../vdsm-sim/main';
-import { createOvirtWorker, ensureJanitorSchedules } from '../worker';
+import { createOvirtWorker, ensureJanitorSchedules, installRuntimeLogger } from '../worker';
+import { prebuiltWorkflowBundle } from './build-workflow-bundle';
 import { startDevServer } from './dev-server';
 import { resolveTemporalBinary } from './temporal-binary';
 
@@ -45,6 +46,7 @@ const HOST = '127.0.0.1';
 /** The embedded stack of `ovirt-tasks dev`: server, simulator, inventory and worker in one process. */
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   const { config, log } = options;
+  installRuntimeLogger(config.logLevel);
   const dataDir = resolve(options.dataDir);
   mkdirSync(join(dataDir, 'vdsm'), { recursive: true });
   // Undone in reverse order, whether start-up fails half-way or the stack stops.
@@ -105,11 +107,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const workerConnection = await NativeConnection.connect({ address: server.address });
     cleanups.push({ what: 'worker connection', run: () => workerConnection.close() });
-    // Bundled here only to keep webpack's build report out of the console.
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      logger: new DefaultLogger('WARN'),
-    });
+    // The bundle `npm run build` wrote; bundled here (quietly) only when running from src/.
+    const prebuilt = prebuiltWorkflowBundle(join(__dirname, '..'));
+    const workflowBundle = prebuilt
+      ? { codePath: prebuilt }
+      : await bundleWorkflowCode({
+          workflowsPath: require.resolve('../workflows'),
+          logger: new DefaultLogger('WARN'),
+        });
     const worker = await createOvirtWorker({
       connection: workerConnection,
       namespace: DEFAULT_NAMESPACE,
