@@ -182,7 +182,7 @@ const network: FaultAction = async (ctx) => {
   });
   await sleep(forMs);
   sim.setFaults({ latencyMs: null, dropConnections: null });
-  return `latency 10–${maxLatency} ms and ${probability * 100}% dropped connections for ${forMs} ms`;
+  return `latency 10–${maxLatency} ms and ${(probability * 100).toFixed(1)}% dropped connections for ${forMs} ms`;
 };
 
 function scheduleFor(name: ScenarioName): Array<{ name: string; action: FaultAction }> {

@@ -337,17 +337,10 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async addAudit(entry: NewAuditEntry): Promise<void> {
-    const time = entry.time === undefined ? null : isoTime(entry.time, 'addAudit');
-    await this.query(
-      'addAudit',
-      `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-       VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
-      [time, entry.type, entry.severity, entry.message, entry.correlationId, JSON.stringify(entry.entityIds)],
-    );
+    await this.transaction('addAudit', (c) => insertAudit(c, entry));
   }
 
   async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
-    const time = entry.time === undefined ? null : isoTime(entry.time, 'addAuditOnce');
     return this.transaction('addAuditOnce', async (c) => {
       // Under READ COMMITTED two transactions could both see "absent": serialise on the key.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
@@ -359,18 +352,7 @@ export class PostgresInventory implements InventoryRepository {
         [entry.correlationId, entry.type],
       );
       if (rows.length > 0) return false;
-      await c.query(
-        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-         VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
-        [
-          time,
-          entry.type,
-          entry.severity,
-          entry.message,
-          entry.correlationId,
-          JSON.stringify(entry.entityIds),
-        ],
-      );
+      await insertAudit(c, entry);
       return true;
     });
   }
@@ -539,4 +521,13 @@ export class PostgresInventory implements InventoryRepository {
       vdsmTaskIds,
     ]);
   }
+}
+
+async function insertAudit(c: Queryable, entry: NewAuditEntry): Promise<void> {
+  const time = entry.time === undefined ? null : isoTime(entry.time, 'addAudit');
+  await c.query(
+    `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+     VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
+    [time, entry.type, entry.severity, entry.message, entry.correlationId, JSON.stringify(entry.entityIds)],
+  );
 }

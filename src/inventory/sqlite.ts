@@ -330,19 +330,7 @@ export class SqliteInventory implements InventoryRepository {
 
   async addAudit(entry: NewAuditEntry): Promise<void> {
     const time = entry.time === undefined ? new Date().toISOString() : isoTime(entry.time, 'addAudit');
-    return this.write('addAudit', () => {
-      this.stmt(
-        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(
-        time,
-        entry.type,
-        entry.severity,
-        entry.message,
-        entry.correlationId,
-        JSON.stringify(entry.entityIds),
-      );
-    });
+    return this.write('addAudit', () => this.insertAudit(entry, time));
   }
 
   async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
@@ -354,19 +342,23 @@ export class SqliteInventory implements InventoryRepository {
         entry.type,
       );
       if (exists) return false;
-      this.stmt(
-        `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(
-        time,
-        entry.type,
-        entry.severity,
-        entry.message,
-        entry.correlationId,
-        JSON.stringify(entry.entityIds),
-      );
+      this.insertAudit(entry, time);
       return true;
     });
+  }
+
+  private insertAudit(entry: NewAuditEntry, time: string): void {
+    this.stmt(
+      `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(
+      time,
+      entry.type,
+      entry.severity,
+      entry.message,
+      entry.correlationId,
+      JSON.stringify(entry.entityIds),
+    );
   }
 
   async listAudit(

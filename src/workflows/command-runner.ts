@@ -27,7 +27,7 @@ import {
 import { workflowIds } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
-import { renderTaskTableLine, renderTaskTableLines } from './details';
+import { initialTaskRow, renderTaskTableLine, renderTaskTableLines } from './details';
 import { removeImageWorkflow, type RemoveImageOutcome } from './remove-image';
 
 /**
@@ -157,25 +157,15 @@ export class CommandTracker {
 
   private rowOf(image: ImagePlan): TaskRow {
     return (
-      this.rows.get(image.diskId) ?? {
-        commandType: 'RemoveImage',
+      this.rows.get(image.diskId) ??
+      initialTaskRow({
         commandId: workflowIds.removeImage(this.commandId, image.diskId),
         parentCommandId: this.commandId,
         rootCommandId: this.commandId,
-        imageId: image.diskId,
-        imageAlias: image.alias,
-        storagePoolId: image.poolId,
-        taskType: 'deleteImage',
-        vdsmTaskId: null,
-        stepDescription: `Removing disk ${image.alias}`,
+        image,
         status: 'unknown',
-        result: 'unknown',
-        state: 'Initializing',
-        code: null,
-        message: null,
         startTime: null,
-        endTime: null,
-      }
+      })
     );
   }
 

@@ -4,6 +4,37 @@ import type { ImagePlan } from '../shared/commands';
 
 const GiB = 1024 ** 3;
 
+/** A RemoveImage step's row before anything happened to it (the step's own, or its parent's placeholder). */
+export function initialTaskRow(ids: {
+  commandId: string;
+  parentCommandId: string;
+  rootCommandId: string;
+  image: ImagePlan;
+  status: TaskRow['status'];
+  startTime: string | null;
+}): TaskRow {
+  const { image } = ids;
+  return {
+    commandType: 'RemoveImage',
+    commandId: ids.commandId,
+    parentCommandId: ids.parentCommandId,
+    rootCommandId: ids.rootCommandId,
+    imageId: image.diskId,
+    imageAlias: image.alias,
+    storagePoolId: image.poolId,
+    taskType: 'deleteImage',
+    vdsmTaskId: null,
+    stepDescription: `Removing disk ${image.alias}`,
+    status: ids.status,
+    result: 'unknown',
+    state: 'Initializing',
+    code: null,
+    message: null,
+    startTime: ids.startTime,
+    endTime: null,
+  };
+}
+
 export function renderImagesDetails(title: string, images: ImagePlan[]): string {
   const rows = images.map(
     (i) =>

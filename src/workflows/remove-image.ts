@@ -17,7 +17,7 @@ import { commandStateQuery, taskProgressSignal, taskTableQuery, type TaskRow } f
 import { SA } from '../shared/search-attributes';
 import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskState } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
-import { renderTaskTable } from './details';
+import { initialTaskRow, renderTaskTable } from './details';
 import {
   endActionActivityOptions,
   startTaskActivityOptions,
@@ -99,25 +99,14 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
   const lean = patched(LEAN_STEP_PATCH);
   const { image } = input;
   const commandId = workflowInfo().workflowId;
-  const row: TaskRow = {
-    commandType: 'RemoveImage',
+  const row: TaskRow = initialTaskRow({
     commandId,
     parentCommandId: input.parentCommandId,
     rootCommandId: input.rootCommandId,
-    imageId: image.diskId,
-    imageAlias: image.alias,
-    storagePoolId: image.poolId,
-    taskType: 'deleteImage',
-    vdsmTaskId: null,
-    stepDescription: `Removing disk ${image.alias}`,
+    image,
     status: 'init',
-    result: 'unknown',
-    state: 'Initializing',
-    code: null,
-    message: null,
     startTime: new Date().toISOString(),
-    endTime: null,
-  };
+  });
   setHandler(taskTableQuery, () => [row]);
   setHandler(commandStateQuery, () => ({
     commandType: 'RemoveImage',
