@@ -1,6 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { IllegalStateError } from '@temporalio/common';
 import {
+  bundleWorkflowCode,
   DefaultLogger,
   Runtime,
   Worker,
@@ -9,7 +10,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, type Config } from './config/config';
-import { prebuiltWorkflowBundle } from './dev/build-workflow-bundle';
+import { prebuiltWorkflowBundle } from './prebuilt-bundle';
 import { generateDataCenter, loadFixture } from './fixture';
 import { openInventory } from './inventory';
 import type { InventoryRepository } from './inventory/port';
@@ -30,7 +31,7 @@ export interface OvirtWorkerDeps {
   taskQueue?: string;
   /**
    * Prebuilt bundle (tests build it once per file). Default: the one `npm run build` writes next
-   * to the compiled worker (lib/workflow-bundle.js), else webpack ./workflows at start (from src/).
+   * to the compiled worker (lib/workflow-bundle.js), else ./workflows bundled at start (from src/).
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
@@ -44,12 +45,11 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     config: deps.config,
     temporal: deps.client,
   });
-  const workflowBundle = deps.workflowBundle ?? defaultWorkflowBundle();
   const worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue ?? deps.config.taskQueue,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    workflowBundle: deps.workflowBundle ?? (await defaultWorkflowBundle()),
     activities,
     ...(deps.identity ? { identity: deps.identity } : {}),
     // Each waiting step is a cached workflow (~0.4 MiB in the workflow isolate): bound them
@@ -72,10 +72,17 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
   return worker;
 }
 
-/** The bundle `npm run build` wrote next to this (compiled) file, if any. */
-function defaultWorkflowBundle(): WorkerOptions['workflowBundle'] {
+/**
+ * The bundle `npm run build` wrote next to this (compiled) file; from src/ (no build), webpack
+ * ./workflows now, quietly (its build report would flood the console).
+ */
+async function defaultWorkflowBundle(): Promise<NonNullable<WorkerOptions['workflowBundle']>> {
   const codePath = prebuiltWorkflowBundle(__dirname);
-  return codePath ? { codePath } : undefined;
+  if (codePath) return { codePath };
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
 }
 
 /** One janitor Schedule per pool the inventory knows; idempotent. */

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/config';
-import { prebuiltWorkflowBundle } from '../../src/dev/build-workflow-bundle';
+import { prebuiltWorkflowBundle } from '../../src/prebuilt-bundle';
 import { projectRoot } from '../../src/dev/project-root';
 import { openInventory } from '../../src/inventory';
 import { connectClient, connectWorkerConnection } from '../../src/shared/temporal-connection';

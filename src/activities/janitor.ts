@@ -68,17 +68,16 @@ export function createJanitorActivities(
         };
         // A step whose start answer was lost has an intent but no claim yet: any task its SPM did
         // not know when the intent was written may be the one it will claim on its retry.
-        const pendingStarts: { owner: string; known: Set<string> }[] = [];
+        const pendingStarts: { known: Set<string> }[] = [];
         for (const intent of await inventory.listStartIntents({ poolId, pending: true })) {
           if (await isRunning(intent.owner)) {
-            pendingStarts.push({ owner: intent.owner, known: new Set(intent.knownTaskIds) });
+            pendingStarts.push({ known: new Set(intent.knownTaskIds) });
           } else if (ageMs(intent.createdAt, at) >= config.janitor.graceMs) {
             // Its step has ended: nobody will ever claim through it.
             await inventory.deleteStartIntent(intent.owner);
           }
         }
-        const claimableBy = (taskId: string): string | undefined =>
-          pendingStarts.find((p) => !p.known.has(taskId))?.owner;
+        const claimable = (taskId: string): boolean => pendingStarts.some((p) => !p.known.has(taskId));
         const report: JanitorReport = {
           poolId,
           spmHostId: host.id,
@@ -92,8 +91,7 @@ export function createJanitorActivities(
           const observation = seen.get(status.taskID);
           if (!observation) continue;
           const claim = claims.get(status.taskID);
-          const pendingOwner = claim ? undefined : claimableBy(status.taskID);
-          const owned = claim !== undefined ? await isRunning(claim.owner) : pendingOwner !== undefined;
+          const owned = claim ? await isRunning(claim.owner) : claimable(status.taskID);
           const firstSeenAge = ageMs(observation.firstSeenAt, at);
 
           if (status.taskState === 'finished' && !owned && firstSeenAge >= config.janitor.graceMs) {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Config } from '../config/config';
 import { generateDataCenter, loadFixture, type DataCenterFixture } from '../fixture';
 import { openInventory } from '../inventory';
@@ -11,7 +11,6 @@ import { DEFAULT_NAMESPACE } from '../shared/names';
 import { createVdsmConnector } from '../vdsm';
 import { startSimulator } from '../vdsm-sim/main';
 import { createOvirtWorker, ensureJanitorSchedules, installRuntimeLogger } from '../worker';
-import { prebuiltWorkflowBundle } from './build-workflow-bundle';
 import { startDevServer } from './dev-server';
 import { resolveTemporalBinary } from './temporal-binary';
 
@@ -107,14 +106,6 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const workerConnection = await NativeConnection.connect({ address: server.address });
     cleanups.push({ what: 'worker connection', run: () => workerConnection.close() });
-    // The bundle `npm run build` wrote; bundled here (quietly) only when running from src/.
-    const prebuilt = prebuiltWorkflowBundle(join(__dirname, '..'));
-    const workflowBundle = prebuilt
-      ? { codePath: prebuilt }
-      : await bundleWorkflowCode({
-          workflowsPath: require.resolve('../workflows'),
-          logger: new DefaultLogger('WARN'),
-        });
     const worker = await createOvirtWorker({
       connection: workerConnection,
       namespace: DEFAULT_NAMESPACE,
@@ -122,7 +113,6 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       inventory,
       vdsm,
       client,
-      workflowBundle,
       // Tells this worker apart from `ovirt-tasks worker` processes in the Web UI.
       identity: `ovirt-tasks-dev-${process.pid}@${hostname()}`,
     });

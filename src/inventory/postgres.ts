@@ -337,7 +337,11 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async addAudit(entry: NewAuditEntry): Promise<void> {
-    await this.transaction('addAudit', (c) => insertAudit(c, entry));
+    try {
+      await insertAudit(this.pool, entry);
+    } catch (err) {
+      throw asInventoryError('addAudit', err);
+    }
   }
 
   async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {

@@ -171,20 +171,14 @@ export class CommandTracker {
 
   state(): CommandState {
     const tasks = this.taskRows();
-    const done = tasks.filter((t) => t.state === 'Cleared');
-    const succeeded = done.filter((t) => isTaskSuccess(t.status, t.result)).length;
+    const { succeeded, failed, running } = this.tally;
     return {
       commandType: this.commandType,
       commandId: this.commandId,
       commandStatus: this.status,
       vmId: this.vmId,
       storagePoolId: this.storagePoolId,
-      images: {
-        total: tasks.length,
-        succeeded,
-        failed: done.length - succeeded,
-        running: tasks.length - done.length,
-      },
+      images: { total: tasks.length, succeeded, failed, running },
       tasks,
       failureReason: this.failureReason,
     };
