@@ -233,3 +233,61 @@ test('a start queued behind another in the same worker heartbeats while it waits
   // A 3 s heartbeat timeout needs a beat at least every 3 s; the first start took longer than that.
   expect(beatsWhileQueued).toBeGreaterThanOrEqual(2);
 });
+
+test('a step clears its task on the new SPM after a failover its worker did not see (401 from the old SPM is not believed)', async () => {
+  stack = await startEngineStack({ worker: false, faults: { durations: { 'Image.delete': 0 } } });
+  const s = stack;
+  const plan = await planOf(s, s.vmByName('web-01').disks[0]!);
+  // One set of activities, as one worker: it learns the SPM when it starts the task.
+  const { startImageDelete, clearTask } = activitiesOf(s);
+  const started = await asStep('step-failover', startImageDelete, { image: plan, force: false });
+  if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
+  const task = started.vdsmTaskId;
+  await eventually(
+    async () => ((await spmApi(s).taskGetStatus(task)).taskState === 'finished' ? true : undefined),
+    10_000,
+    'the task finished',
+  );
+  const { from, to } = await s.sim.failover();
+  expect(to).not.toBe(from);
+  expect(s.sim.listTasks().find((t) => t.id === task)?.hostId).toBe(to);
+
+  await asStep('step-failover', clearTask, { poolId: plan.poolId, vdsmTaskId: task });
+
+  expect(s.sim.listTasks().map((t) => t.id)).not.toContain(task);
+  expect(await s.inventory.listTaskClaims({ poolId: plan.poolId })).toEqual([]);
+});
+
+test('a task VDSM refuses to clear does not keep the janitor from the others; the next sweep takes it', async () => {
+  stack = await startEngineStack({ worker: false, config: { JANITOR_GRACE_MS: '0' } });
+  const s = stack;
+  const [diskA, diskB] = s.vmByName('web-01').disks;
+  // Two finished tasks whose steps are gone (no such workflow): orphans.
+  const tasks = [
+    await startWithLostAnswer(s, `gone-${randomUUID()}`, await planOf(s, diskA!)),
+    await startWithLostAnswer(s, `gone-${randomUUID()}`, await planOf(s, diskB!)),
+  ];
+  await eventually(
+    async () => {
+      const statuses = await spmApi(s).hostGetAllTasksStatuses();
+      return tasks.every((t) => statuses[t]?.taskState === 'finished') ? true : undefined;
+    },
+    10_000,
+    'both tasks finished',
+  );
+  s.sim.setFaults({ failures: [{ verb: 'Task.clear', phase: 'sync', count: 1, code: 100 }] });
+  const { sweepPoolTasks } = activitiesOf(s);
+  const sweep = (): ReturnType<typeof sweepPoolTasks> =>
+    asStep('janitor', sweepPoolTasks, { poolId: s.fixture.pool.id });
+
+  const first = await sweep();
+  expect(first.failed).toHaveLength(1);
+  expect(first.failed[0]?.error).toMatch(/.+/);
+  expect(first.cleared).toHaveLength(1);
+  expect([...first.cleared, first.failed[0]?.taskId].sort()).toEqual([...tasks].sort());
+
+  const second = await sweep();
+  expect(second.failed).toEqual([]);
+  expect(second.cleared).toEqual([first.failed[0]?.taskId]);
+  expect(Object.keys(await spmApi(s).hostGetAllTasksInfo())).toEqual([]);
+});

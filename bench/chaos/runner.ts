@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, type IllegalDisksDetails } from '../../src/shared/errors';
+import { scheduleIds, WorkflowType } from '../../src/shared/names';
 import {
   childIds,
   submitRemoveVms,
@@ -488,6 +489,44 @@ export function checkDeleteTasks(
   return out;
 }
 
+/** What the pool's janitor Schedule did lately: says why a task outlived the grace period. */
+async function janitorState(stack: Stack): Promise<string> {
+  try {
+    const schedule = await stack.client.schedule.getHandle(scheduleIds.taskJanitor(poolOf(stack))).describe();
+    const runs: string[] = [];
+    for await (const run of stack.client.workflow.list({
+      query: `WorkflowType = '${WorkflowType.taskJanitor}' AND TaskQueue = '${stack.taskQueue}'`,
+      pageSize: 5,
+    })) {
+      const ended = run.closeTime
+        ? `+${Math.round((Date.now() - run.closeTime.getTime()) / 1000)} s ago`
+        : '';
+      let why = '';
+      if (run.status.name === 'FAILED' || run.status.name === 'TIMED_OUT') {
+        why = await stack.client.workflow
+          .getHandle(run.workflowId, run.runId)
+          .result()
+          .then(
+            () => '',
+            (err: unknown) => `: ${describeCause(err)}`,
+          );
+      }
+      runs.push(`${run.status.name} ${ended}${why}`);
+      if (runs.length >= 5) break;
+    }
+    return `janitor: ${schedule.info.runningActions.length} running, ${schedule.info.recentActions.length} recent; last runs: ${runs.join('; ') || 'none'}`;
+  } catch (err) {
+    return `janitor state unreadable: ${(err as Error).message}`;
+  }
+}
+
+/** The innermost message of a failure chain. */
+function describeCause(err: unknown): string {
+  let e = err as Error & { cause?: unknown };
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
+}
+
 /** After the commands closed: the janitor must clear whatever is left within its grace. */
 async function checkTasksCleared(
   stack: Stack,
@@ -507,8 +546,8 @@ async function checkTasksCleared(
           invariant: 'tasksCleared',
           detail: `${tasks.length} SPM task(s) left: ${tasks
             .slice(0, 3)
-            .map((t) => `${t.id} ${t.verb} ${t.state}`)
-            .join(', ')}`,
+            .map((t) => `${t.id} ${t.verb} ${t.state} on ${t.hostName}`)
+            .join(', ')} (SPM: ${sim.spmHostId() ?? 'none'}); ${await janitorState(stack)}`,
         });
       if (claims.length)
         violations.push({

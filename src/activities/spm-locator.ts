@@ -60,6 +60,25 @@ export class SpmLocator {
     }
   }
 
+  /**
+   * Runs a Task.* verb on the SPM. Task verbs answer from the host's own memory and never say 654,
+   * so "unknown task" (401) from a host that has lost the SPM since this worker last looked means
+   * nothing: the task moved with the SPM role. On 401 the SPM is resolved anew; only the SPM
+   * itself saying 401 is believed.
+   */
+  async onSpmTask<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
+    const first = await this.spm(poolId);
+    try {
+      return await call(first);
+    } catch (err) {
+      if (!isVdsmError(err, VdsmCode.UnknownTask) && !isVdsmError(err, VdsmCode.NotSpm)) throw err;
+      this.forget(poolId, first.host.id);
+      const current = await this.resolve(poolId);
+      if (current.host.id === first.host.id && isVdsmError(err, VdsmCode.UnknownTask)) throw err;
+      return call(current);
+    }
+  }
+
   private async askHosts(poolId: string): Promise<SpmHost> {
     const hosts = await this.inventory.listHosts(poolId);
     const answers = await Promise.all(

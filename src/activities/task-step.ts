@@ -7,6 +7,7 @@ import { isVdsmError, VdsmCode } from '../vdsm/errors';
 import type { VdsmTaskInfo, VdsmTaskStatus } from '../vdsm/port';
 import type { ActivityDeps } from './deps';
 import { currentWorkflowId, typed } from './failures';
+import { keepHeartbeating } from './heartbeat';
 import { KeyedMutex } from './keyed-mutex';
 import type { SpmLocator } from './spm-locator';
 import type { TaskStatusHub } from './status-hub';
@@ -45,10 +46,7 @@ export function createTaskStepActivities(
   async function withStartLease<T>(poolId: string, owner: string, section: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
     // Starts queue per pool (in process, then across workers); a queued start is alive and says so.
-    const keepAlive = setInterval(
-      () => ctx.heartbeat({ waitingFor: 'start turn', poolId }),
-      Math.max(1_000, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3)),
-    );
+    const stopHeartbeats = keepHeartbeating(() => ({ waitingFor: 'start turn', poolId }));
     try {
       return await startMutex.run(poolId, async () => {
         while (!(await inventory.acquireStartLease(poolId, owner, leaseMs))) {
@@ -62,7 +60,7 @@ export function createTaskStepActivities(
         }
       });
     } finally {
-      clearInterval(keepAlive);
+      stopHeartbeats();
     }
   }
 
@@ -202,12 +200,10 @@ export function createTaskStepActivities(
       return typed(async () => {
         const ctx = Context.current();
         let last: VdsmTaskStatus | undefined;
-        const beat = (): void => ctx.heartbeat(last ? { status: last } : { waiting: vdsmTaskId });
+        const details = (): unknown => (last ? { status: last } : { waiting: vdsmTaskId });
+        const beat = (): void => ctx.heartbeat(details());
         beat();
-        const keepAlive = setInterval(
-          beat,
-          Math.max(1_000, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3)),
-        );
+        const stopHeartbeats = keepHeartbeating(details);
         try {
           return await hub.waitForEnd(poolId, vdsmTaskId, {
             signal: ctx.cancellationSignal,
@@ -219,7 +215,7 @@ export function createTaskStepActivities(
             },
           });
         } finally {
-          clearInterval(keepAlive);
+          stopHeartbeats();
         }
       });
     },
@@ -227,7 +223,7 @@ export function createTaskStepActivities(
     async stopTask({ poolId, vdsmTaskId }) {
       return typed(async () => {
         try {
-          await spm.onSpm(poolId, (s) => s.api.taskStop(vdsmTaskId));
+          await spm.onSpmTask(poolId, (s) => s.api.taskStop(vdsmTaskId));
         } catch (err) {
           // Already aborting (411) or gone (401): the stop we wanted has happened.
           if (isVdsmError(err, VdsmCode.TaskAborted) || isVdsmError(err, VdsmCode.UnknownTask)) return;
@@ -239,7 +235,7 @@ export function createTaskStepActivities(
     async clearTask({ poolId, vdsmTaskId }) {
       return typed(async () => {
         try {
-          await spm.onSpm(poolId, (s) => s.api.taskClear(vdsmTaskId));
+          await spm.onSpmTask(poolId, (s) => s.api.taskClear(vdsmTaskId));
         } catch (err) {
           // 401: cleared by an earlier attempt whose answer was lost.
           if (!isVdsmError(err, VdsmCode.UnknownTask)) throw err;
