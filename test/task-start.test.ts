@@ -291,3 +291,33 @@ test('a task VDSM refuses to clear does not keep the janitor from the others; th
   expect(second.cleared).toEqual([first.failed[0]?.taskId]);
   expect(Object.keys(await spmApi(s).hostGetAllTasksInfo())).toEqual([]);
 });
+
+test('an SPM host that stops answering is asked again only after a new resolution: the retry clears on the new SPM', async () => {
+  stack = await startEngineStack({ worker: false, config: { VDSM_REQUEST_TIMEOUT_MS: '1000' } });
+  const s = stack;
+  const plan = await planOf(s, s.vmByName('web-01').disks[0]!);
+  const { startImageDelete, clearTask } = activitiesOf(s);
+  const started = await asStep('step-dead-spm', startImageDelete, { image: plan, force: false });
+  if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
+  const task = started.vdsmTaskId;
+  await eventually(
+    async () => ((await spmApi(s).taskGetStatus(task)).taskState === 'finished' ? true : undefined),
+    10_000,
+    'the task finished',
+  );
+  // The SPM role moves, then the old SPM goes silent (a host that died is why failovers happen).
+  const { from } = await s.sim.failover();
+  s.sim.setFaults({ stopAnswering: [from!] });
+  const clear = (): Promise<void> =>
+    asStep('step-dead-spm', clearTask, { poolId: plan.poolId, vdsmTaskId: task });
+
+  const firstAttempt = await clear().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(firstAttempt).toBeInstanceOf(ApplicationFailure);
+  expect(s.sim.listTasks().map((t) => t.id)).toContain(task);
+
+  await clear();
+  expect(s.sim.listTasks().map((t) => t.id)).not.toContain(task);
+});

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Host, InventoryRepository } from '../inventory/port';
 import { ErrorType } from '../shared/errors';
-import { isVdsmError, VdsmCode } from '../vdsm/errors';
+import { isVdsmError, VdsmCode, VdsmTransportError } from '../vdsm/errors';
 import type { VdsmConnector, VdsmHostApi } from '../vdsm/port';
 
 export interface SpmHost {
@@ -11,7 +11,8 @@ export interface SpmHost {
 
 /**
  * Knows which host is the pool's SPM. The answer is cached per worker and re-resolved when a host
- * says 654 (Not SPM): StoragePool.getSpmStatus over the pool's hosts, as the engine does.
+ * says 654 (Not SPM) or cannot be reached: StoragePool.getSpmStatus over the pool's hosts, as the
+ * engine does.
  */
 export class SpmLocator {
   private readonly current = new Map<string, SpmHost>();
@@ -46,6 +47,14 @@ export class SpmLocator {
   }
 
   /**
+   * After a call to the SPM failed: a host that says 654, or that cannot be reached (an SPM host
+   * that died is the usual reason for a failover), is asked again only after a new resolution.
+   */
+  noteFailure(poolId: string, hostId: string, err: unknown): void {
+    if (isVdsmError(err, VdsmCode.NotSpm) || err instanceof VdsmTransportError) this.forget(poolId, hostId);
+  }
+
+  /**
    * Runs `call` on the SPM; on 654 re-resolves once and runs it again on the new SPM. Only for
    * calls that are safe to repeat: a 654 means the old host did nothing.
    */
@@ -54,8 +63,8 @@ export class SpmLocator {
     try {
       return await call(first);
     } catch (err) {
+      this.noteFailure(poolId, first.host.id, err);
       if (!isVdsmError(err, VdsmCode.NotSpm)) throw err;
-      this.forget(poolId, first.host.id);
       return call(await this.resolve(poolId));
     }
   }
@@ -71,6 +80,7 @@ export class SpmLocator {
     try {
       return await call(first);
     } catch (err) {
+      this.noteFailure(poolId, first.host.id, err);
       if (!isVdsmError(err, VdsmCode.UnknownTask) && !isVdsmError(err, VdsmCode.NotSpm)) throw err;
       this.forget(poolId, first.host.id);
       const current = await this.resolve(poolId);

@@ -183,7 +183,7 @@ export function createTaskStepActivities(
               }
               return { kind: 'alreadyGone', vdsmMessage: err.vdsmMessage };
             }
-            if (isVdsmError(err, VdsmCode.NotSpm)) spm.forget(image.poolId, spmHost.host.id);
+            spm.noteFailure(image.poolId, spmHost.host.id, err);
             throw err;
           }
           await inventory.completeStartIntent(owner, vdsmTaskId);
