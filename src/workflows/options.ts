@@ -24,9 +24,13 @@ export const commandActivityOptions: ActivityOptions = {
   },
 };
 
-/** Starting a VDSM task: waits for the pool's start lease, so it heartbeats. */
+/**
+ * Starting a VDSM task: starts of a pool go one at a time, so a start may queue behind thousands
+ * of others. It heartbeats while it waits; the heartbeat timeout, not start-to-close, catches a
+ * dead worker.
+ */
 export const startTaskActivityOptions: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
+  startToCloseTimeout: '1 hour',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
 };
