@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { TaskObservation } from '../inventory/port';
 import { isVdsmError, VdsmCode, VdsmMalformedResponseError } from '../vdsm/errors';
@@ -113,6 +114,7 @@ export function createJanitorActivities(
           // An answer about this task (a refusal, a malformed reply); losing the host fails the sweep.
           if (!isVdsmError(err) && !(err instanceof VdsmMalformedResponseError)) throw err;
           report.failed.push({ taskId, error: err.message });
+          log.warn('janitor: VDSM refused a task, the sweep goes on', { poolId, taskId, error: err.message });
           return false;
         }
       };
