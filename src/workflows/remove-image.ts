@@ -5,6 +5,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -45,6 +46,20 @@ const { clearTask } = proxyActivities<OvirtActivities>({
   ...vdsmTaskVerbActivityOptions,
   summary: 'Task.clear',
 });
+/**
+ * The end of a step as local activities: the end action (inventory writes) and Task.clear take
+ * milliseconds, so the worker runs them inside the workflow task that learnt the task ended. Each
+ * is one marker in the history instead of an activity's three events and a workflow task of its
+ * own; retries, and a worker dying mid-way, work as for the others (both are idempotent).
+ */
+const local = {
+  endRemoveImage: proxyLocalActivities<OvirtActivities>({
+    ...endActionActivityOptions,
+    summary: 'End action',
+  }).endRemoveImage,
+  clearTask: proxyLocalActivities<OvirtActivities>({ ...vdsmTaskVerbActivityOptions, summary: 'Task.clear' })
+    .clearTask,
+};
 
 /**
  * Patch id of the lean step (runs started before it replay the old command sequence):
@@ -57,6 +72,9 @@ const { clearTask } = proxyActivities<OvirtActivities>({
  *   every change.
  */
 export const LEAN_STEP_PATCH = 'remove-image-lean-progress';
+
+/** Patch id of the end action and Task.clear run as local activities (see `local`). */
+export const LOCAL_END_PATCH = 'remove-image-local-end';
 
 /**
  * AsyncTaskState values worth a visibility write: a task running (with its VdsmTaskIds, which
@@ -97,6 +115,9 @@ const describeFailure = (s: VdsmTaskStatus): string =>
 export async function removeImageWorkflow(input: RemoveImageInput): Promise<RemoveImageOutcome> {
   // First, before any command: the run keeps the path it started with.
   const lean = patched(LEAN_STEP_PATCH);
+  const { endRemoveImage: endAction, clearTask: clear } = patched(LOCAL_END_PATCH)
+    ? local
+    : { endRemoveImage, clearTask };
   const { image } = input;
   const commandId = workflowInfo().workflowId;
   const row: TaskRow = initialTaskRow({
@@ -189,7 +210,7 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
     const failureReason = `Image.delete could not be started: ${(err as Error).message}`;
     await CancellationScope.nonCancellable(async () => {
       await advance({ state: 'AttemptingEndAction', status: 'unknown', message: failureReason });
-      await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded: false, failureReason });
+      await endAction({ image, rootCommandId: input.rootCommandId, succeeded: false, failureReason });
       await advance({ state: 'Cleared', endTime: new Date().toISOString() }, clearedReport);
     });
     return outcome({ diskId: image.diskId, succeeded: false, vdsmTaskId: null, failureReason });
@@ -205,7 +226,7 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
         code: 268,
         message: start.vdsmMessage,
       });
-      await endRemoveImage({
+      await endAction({
         image,
         rootCommandId: input.rootCommandId,
         succeeded: true,
@@ -265,10 +286,10 @@ export async function removeImageWorkflow(input: RemoveImageInput): Promise<Remo
       message: final.message,
     });
     await advance({ state: 'AttemptingEndAction' });
-    await endRemoveImage({ image, rootCommandId: input.rootCommandId, succeeded, failureReason });
+    await endAction({ image, rootCommandId: input.rootCommandId, succeeded, failureReason });
     for (let attempt = 0; ; attempt++) {
       try {
-        await clearTask(task);
+        await clear(task);
         break;
       } catch {
         // ClearFailed is a state of its own, retried (the engine retried it every poll).
