@@ -370,6 +370,7 @@ export interface BenchResult {
     parentActivitiesBefore: number;
     parentActivitiesAfter: number;
     childActivities: number;
+    childLocalActivities: number;
     childActivityTypes: string[];
     /** Event types of one warm-up RemoveVm (with `images` images) and one of its RemoveImage steps. */
     parentEventTypes?: Record<string, number>;
@@ -727,6 +728,7 @@ async function warmup(ctx: Ctx, vms: VmPlan[]): Promise<BenchResult['shape']> {
     parentActivitiesBefore: parentFacts.activitiesBeforeChildren,
     parentActivitiesAfter: parentFacts.activities.length - parentFacts.activitiesBeforeChildren,
     childActivities: childFacts.activities.length,
+    childLocalActivities: childFacts.localActivities,
     childActivityTypes: childFacts.activities.map((a) => a.type),
     parentEventTypes: parentFacts.eventTypes,
     childEventTypes: childFacts.eventTypes,
@@ -1328,6 +1330,7 @@ async function main(): Promise<number> {
       parentActivitiesBefore: 0,
       parentActivitiesAfter: 0,
       childActivities: 0,
+      childLocalActivities: 0,
       childActivityTypes: [],
     },
     phases: {},
@@ -1363,9 +1366,15 @@ async function main(): Promise<number> {
     );
     result.shape = warm.length
       ? await warmup(ctx, warm)
-      : { parentActivitiesBefore: 2, parentActivitiesAfter: 1, childActivities: 4, childActivityTypes: [] };
+      : {
+          parentActivitiesBefore: 2,
+          parentActivitiesAfter: 1,
+          childActivities: 2,
+          childLocalActivities: 2,
+          childActivityTypes: [],
+        };
     log(
-      `shape from a real history: parent ${result.shape.parentActivitiesBefore}+${result.shape.parentActivitiesAfter} activities, step ${result.shape.childActivities} (${result.shape.childActivityTypes.join(', ')})`,
+      `shape from a real history: parent ${result.shape.parentActivitiesBefore}+${result.shape.parentActivitiesAfter} activities, step ${result.shape.childActivities} (${result.shape.childActivityTypes.join(', ')}) + ${result.shape.childLocalActivities} local`,
     );
 
     if (options.durations.includes('zero')) {
@@ -1379,6 +1388,7 @@ async function main(): Promise<number> {
         activitiesBefore: result.shape.parentActivitiesBefore,
         activitiesAfter: result.shape.parentActivitiesAfter,
         childActivities: result.shape.childActivities,
+        childLocalActivities: result.shape.childLocalActivities,
         window: options.window,
       });
     }

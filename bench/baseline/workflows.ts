@@ -4,10 +4,20 @@
  * of activities a RemoveImage step runs), with activities that do nothing. Bundled on its own and
  * run on its own task queue by the baseline worker.
  */
-import { condition, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  executeChild,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type * as activities from './activities';
 
 const { noop } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', maximumAttempts: 10 },
+});
+const { noop: localNoop } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', maximumAttempts: 10 },
 });
@@ -18,8 +28,10 @@ export interface BaselineParentInput {
   activitiesBefore: number;
   /** Activities after the children ended (RemoveVm: finish). */
   activitiesAfter: number;
-  /** Activities per child (RemoveImage: start, wait, end action, clear). */
+  /** Activities per child (RemoveImage: start, wait). */
   childActivities: number;
+  /** Local activities per child, after its activities (RemoveImage: end action, clear). */
+  childLocalActivities: number;
   /** Children at once (MAX_CONCURRENT_IMAGES). */
   window: number;
 }
@@ -35,7 +47,7 @@ export async function baselineParent(input: BaselineParentInput): Promise<number
     children.push(
       executeChild(baselineChild, {
         workflowId: `${workflowId}/child/${i}`,
-        args: [input.childActivities],
+        args: [input.childActivities, input.childLocalActivities],
       }).finally(() => running--),
     );
   }
@@ -44,6 +56,7 @@ export async function baselineParent(input: BaselineParentInput): Promise<number
   return input.children;
 }
 
-export async function baselineChild(activityCount: number): Promise<void> {
+export async function baselineChild(activityCount: number, localActivityCount = 0): Promise<void> {
   for (let i = 0; i < activityCount; i++) await noop();
+  for (let i = 0; i < localActivityCount; i++) await localNoop();
 }

@@ -48,11 +48,16 @@ export interface ActivityRun {
   failure?: string;
 }
 
+/** The marker the SDK's core records for each local activity. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
 export interface HistoryFacts {
   events: number;
   activities: ActivityRun[];
   /** Activities scheduled before the first child was initiated (parents only). */
   activitiesBeforeChildren: number;
+  /** Local activities (one marker each: they never reach the server as activity tasks). */
+  localActivities: number;
   children: number;
   signalsReceived: number;
   maxPendingChildren: number;
@@ -84,9 +89,11 @@ export function analyze(events: HistoryEvent[]): HistoryFacts {
     pendingActivities--;
   };
   const eventTypes: Record<string, number> = {};
+  let localActivities = 0;
   for (const event of events) {
     const typeName = (ET[event.eventType ?? 0] ?? String(event.eventType)).replace(/^EVENT_TYPE_/, '');
     eventTypes[typeName] = (eventTypes[typeName] ?? 0) + 1;
+    if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) localActivities++;
     const at = tsToMs(event.eventTime);
     const id = toNumber(event.eventId);
     switch (event.eventType) {
@@ -164,6 +171,7 @@ export function analyze(events: HistoryEvent[]): HistoryFacts {
     activitiesBeforeChildren: runs.filter(
       (a) => firstChildAt === undefined || a.scheduledEventId < firstChildAt,
     ).length,
+    localActivities,
     children,
     signalsReceived,
     maxPendingChildren,

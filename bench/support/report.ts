@@ -39,7 +39,7 @@ export function renderReport(r: BenchResult): string {
     `Worker: ${r.options.workerBundle === 'prebuilt' ? 'EXPERIMENT — prebuilt-worker (product workflow bundle, memory after a full GC)' : '`node bin/ovirt-tasks worker` (loads lib/workflow-bundle.js)'}${Object.keys(r.options.workerEnv).length ? `, extra env ${JSON.stringify(r.options.workerEnv)}` : ''}. Engine: POLL_MIN ${r.engine.pollMinMs} ms, POLL_MAX ${r.engine.pollMaxMs} ms, backoff ${r.engine.pollBackoff}, fast phase ${r.engine.pollFastPhaseMs} ms, MAX_CONCURRENT_IMAGES ${r.engine.window}; ${r.options.workers} worker process(es).`,
   );
   out.push(
-    `Shape (from a real history): RemoveVm runs ${r.shape.parentActivitiesBefore} activities before its children and ${r.shape.parentActivitiesAfter} after; a RemoveImage step runs ${r.shape.childActivities} (${r.shape.childActivityTypes.join(', ')}).`,
+    `Shape (from a real history): RemoveVm runs ${r.shape.parentActivitiesBefore} activities before its children and ${r.shape.parentActivitiesAfter} after; a RemoveImage step runs ${r.shape.childActivities} (${r.shape.childActivityTypes.join(', ')}) and ${r.shape.childLocalActivities} local activities; the baseline copies that shape with no-ops.`,
   );
   out.push('');
   out.push('## Targets');
