@@ -73,7 +73,11 @@ const local = {
  */
 export const LEAN_STEP_PATCH = 'remove-image-lean-progress';
 
-/** Patch id of the end action and Task.clear run as local activities (see `local`). */
+/**
+ * Patch id of the lean step whose end action and Task.clear run as local activities (see
+ * `local`). It implies {@link LEAN_STEP_PATCH}: a run takes one patch, because each patch costs
+ * its run a marker and a visibility write (the SDK upserts TemporalChangeVersion).
+ */
 export const LOCAL_END_PATCH = 'remove-image-local-end';
 
 /**
@@ -113,11 +117,10 @@ const describeFailure = (s: VdsmTaskStatus): string =>
  * and clears it. The history holds everything the engine kept in async_tasks.
  */
 export async function removeImageWorkflow(input: RemoveImageInput): Promise<RemoveImageOutcome> {
-  // First, before any command: the run keeps the path it started with.
-  const lean = patched(LEAN_STEP_PATCH);
-  const { endRemoveImage: endAction, clearTask: clear } = patched(LOCAL_END_PATCH)
-    ? local
-    : { endRemoveImage, clearTask };
+  // First, before any command: the run keeps the path it started with (newest patch first).
+  const localEnd = patched(LOCAL_END_PATCH);
+  const lean = localEnd || patched(LEAN_STEP_PATCH);
+  const { endRemoveImage: endAction, clearTask: clear } = localEnd ? local : { endRemoveImage, clearTask };
   const { image } = input;
   const commandId = workflowInfo().workflowId;
   const row: TaskRow = initialTaskRow({
