@@ -79,6 +79,27 @@ async function startWithLostAnswer(s: EngineStack, owner: string, plan: ImagePla
   });
 }
 
+/**
+ * Starts Image.delete as step `owner` through `activities` (one worker's: they learn the SPM then)
+ * and waits until the task has finished; returns its id.
+ */
+async function startedAndFinished(
+  s: EngineStack,
+  activities: OvirtActivities,
+  owner: string,
+  plan: ImagePlan,
+): Promise<string> {
+  const started = await asStep(owner, activities.startImageDelete, { image: plan, force: false });
+  if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
+  const task = started.vdsmTaskId;
+  await eventually(
+    async () => ((await spmApi(s).taskGetStatus(task)).taskState === 'finished' ? true : undefined),
+    10_000,
+    'the task finished',
+  );
+  return task;
+}
+
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await promise.then(
     () => undefined,
@@ -239,20 +260,13 @@ test('a step clears its task on the new SPM after a failover its worker did not 
   const s = stack;
   const plan = await planOf(s, s.vmByName('web-01').disks[0]!);
   // One set of activities, as one worker: it learns the SPM when it starts the task.
-  const { startImageDelete, clearTask } = activitiesOf(s);
-  const started = await asStep('step-failover', startImageDelete, { image: plan, force: false });
-  if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
-  const task = started.vdsmTaskId;
-  await eventually(
-    async () => ((await spmApi(s).taskGetStatus(task)).taskState === 'finished' ? true : undefined),
-    10_000,
-    'the task finished',
-  );
+  const activities = activitiesOf(s);
+  const task = await startedAndFinished(s, activities, 'step-failover', plan);
   const { from, to } = await s.sim.failover();
   expect(to).not.toBe(from);
   expect(s.sim.listTasks().find((t) => t.id === task)?.hostId).toBe(to);
 
-  await asStep('step-failover', clearTask, { poolId: plan.poolId, vdsmTaskId: task });
+  await asStep('step-failover', activities.clearTask, { poolId: plan.poolId, vdsmTaskId: task });
 
   expect(s.sim.listTasks().map((t) => t.id)).not.toContain(task);
   expect(await s.inventory.listTaskClaims({ poolId: plan.poolId })).toEqual([]);
@@ -296,20 +310,13 @@ test('an SPM host that stops answering is asked again only after a new resolutio
   stack = await startEngineStack({ worker: false, config: { VDSM_REQUEST_TIMEOUT_MS: '1000' } });
   const s = stack;
   const plan = await planOf(s, s.vmByName('web-01').disks[0]!);
-  const { startImageDelete, clearTask } = activitiesOf(s);
-  const started = await asStep('step-dead-spm', startImageDelete, { image: plan, force: false });
-  if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
-  const task = started.vdsmTaskId;
-  await eventually(
-    async () => ((await spmApi(s).taskGetStatus(task)).taskState === 'finished' ? true : undefined),
-    10_000,
-    'the task finished',
-  );
+  const activities = activitiesOf(s);
+  const task = await startedAndFinished(s, activities, 'step-dead-spm', plan);
   // The SPM role moves, then the old SPM goes silent (a host that died is why failovers happen).
   const { from } = await s.sim.failover();
   s.sim.setFaults({ stopAnswering: [from!] });
   const clear = (): Promise<void> =>
-    asStep('step-dead-spm', clearTask, { poolId: plan.poolId, vdsmTaskId: task });
+    asStep('step-dead-spm', activities.clearTask, { poolId: plan.poolId, vdsmTaskId: task });
 
   const firstAttempt = await clear().then(
     () => undefined,
