@@ -58,15 +58,8 @@ export class SpmLocator {
    * Runs `call` on the SPM; on 654 re-resolves once and runs it again on the new SPM. Only for
    * calls that are safe to repeat: a 654 means the old host did nothing.
    */
-  async onSpm<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
-    const first = await this.spm(poolId);
-    try {
-      return await call(first);
-    } catch (err) {
-      this.noteFailure(poolId, first.host.id, err);
-      if (!isVdsmError(err, VdsmCode.NotSpm)) throw err;
-      return call(await this.resolve(poolId));
-    }
+  onSpm<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
+    return this.onCurrentSpm(poolId, call, () => false);
   }
 
   /**
@@ -75,16 +68,30 @@ export class SpmLocator {
    * nothing: the task moved with the SPM role. On 401 the SPM is resolved anew; only the SPM
    * itself saying 401 is believed.
    */
-  async onSpmTask<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
+  onSpmTask<T>(poolId: string, call: (spm: SpmHost) => Promise<T>): Promise<T> {
+    return this.onCurrentSpm(poolId, call, (err) => isVdsmError(err, VdsmCode.UnknownTask));
+  }
+
+  /**
+   * Runs `call` on the cached SPM. When the host says 654, or an answer that `onlyTrueOnSpm` says
+   * only the SPM can be trusted with, the SPM is resolved anew and `call` runs on it; such an
+   * answer from the host that still is the SPM stands.
+   */
+  private async onCurrentSpm<T>(
+    poolId: string,
+    call: (spm: SpmHost) => Promise<T>,
+    onlyTrueOnSpm: (err: unknown) => boolean,
+  ): Promise<T> {
     const first = await this.spm(poolId);
     try {
       return await call(first);
     } catch (err) {
       this.noteFailure(poolId, first.host.id, err);
-      if (!isVdsmError(err, VdsmCode.UnknownTask) && !isVdsmError(err, VdsmCode.NotSpm)) throw err;
+      const notSpm = isVdsmError(err, VdsmCode.NotSpm);
+      if (!notSpm && !onlyTrueOnSpm(err)) throw err;
       this.forget(poolId, first.host.id);
       const current = await this.resolve(poolId);
-      if (current.host.id === first.host.id && isVdsmError(err, VdsmCode.UnknownTask)) throw err;
+      if (!notSpm && current.host.id === first.host.id) throw err;
       return call(current);
     }
   }
