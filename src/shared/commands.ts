@@ -26,6 +26,52 @@ export const RemoveDiskInput = z
   .strict();
 export type RemoveDiskInput = z.infer<typeof RemoveDiskInput>;
 
+/** Largest disk the CLI and client accept (the engine caps a disk at 8 TiB for some types; 1 PiB is a sanity bound). */
+export const MAX_DISK_SIZE_BYTES = 2 ** 50;
+
+/** A disk alias as the engine accepts it: printable, no control characters. */
+const alias = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
+
+/**
+ * AddDisk: a new image on a data domain, optionally attached to a VM. `format`/`sparse` left out
+ * take the engine's defaults for the domain (see `resolveVolumeFormat`).
+ */
+export const AddDiskInput = z
+  .object({
+    domainId: uuid,
+    sizeBytes: z.number().int().positive('must be more than 0 bytes').max(MAX_DISK_SIZE_BYTES),
+    alias,
+    vmId: uuid.nullable().default(null),
+    format: z.enum(['cow', 'raw']).optional(),
+    sparse: z.boolean().default(true),
+    wipeAfterDelete: z.boolean().default(false),
+    /** Chosen by the client so a resubmission reaches the same run (workflow id `AddDisk/<commandId>`). */
+    commandId: uuid,
+  })
+  .strict();
+export type AddDiskInput = z.infer<typeof AddDiskInput>;
+
+/** Cold CreateSnapshot of a VM that is Down: one new COW leaf per disk, all or nothing. */
+export const CreateSnapshotInput = z
+  .object({
+    vmId: uuid,
+    description: z.string().min(1, 'must not be empty').max(4000),
+    /** Only these disks of the VM (default: every non-shareable disk). */
+    diskIds: z
+      .array(uuid)
+      .min(1)
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a disk')
+      .optional(),
+    /** Chosen by the client so a resubmission reaches the same run (workflow id `CreateSnapshot/<commandId>`). */
+    commandId: uuid,
+  })
+  .strict();
+export type CreateSnapshotInput = z.infer<typeof CreateSnapshotInput>;
+
 /** What a step needs to remove one image; built by the parent's prepare activity. */
 export interface ImagePlan {
   diskId: string;

@@ -10,6 +10,15 @@ export const ErrorType = {
   VmDeleteProtected: 'VmDeleteProtected',
   VmStatusNotAllowed: 'VmStatusNotAllowed',
   DiskLocked: 'DiskLocked',
+  StorageDomainNotFound: 'StorageDomainNotFound',
+  /** The domain has less free space than the new volume needs. */
+  NotEnoughSpace: 'NotEnoughSpace',
+  /** A format/allocation the domain cannot hold (raw + sparse on block storage). */
+  VolumeFormatNotAllowed: 'VolumeFormatNotAllowed',
+  /** Another disk of the VM has this alias. */
+  DiskAliasInUse: 'DiskAliasInUse',
+  /** The VM has no disk a snapshot can include (or a named disk is not one of them). */
+  NoSnapshotableDisks: 'NoSnapshotableDisks',
   /** A durable lock on an entity is held by another command. */
   EntityLocked: 'EntityLocked',
   /** No host of the pool answers as SPM right now (retryable). */
@@ -46,6 +55,11 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.VmDeleteProtected,
   ErrorType.VmStatusNotAllowed,
   ErrorType.DiskLocked,
+  ErrorType.StorageDomainNotFound,
+  ErrorType.NotEnoughSpace,
+  ErrorType.VolumeFormatNotAllowed,
+  ErrorType.DiskAliasInUse,
+  ErrorType.NoSnapshotableDisks,
   ErrorType.EntityLocked,
   ErrorType.VdsmMalformedResponse,
   ErrorType.TaskFailed,

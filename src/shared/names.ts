@@ -12,6 +12,11 @@ export const workflowIds = {
   /** Deterministic child id: replay checks it, and a retried parent finds the same child. */
   removeImage: (parentWorkflowId: string, diskId: string): string =>
     `${parentWorkflowId}/RemoveImage/${diskId}`,
+  addDisk: (commandId: string): string => `AddDisk/${commandId}`,
+  createSnapshot: (commandId: string): string => `CreateSnapshot/${commandId}`,
+  /** A task step of any command: `<parent>/<step command type>/<image id>`, deterministic like removeImage. */
+  taskStep: (parentWorkflowId: string, stepType: string, imageId: string): string =>
+    `${parentWorkflowId}/${stepType}/${imageId}`,
   taskJanitor: (poolId: string): string => `TaskJanitor/${poolId}`,
 } as const;
 
@@ -24,5 +29,9 @@ export const WorkflowType = {
   removeVm: 'removeVmWorkflow',
   removeDisk: 'removeDiskWorkflow',
   removeImage: 'removeImageWorkflow',
+  addDisk: 'addDiskWorkflow',
+  addImageFromScratch: 'addImageFromScratchWorkflow',
+  createSnapshot: 'createSnapshotWorkflow',
+  createSnapshotDisk: 'createSnapshotDiskWorkflow',
   taskJanitor: 'taskJanitorWorkflow',
 } as const;

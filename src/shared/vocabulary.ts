@@ -35,7 +35,16 @@ export const CommandStatus = [
 ] as const;
 export type CommandStatus = (typeof CommandStatus)[number];
 
-export const CommandType = ['RemoveVm', 'RemoveDisk', 'RemoveImage', 'TaskJanitor'] as const;
+export const CommandType = [
+  'RemoveVm',
+  'RemoveDisk',
+  'RemoveImage',
+  'AddDisk',
+  'AddImageFromScratch',
+  'CreateSnapshot',
+  'CreateSnapshotDisk',
+  'TaskJanitor',
+] as const;
 export type CommandType = (typeof CommandType)[number];
 
 /** Inventory entity statuses that the storage commands change. */
