@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, ConfigSchema, loadConfig } from '../src/config/config';
+import { ConfigError, ConfigSchema, loadConfig, MAX_TIMER_MS } from '../src/config/config';
 import { projectRoot } from '../src/dev/project-root';
 import { runCliSync } from './support/cli';
 
@@ -35,9 +35,33 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['POLL_BACKOFF_FACTOR', { POLL_BACKOFF_FACTOR: 'fast' }, 'Expected number'],
-    ['POLL_BACKOFF_FACTOR', { POLL_BACKOFF_FACTOR: '0.5' }, 'greater than or equal to 1'],
-    ['VDSM_REQUEST_TIMEOUT_MS', { VDSM_REQUEST_TIMEOUT_MS: '0' }, 'greater than 0'],
+    ['POLL_BACKOFF_FACTOR', { POLL_BACKOFF_FACTOR: 'fast' }, 'must be a decimal number from 1 to 10'],
+    ['POLL_BACKOFF_FACTOR', { POLL_BACKOFF_FACTOR: '0.5' }, 'must be a decimal number from 1 to 10'],
+    ['POLL_BACKOFF_FACTOR', { POLL_BACKOFF_FACTOR: '1e1' }, 'must be a decimal number from 1 to 10'],
+    ['VDSM_REQUEST_TIMEOUT_MS', { VDSM_REQUEST_TIMEOUT_MS: '0' }, 'from 1 to 3600000 (1 ms to 1 h)'],
+    // Node would turn this into a 1 ms timer: requests failed after 2 ms.
+    [
+      'VDSM_REQUEST_TIMEOUT_MS',
+      { VDSM_REQUEST_TIMEOUT_MS: '3000000000' },
+      'must be a decimal integer from 1 to 3600000 (1 ms to 1 h)',
+    ],
+    ['VDSM_REQUEST_TIMEOUT_MS', { VDSM_REQUEST_TIMEOUT_MS: '0x10' }, 'must be a decimal integer'],
+    ['VDSM_REQUEST_TIMEOUT_MS', { VDSM_REQUEST_TIMEOUT_MS: '1e3' }, 'must be a decimal integer'],
+    ['VDSM_REQUEST_TIMEOUT_MS', { VDSM_REQUEST_TIMEOUT_MS: ' 100' }, 'must be a decimal integer'],
+    ['POLL_MAX_INTERVAL_MS', { POLL_MAX_INTERVAL_MS: '86400000' }, 'from 1 to 3600000 (1 ms to 1 h)'],
+    ['POLL_FAST_PHASE_MS', { POLL_FAST_PHASE_MS: '-1' }, 'from 0 to 3600000 (0 ms to 1 h)'],
+    ['JANITOR_GRACE_MS', { JANITOR_GRACE_MS: '604800001' }, 'from 0 to 604800000 (0 ms to 7 d)'],
+    ['JANITOR_INTERVAL_MS', { JANITOR_INTERVAL_MS: '99999999999' }, 'from 1 to 86400000 (1 ms to 1 d)'],
+    ['TASK_AGE_LIMIT_MS', { TASK_AGE_LIMIT_MS: '2147483648' }, 'from 1 to 2073600000 (1 ms to 24 d)'],
+    ['MAX_CONCURRENT_IMAGES', { MAX_CONCURRENT_IMAGES: '1001' }, 'must be a decimal integer from 1 to 1000'],
+    ['VDSM_SPM_TASK_LIMIT', { VDSM_SPM_TASK_LIMIT: '0x1F4' }, 'must be a decimal integer from 1 to 100000'],
+    ['OVIRT_TASKS_SEED_VDSM_BASE_PORT', { OVIRT_TASKS_SEED_VDSM_BASE_PORT: '65536' }, 'from 1 to 65535'],
+    [
+      'OVIRT_TASKS_TASK_QUEUE',
+      { OVIRT_TASKS_TASK_QUEUE: 'q'.repeat(1001) },
+      "at most 1000 characters (Temporal's limit for a task queue name)",
+    ],
+    ['OVIRT_TASKS_TASK_QUEUE', { OVIRT_TASKS_TASK_QUEUE: '/_sys/mine' }, 'must not start with /_sys/'],
     [
       'OVIRT_TASKS_INVENTORY_URL',
       { OVIRT_TASKS_INVENTORY_URL: 'mysql://db' },
@@ -58,7 +82,7 @@ describe('loadConfig', () => {
     [
       'OVIRT_TASKS_MAX_CACHED_WORKFLOWS',
       { OVIRT_TASKS_MAX_CACHED_WORKFLOWS: '-5' },
-      'greater than or equal to 0',
+      'must be a decimal integer from 0 to 100000',
     ],
   ])('rejects a bad %s with a message naming the variable and the rule', (variable, env, rule) => {
     let error: unknown;
@@ -73,6 +97,76 @@ describe('loadConfig', () => {
   });
 });
 
+describe('bounds', () => {
+  const durations = Object.keys(ConfigSchema.innerType().shape).filter((key) => key.endsWith('_MS'));
+
+  it('every duration is bounded below what Node timers hold, and the error says the bound', () => {
+    expect(durations).toHaveLength(7);
+    for (const key of durations) {
+      let error: unknown;
+      try {
+        loadConfig({ [key]: String(MAX_TIMER_MS + 1) });
+      } catch (err) {
+        error = err;
+      }
+      expect({ key, error: String(error) }).toEqual({
+        key,
+        error: expect.stringMatching(new RegExp(`${key}: must be a decimal integer from \\d+ to \\d+ \\(`)),
+      });
+    }
+  });
+
+  it('accepts each bound itself', () => {
+    const config = loadConfig({
+      VDSM_REQUEST_TIMEOUT_MS: '3600000',
+      TASK_AGE_LIMIT_MS: '2073600000',
+      POLL_MIN_INTERVAL_MS: '600000',
+      POLL_MAX_INTERVAL_MS: '3600000',
+      POLL_BACKOFF_FACTOR: '10',
+      JANITOR_GRACE_MS: '0',
+    });
+    expect(config.vdsm.requestTimeoutMs).toBe(3_600_000);
+    expect(config.janitor.taskAgeLimitMs).toBe(2_073_600_000);
+    expect(config.polling.backoffFactor).toBe(10);
+  });
+});
+
+describe('VDSM TLS files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-pem-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const notPem = join(dir, 'notes.txt');
+  writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+  writeFileSync(notPem, 'hello');
+  const tls = (files: Record<string, string>): NodeJS.ProcessEnv => ({
+    VDSM_TLS: 'true',
+    VDSM_TLS_CERT: cert,
+    VDSM_TLS_KEY: key,
+    VDSM_TLS_CA: cert,
+    ...files,
+  });
+
+  it('accepts PEM files', () => {
+    expect(loadConfig(tls({})).vdsm.tls).toEqual({ cert, key, ca: cert });
+  });
+
+  it.each([
+    ['VDSM_TLS_CERT', { VDSM_TLS_CERT: join(dir, 'missing.pem') }, 'missing.pem does not exist'],
+    ['VDSM_TLS_KEY', { VDSM_TLS_KEY: notPem }, 'is not a PEM private key'],
+    ['VDSM_TLS_KEY', { VDSM_TLS_KEY: cert }, 'is not a PEM private key'],
+    ['VDSM_TLS_CA', { VDSM_TLS_CA: notPem }, 'is not a PEM certificate'],
+  ])('refuses a bad %s naming it', (variable, files, problem) => {
+    expect(() => loadConfig(tls(files))).toThrow(ConfigError);
+    expect(() => loadConfig(tls(files))).toThrow(`${variable}: `);
+    expect(() => loadConfig(tls(files))).toThrow(problem);
+  });
+
+  it('leaves the files unchecked when told (client commands)', () => {
+    expect(loadConfig(tls({ VDSM_TLS_CA: notPem }), {}, { checkFiles: false }).vdsm.tls?.ca).toBe(notPem);
+  });
+});
+
 describe('a bad configuration stops the CLI before anything starts', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-config-'));
 
@@ -84,7 +178,7 @@ describe('a bad configuration stops the CLI before anything starts', () => {
         OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inv.db')}`,
       });
       expect(result.stderr).toContain('invalid configuration');
-      expect(result.stderr).toContain('POLL_BACKOFF_FACTOR: Expected number');
+      expect(result.stderr).toContain('POLL_BACKOFF_FACTOR: must be a decimal number from 1 to 10');
       expect(result.status).toBe(2);
     },
   );

@@ -24,7 +24,8 @@ export interface CliSettings {
 
 /** OVIRT_TASKS_* settings (as the worker reads them) and OVIRT_TASKS_UI_URL; errors name the variable. */
 export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
-  const config = loadConfig(env);
+  // The client commands never open VDSM connections: its TLS files are the worker's to check.
+  const config = loadConfig(env, {}, { checkFiles: false });
   const uiBaseUrl = env.OVIRT_TASKS_UI_URL || DEFAULT_UI_URL;
   if (!/^https?:\/\/[^\s/]+/.test(uiBaseUrl))
     throw new ConfigError('invalid configuration:\n  OVIRT_TASKS_UI_URL: must be an http:// or https:// URL');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../shared/names';
+import { pemFileProblem } from './pem';
 
 /**
  * The one configuration object of a worker / dev stack. Built from environment variables (and
@@ -8,15 +9,67 @@ import { DEFAULT_TASK_QUEUE } from '../shared/names';
  * TEMPORAL_API_KEY, TEMPORAL_TLS_*, temporal.toml profiles) by src/shared/temporal-connection.ts.
  */
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const ms = z.coerce.number().int().nonnegative();
-const positiveMs = z.coerce.number().int().positive();
+
+/** Node's timers hold at most 2^31−1 ms: a longer delay silently fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** A readable form of a bound in ms, so the error says it in the unit an administrator thinks in. */
+function humanMs(ms: number): string {
+  if (ms >= DAY && ms % DAY === 0) return `${ms / DAY} d`;
+  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR} h`;
+  if (ms >= MINUTE && ms % MINUTE === 0) return `${ms / MINUTE} min`;
+  if (ms >= SECOND && ms % SECOND === 0) return `${ms / SECOND} s`;
+  return `${ms} ms`;
+}
+
+/**
+ * A decimal integer within [min, max]: no hex, exponent, sign or blanks (z.coerce would take
+ * `0x10` and `1e3`), and the error names the bound.
+ */
+function integer(min: number, max: number, unit?: (n: number) => string): z.ZodType<number, z.ZodTypeDef, string> {
+  const range = unit ? `${min} to ${max} (${unit(min)} to ${unit(max)})` : `${min} to ${max}`;
+  const rule = `must be a decimal integer from ${range}`;
+  return z
+    .string()
+    .regex(/^\d+$/, rule)
+    .transform(Number)
+    .pipe(z.number().int().min(min, rule).max(max, rule));
+}
+
+/** A duration in ms within [min, max] (max ≤ MAX_TIMER_MS). */
+const ms = (min: number, max: number): z.ZodType<number, z.ZodTypeDef, string> => integer(min, max, humanMs);
+
+/** A decimal number (1.5), no hex or exponent. */
+function decimal(min: number, max: number): z.ZodType<number, z.ZodTypeDef, string> {
+  const rule = `must be a decimal number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, rule)
+    .transform(Number)
+    .pipe(z.number().min(min, rule).max(max, rule));
+}
+
+/** Temporal's limit on a task queue name (limit.maxIDLength); longer names are refused at poll time. */
+export const MAX_TASK_QUEUE_NAME_LENGTH = 1000;
 /** See OVIRT_TASKS_MAX_CACHED_WORKFLOWS; chosen from the in-flight bench (docs/benchmarks.md). */
 const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /** Environment variable → config field, with the rule each must satisfy. */
 export const ConfigSchema = z
   .object({
-    OVIRT_TASKS_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    OVIRT_TASKS_TASK_QUEUE: z
+      .string()
+      .min(1)
+      .max(
+        MAX_TASK_QUEUE_NAME_LENGTH,
+        `must be at most ${MAX_TASK_QUEUE_NAME_LENGTH} characters (Temporal's limit for a task queue name)`,
+      )
+      .refine((q) => !q.startsWith('/_sys/'), 'must not start with /_sys/ (reserved by Temporal)')
+      .default(DEFAULT_TASK_QUEUE),
     /** `sqlite:<path>` (embedded) or `postgres://...` (production). */
     OVIRT_TASKS_INVENTORY_URL: z
       .string()
@@ -29,44 +82,40 @@ export const ConfigSchema = z
      * (the simulator: its address and base port). Unset = never seed (a real engine inventory).
      */
     OVIRT_TASKS_SEED_VDSM_ADDRESS: z.string().min(1).optional(),
-    OVIRT_TASKS_SEED_VDSM_BASE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    OVIRT_TASKS_SEED_VDSM_BASE_PORT: integer(1, 65535).optional(),
     VDSM_TLS: bool.default('false'),
     VDSM_TLS_CERT: z.string().min(1).optional(),
     VDSM_TLS_KEY: z.string().min(1).optional(),
     VDSM_TLS_CA: z.string().min(1).optional(),
-    VDSM_REQUEST_TIMEOUT_MS: positiveMs.default(30_000),
+    VDSM_REQUEST_TIMEOUT_MS: ms(1, HOUR).default('30000'),
     /**
      * Tasks an SPM may hold before we stop sending task-creating verbs to it. VDSM refuses the
      * 501st waiting task with 405 after Image.delete has already renamed the image, so we never
      * send into a full queue. 500 = VDSM's default queue; lower it if other clients share the SPM.
      */
-    VDSM_SPM_TASK_LIMIT: z.coerce.number().int().min(1).max(100_000).default(500),
+    VDSM_SPM_TASK_LIMIT: integer(1, 100_000).default('500'),
     /** Adaptive status polling, as the engine's CoCo coordinator: start fast, back off while nothing changes. */
-    POLL_MIN_INTERVAL_MS: positiveMs.default(1_000),
-    POLL_MAX_INTERVAL_MS: positiveMs.default(10_000),
-    POLL_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(1.5),
+    POLL_MIN_INTERVAL_MS: ms(1, 10 * MINUTE).default('1000'),
+    POLL_MAX_INTERVAL_MS: ms(1, HOUR).default('10000'),
+    POLL_BACKOFF_FACTOR: decimal(1, 10).default('1.5'),
     /** Keep the minimum interval this long after the last change, so short tasks are seen fast. */
-    POLL_FAST_PHASE_MS: ms.default(10_000),
+    POLL_FAST_PHASE_MS: ms(0, HOUR).default('10000'),
     /** Janitor: unowned finished SPM tasks older than this are cleared. */
-    JANITOR_GRACE_MS: ms.default(5 * 60_000),
-    JANITOR_INTERVAL_MS: positiveMs.default(60_000),
+    JANITOR_GRACE_MS: ms(0, 7 * DAY).default('300000'),
+    JANITOR_INTERVAL_MS: ms(1, DAY).default('60000'),
     /** Tasks running longer than this are reported (never killed while they progress). */
-    TASK_AGE_LIMIT_MS: positiveMs.default(50 * 3600_000),
+    TASK_AGE_LIMIT_MS: ms(1, 24 * DAY).default(String(50 * HOUR)),
     /** Maximum children a command runs at once (keeps pending children far below Temporal's 2,000). */
-    MAX_CONCURRENT_IMAGES: z.coerce.number().int().min(1).max(1000).default(200),
+    MAX_CONCURRENT_IMAGES: integer(1, 1000).default('200'),
     /**
      * Workflows a worker keeps in its sticky cache (their state in the workflow thread's V8
      * isolate, ~0.4 MiB each for a waiting RemoveImage step). Beyond it the least recently used
      * is evicted and replays from history on its next workflow task: memory against CPU. 0 = no
      * cache (every workflow task replays). The SDK's own default grows with the heap (~2,300).
      */
-    OVIRT_TASKS_MAX_CACHED_WORKFLOWS: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(100_000)
+    OVIRT_TASKS_MAX_CACHED_WORKFLOWS: integer(0, 100_000)
       .refine((n) => n === 0 || n >= 2, 'must be 0 (no cache) or at least 2')
-      .default(DEFAULT_MAX_CACHED_WORKFLOWS),
+      .default(String(DEFAULT_MAX_CACHED_WORKFLOWS)),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -104,6 +153,11 @@ export interface Config {
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
+export interface LoadConfigOptions {
+  /** Check that the files the config names (VDSM TLS) exist and hold PEM; default true. */
+  checkFiles?: boolean;
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -115,6 +169,7 @@ export class ConfigError extends Error {
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof z.input<typeof ConfigSchema>, string>> = {},
+  options: LoadConfigOptions = {},
 ): Config {
   const source: Record<string, string | undefined> = {};
   for (const key of Object.keys(ConfigSchema.innerType().shape)) {
@@ -128,6 +183,19 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  if (c.VDSM_TLS && (options.checkFiles ?? true)) {
+    const problems = (
+      [
+        ['VDSM_TLS_CERT', c.VDSM_TLS_CERT!, 'certificate'],
+        ['VDSM_TLS_KEY', c.VDSM_TLS_KEY!, 'private key'],
+        ['VDSM_TLS_CA', c.VDSM_TLS_CA!, 'certificate'],
+      ] as const
+    ).flatMap(([name, path, kind]) => {
+      const problem = pemFileProblem(path, kind);
+      return problem ? [`  ${name}: ${problem}`] : [];
+    });
+    if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  }
   return {
     taskQueue: c.OVIRT_TASKS_TASK_QUEUE,
     inventoryUrl: c.OVIRT_TASKS_INVENTORY_URL,
