@@ -30,7 +30,11 @@ function humanMs(ms: number): string {
  * A decimal integer within [min, max]: no hex, exponent, sign or blanks (z.coerce would take
  * `0x10` and `1e3`), and the error names the bound.
  */
-function integer(min: number, max: number, unit?: (n: number) => string): z.ZodType<number, z.ZodTypeDef, string> {
+function integer(
+  min: number,
+  max: number,
+  unit?: (n: number) => string,
+): z.ZodType<number, z.ZodTypeDef, string> {
   const range = unit ? `${min} to ${max} (${unit(min)} to ${unit(max)})` : `${min} to ${max}`;
   const rule = `must be a decimal integer from ${range}`;
   return z

@@ -1,6 +1,9 @@
+import { existsSync, statSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
+import { ConfigError } from '../config/config';
+import { pemDataProblem, pemFileProblem, type PemKind } from '../config/pem';
 import { DEFAULT_NAMESPACE } from './names';
 
 /**
@@ -38,21 +41,121 @@ export class TemporalUnreachableError extends Error {
   }
 }
 
+/**
+ * The connection settings, checked: envconfig ignores a TEMPORAL_CONFIG_FILE that does not exist,
+ * reads TEMPORAL_TLS=maybe as false and passes any address on, and its own errors name no
+ * setting. Every problem here is a ConfigError naming the setting (the CLI exits 2).
+ */
 export function loadTemporalConnectionOptions(
   overrides: TemporalConnectionOverrides = {},
 ): TemporalConnectionOptions {
-  const env = overrides.env ?? process.env;
-  const { connectionOptions, namespace } = loadClientConnectConfig({
-    profile: overrides.profile,
-    overrideEnvVars: definedEntries(env),
-  });
+  const env = definedEntries(overrides.env ?? process.env);
+  checkEnvironment(env);
+  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    // Strict: a mistyped key (`adress`) would otherwise be ignored and the default address used.
+    loaded = loadClientConnectConfig({
+      profile: overrides.profile,
+      overrideEnvVars: env,
+      configFileStrict: true,
+    });
+  } catch (err) {
+    throw configError(whichSetting(err, env, overrides.profile), messageOf(err), err);
+  }
+  const { connectionOptions, namespace } = loaded;
+  const address = overrides.address ?? connectionOptions.address ?? DEFAULT_ADDRESS;
+  const addressProblem = hostPortProblem(address);
+  if (addressProblem) {
+    const setting =
+      overrides.address !== undefined
+        ? 'address'
+        : env.TEMPORAL_ADDRESS
+          ? 'TEMPORAL_ADDRESS'
+          : 'temporal.toml address';
+    throw configError(setting, `${JSON.stringify(address)} ${addressProblem}`);
+  }
+  checkTlsMaterial(connectionOptions.tls);
   return {
-    connectionOptions: {
-      ...connectionOptions,
-      address: overrides.address ?? connectionOptions.address ?? DEFAULT_ADDRESS,
-    },
+    connectionOptions: { ...connectionOptions, address },
     namespace: overrides.namespace ?? namespace ?? DEFAULT_NAMESPACE,
   };
+}
+
+function configError(setting: string, problem: string, cause?: unknown): ConfigError {
+  return new ConfigError(`invalid configuration:\n  ${setting}: ${problem}`, { cause });
+}
+
+const BOOLEAN_VARIABLES = ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION'];
+const TLS_FILES: ReadonlyArray<{ path: string; data: string; kind: PemKind }> = [
+  { path: 'TEMPORAL_TLS_CLIENT_CERT_PATH', data: 'TEMPORAL_TLS_CLIENT_CERT_DATA', kind: 'certificate' },
+  { path: 'TEMPORAL_TLS_CLIENT_KEY_PATH', data: 'TEMPORAL_TLS_CLIENT_KEY_DATA', kind: 'private key' },
+  { path: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', data: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA', kind: 'certificate' },
+];
+
+/** What the environment says on its own, before envconfig reads anything. */
+function checkEnvironment(env: Record<string, string>): void {
+  for (const name of BOOLEAN_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && !['true', 'false', '1', '0'].includes(value))
+      throw configError(name, `must be true, false, 1 or 0 (got ${JSON.stringify(value)})`);
+  }
+  const file = env.TEMPORAL_CONFIG_FILE;
+  if (file !== undefined && file !== '') {
+    if (!existsSync(file)) throw configError('TEMPORAL_CONFIG_FILE', `${file} does not exist`);
+    if (!statSync(file).isFile()) throw configError('TEMPORAL_CONFIG_FILE', `${file} is not a file`);
+  }
+  for (const { path, data, kind } of TLS_FILES) {
+    const problem =
+      env[path] !== undefined
+        ? pemFileProblem(env[path], kind)
+        : env[data] !== undefined
+          ? pemDataProblem(env[data], kind)
+          : undefined;
+    if (problem) throw configError(env[path] !== undefined ? path : data, problem);
+  }
+  if (env.TEMPORAL_ADDRESS !== undefined) {
+    const problem = hostPortProblem(env.TEMPORAL_ADDRESS);
+    if (problem) throw configError('TEMPORAL_ADDRESS', `${JSON.stringify(env.TEMPORAL_ADDRESS)} ${problem}`);
+  }
+}
+
+/** The TLS material envconfig loaded (also from temporal.toml paths and data) must be PEM. */
+function checkTlsMaterial(tls: NativeConnectionOptions['tls']): void {
+  if (!tls || typeof tls !== 'object') return;
+  const parts: Array<[string, Uint8Array | undefined, PemKind]> = [
+    ['temporal.toml tls.server_ca_cert', tls.serverRootCACertificate, 'certificate'],
+    ['temporal.toml tls.client_cert', tls.clientCertPair?.crt, 'certificate'],
+    ['temporal.toml tls.client_key', tls.clientCertPair?.key, 'private key'],
+  ];
+  for (const [setting, data, kind] of parts) {
+    const problem = data === undefined ? undefined : pemDataProblem(data, kind);
+    if (problem) throw configError(setting, problem);
+  }
+}
+
+/** `host:port` as the temporal CLI takes it (no scheme, no path), port 1-65535. */
+function hostPortProblem(address: string): string | undefined {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(address);
+  if (!match) return 'must be host:port (e.g. localhost:7233), without a scheme or path';
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65_535 ? undefined : 'has a port outside 1-65535';
+}
+
+/** Names the setting behind an envconfig error: the profile, a TLS file, or the config file. */
+function whichSetting(err: unknown, env: Record<string, string>, profile: string | undefined): string {
+  const message = messageOf(err);
+  if (/^Profile '.*' not found/.test(message)) return profile !== undefined ? 'profile' : 'TEMPORAL_PROFILE';
+  const file = env.TEMPORAL_CONFIG_FILE || 'temporal.toml (default location)';
+  const errno = err as NodeJS.ErrnoException;
+  if (errno.code === 'ENOENT' && errno.path) return `${file}: a TLS file`;
+  return env.TEMPORAL_CONFIG_FILE ? `TEMPORAL_CONFIG_FILE (${file})` : file;
+}
+
+function messageOf(err: unknown): string {
+  const errno = err as NodeJS.ErrnoException;
+  if (errno.code === 'ENOENT' && errno.path) return `${errno.path} does not exist`;
+  // TOML parse errors quote the offending line with a caret on following lines: the first says it.
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 }
 
 /** A client connection; throws TemporalUnreachableError when the frontend does not answer. */
