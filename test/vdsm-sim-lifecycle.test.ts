@@ -187,7 +187,7 @@ describe('SPM role', () => {
 
     expect(await sim.failover(host2.id)).toEqual({ from: host1.id, to: host2.id });
     expect(sim.spmHostId()).toBe(host2.id);
-    expect(await old.error('Host.getAllTasksStatuses')).toEqual({ code: 654, message: 'Not SPM' });
+    expect(await old.error('Host.getAllTasksStatuses')).toEqual({ code: 654, message: 'Not SPM: ()' });
     expect((await old.error('Task.getStatus', { taskID: done })).code).toBe(401);
     expect(await old.call('StoragePool.getSpmStatus', { storagepoolID: poolId })).toEqual({
       spmStatus: 'Free',

@@ -13,7 +13,9 @@ import { eventually, RpcPeer, tempDir } from './vdsm-sim-helpers';
 const fixture = generateDataCenter({ vmCount: 6 });
 const poolId = fixture.pool.id;
 const masterId = fixture.pool.masterDomainId;
+/** A block domain (iscsi); the file (nfs) one where a test needs file storage. */
 const domainId = fixture.domains[1]!.id;
+const fileDomainId = fixture.domains[0]!.id;
 
 interface Status {
   taskID: string;
@@ -82,8 +84,12 @@ async function until(taskID: string, taskState: string): Promise<Status> {
   });
 }
 
-function volumeInfo(volumeID: string, imageID: string): Promise<Record<string, unknown>> {
-  return spm.call('Volume.getInfo', { volumeID, imageID, storagepoolID: poolId, storagedomainID: domainId });
+function volumeInfo(
+  volumeID: string,
+  imageID: string,
+  storagedomainID = domainId,
+): Promise<Record<string, unknown>> {
+  return spm.call('Volume.getInfo', { volumeID, imageID, storagepoolID: poolId, storagedomainID });
 }
 
 describe('the life of a task', () => {
@@ -213,12 +219,17 @@ describe('Task.stop, Task.clear and Task.revert in every state', () => {
     ]);
   });
 
-  test('running, then cleaning: stop aborts and rolls back; clear is 410, revert 403, a second stop 411', async () => {
+  test('running, then cleaning: stop cuts an abortable job off and rolls back; clear is 410, revert 403, a second stop 411', async () => {
     sim.setFaults({ durations: { 'Volume.create': 5000 }, abortLatencyMs: 300, rollbackMs: 400 });
     const volumeID = randomUUID();
     const imageID = randomUUID();
-    const taskID = await spm.call<string>('Volume.create', volumeParams(volumeID, imageID));
-    expect((await volumeInfo(volumeID, imageID)).legality).toBe('ILLEGAL');
+    // A COW base volume on a file domain is a qemu-img create, run under the task's abort callback.
+    const taskID = await spm.call<string>('Volume.create', {
+      ...volumeParams(volumeID, imageID),
+      storagedomainID: fileDomainId,
+      volFormat: 4,
+    });
+    expect((await volumeInfo(volumeID, imageID, fileDomainId)).legality).toBe('ILLEGAL');
     expect(await spm.error('Task.clear', { taskID })).toEqual({
       code: 410,
       message: 'Operation is not allowed in this task state: ("can\'t clean in state running",)',
@@ -236,13 +247,14 @@ describe('Task.stop, Task.clear and Task.revert in every state', () => {
       message: `Task is aborted: 'value=${taskID} abortedcode=411'`,
     });
 
+    // The aborted qemu-img raised inside _run, whose own stop() raised TaskAborted(<task id>).
     const cleaning = await until(taskID, 'cleaning');
     expect(cleaning).toEqual({
       taskID,
       taskState: 'cleaning',
       taskResult: '',
       code: 411,
-      message: 'value=shutting down abortedcode=411',
+      message: `value=${taskID} abortedcode=411`,
     });
     expect(await spm.error('Task.clear', { taskID })).toEqual({
       code: 410,
@@ -262,7 +274,7 @@ describe('Task.stop, Task.clear and Task.revert in every state', () => {
       taskState: 'finished',
       taskResult: 'cleanSuccess',
       code: 411,
-      message: 'value=shutting down abortedcode=411',
+      message: `value=${taskID} abortedcode=411`,
     });
     expect(history(taskID).slice(-6)).toEqual([
       'queued',
@@ -279,7 +291,7 @@ describe('Task.stop, Task.clear and Task.revert in every state', () => {
           volumeID,
           imageID,
           storagepoolID: poolId,
-          storagedomainID: domainId,
+          storagedomainID: fileDomainId,
         })
       ).code,
     ).toBe(201);
@@ -454,8 +466,9 @@ describe('failures and their codes', () => {
 describe('SPM-only verbs', () => {
   test('off the SPM: getAllTasks* are 654, task verbs too; Host.getAllTasks is not checked', async () => {
     const host2 = await open(1);
-    expect(await host2.error('Host.getAllTasksStatuses')).toEqual({ code: 654, message: 'Not SPM' });
-    expect(await host2.error('Host.getAllTasksInfo')).toEqual({ code: 654, message: 'Not SPM' });
+    // hsm raises SpmStatusError() without the pool id; the secured rename of Image.delete maps to plain "Not SPM".
+    expect(await host2.error('Host.getAllTasksStatuses')).toEqual({ code: 654, message: 'Not SPM: ()' });
+    expect(await host2.error('Host.getAllTasksInfo')).toEqual({ code: 654, message: 'Not SPM: ()' });
     expect(await host2.call('Host.getAllTasks')).toEqual({});
     const disk = fixture.disks[0]!;
     expect(await host2.error('Image.delete', deleteParams(disk))).toEqual({ code: 654, message: 'Not SPM' });

@@ -22,16 +22,31 @@ const WIRE_VERB_OF_TASK: Record<string, string> = {
   deleteImage: 'Image.delete',
   moveImage: 'Image.move',
   createVolume: 'Volume.create',
+  deleteVolume: 'Image.deleteVolumes',
   spmStart: 'StoragePool.spmStart',
 };
 
-/** What Python's uuid.UUID() accepts: optional braces and dashes, any case. */
-const UUID_LIKE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+/** misc.UUID_REGEX: lower case, dashed (upper case is refused on purpose). */
+const UUID_REGEX = /^[a-f0-9]{8}-(?:[a-f0-9]{4}-){3}[a-f0-9]{12}$/;
 
 /** misc.validateUUID */
 function validateUuid(value: string, name: string): void {
-  if (!UUID_LIKE.test(value)) throw VdsmErrors.invalidParameter(name, value);
+  if (!UUID_REGEX.test(value)) throw VdsmErrors.invalidParameter(name, value);
 }
+
+/** misc.validateSize: a decimal string of bytes. */
+function validateSize(value: string, name: string): number {
+  if (!/^\d+$/.test(value)) throw VdsmErrors.invalidParameter(name, value);
+  return Number(value);
+}
+
+/** Volume.create rounds sizes up to 4 KiB (sc.BLOCK_SIZE_4K). */
+function round4k(bytes: number): number {
+  return Math.ceil(bytes / 4096) * 4096;
+}
+
+/** sc.VOL_DISKTYPE */
+const DISK_TYPES = new Set(['DATA', 'ISOF', 'MEMD', 'MEMM', 'OVFS', 'HEVD', 'HESD', 'HEMD', 'HECI']);
 
 /** hrtime is CLOCK_MONOTONIC, as VDSM's event_time(). */
 function eventTime(): number {
@@ -105,6 +120,21 @@ export interface VolumeCreateArgs {
   desc: string;
   srcImgUUID: string;
   srcVolUUID: string;
+  initialSize?: string | null;
+  addBitmaps: boolean;
+  legal: boolean;
+  sequence: number;
+  bitmap?: string | null;
+}
+
+export interface ImageDeleteVolumesArgs {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  volumeList: string[];
+  postZero: boolean;
+  force: boolean;
+  discard: boolean;
 }
 
 export interface VolumeRef {
@@ -226,20 +256,22 @@ export class DataCenterSim {
     host.tasks.clear(host.tasks.get(taskId));
   }
 
+  /** A `task` fault rule on Task.revert fails the rollback it runs (→ cleanFailure). */
   async taskRevert(host: SimHost, taskId: string): Promise<void> {
-    await host.tasks.revert(host.tasks.get(taskId));
+    const task = host.tasks.get(taskId);
+    await host.tasks.revert(task, () => this.options.faults.failure('Task.revert', 'task', host.ref));
   }
 
   // ---- Host verbs ----
 
-  /** StoragePool.getAllTasksStatuses is a secured method: only the SPM answers. */
+  /** hsm.getAllTasksStatuses: the pool's secured method; off the SPM, hsm raises SpmStatusError(). */
   hostGetAllTasksStatuses(host: SimHost): Record<string, TaskStatusDict> {
-    this.requireSecured(host);
+    if (host.role !== 'SPM') throw VdsmErrors.notSpmNoPool();
     return Object.fromEntries(host.tasks.list('spm').map((t) => [t.id, t.status()]));
   }
 
   hostGetAllTasksInfo(host: SimHost): Record<string, { id: string; verb: string }> {
-    this.requireSecured(host);
+    if (host.role !== 'SPM') throw VdsmErrors.notSpmNoPool();
     return Object.fromEntries(host.tasks.list('spm').map((t) => [t.id, t.info()]));
   }
 
@@ -275,6 +307,7 @@ export class DataCenterSim {
     task.job = {
       name: 'spmStart',
       workMs: this.options.faults.workMs('StoragePool.spmStart'),
+      abortable: false,
       begin: () => {
         host.role = 'Contend';
       },
@@ -351,19 +384,23 @@ export class DataCenterSim {
     return (this.storage.image(args.storagedomainID, args.imageID)?.volumes ?? []).map((v) => v.id);
   }
 
+  /** volume.getInfo: metadata2info + sizes + lease; VDSM always sends `children: []`. */
   volumeGetInfo(args: VolumeRef): Record<string, unknown> {
     this.checkPool(args.storagepoolID);
     this.checkDomain(args.storagedomainID);
     const image = this.storage.image(args.storagedomainID, args.imageID);
     const volume = image?.volumes.find((v) => v.id === args.volumeID);
     if (!image || !volume) throw VdsmErrors.volumeDoesNotExist(args.volumeID);
-    const size = String(volume.format === 'RAW' ? volume.capacity : Math.ceil(volume.capacity / 10));
+    const allocated =
+      volume.format === 'RAW' ? volume.capacity : (volume.initialSize ?? Math.ceil(volume.capacity / 10));
+    const block = this.kind(args.storagedomainID) === 'block';
     return {
       uuid: volume.id,
       type: volume.type,
       format: volume.format,
       disktype: volume.diskType,
       voltype: volume.voltype,
+      // VolumeMetadata.__getitem__ turns capacity and ctime into strings; generation and sequence stay ints.
       capacity: String(volume.capacity),
       parent: volume.parentId,
       description: volume.description,
@@ -374,17 +411,20 @@ export class DataCenterSim {
       mtime: '0',
       legality: volume.legality,
       generation: volume.generation,
-      apparentsize: size,
-      truesize: size,
+      sequence: volume.sequence ?? 0,
+      apparentsize: String(allocated),
+      truesize: String(allocated),
       // volume.getInfo: an ILLEGAL volume reports that as its status too.
       status: volume.legality === 'ILLEGAL' ? 'ILLEGAL' : 'OK',
       lease: {
-        path: `/rhev/data-center/mnt/${args.storagedomainID}/images/${args.imageID}/${volume.id}.lease`,
-        offset: 0,
+        path: block
+          ? `/dev/${args.storagedomainID}/leases`
+          : `/rhev/data-center/mnt/${args.storagedomainID}/images/${args.imageID}/${volume.id}.lease`,
+        offset: block ? (image.volumes.indexOf(volume) + 1) * 1024 * 1024 : 0,
         owners: [],
         version: null,
       },
-      children: image.volumes.filter((v) => v.parentId === volume.id).map((v) => v.id),
+      children: [],
     };
   }
 
@@ -406,6 +446,8 @@ export class DataCenterSim {
     return this.spmTask(host, 'deleteImage', {
       name: `${args.postZero ? 'zeroImage' : 'purgeImage'}_${imageId}`,
       workMs: this.options.faults.workMs('Image.delete'),
+      // Only zeroing block volumes runs under an abort callback (blockdev.zero); a purge runs to its end.
+      abortable: this.jobsAbortable() || (args.postZero && this.kind(domainId) === 'block'),
       complete: () => {
         this.injectTaskFailure('Image.delete', host);
         this.storage.deleteImage(domainId, imageId);
@@ -429,6 +471,8 @@ export class DataCenterSim {
     return this.spmTask(host, 'moveImage', {
       name: `moveImage_${imageId}`,
       workMs: this.options.faults.workMs('Image.move'),
+      // The copy is a qemu-img convert run under the task's abort callback.
+      abortable: true,
       begin: (task) => {
         const source = this.storage.image(srcId, imageId);
         if (!source) throw VdsmErrors.imageNotInDomain(imageId, srcId);
@@ -457,54 +501,156 @@ export class DataCenterSim {
     });
   }
 
-  /** hsm.createVolume: validated now; the job refuses an existing volume id (212) and registers its own removal. */
+  /**
+   * hsm.createVolume: the arguments are validated now (in hsm's order); the job checks the parent
+   * and the id as volume.create does, then adds the volume ILLEGAL until it is complete. A parent
+   * in the same image becomes INTERNAL; the rollback removes the new volume and the parent is a
+   * LEAF again. An existing id fails the job with 212 and registers no removal (VDSM pops the
+   * half-baked rollback), so the first volume stays.
+   */
   volumeCreate(host: SimHost, args: VolumeCreateArgs): string {
     const { storagepoolID: poolId, storagedomainID: domainId, imageID: imageId, volumeID: volumeId } = args;
     this.checkPool(poolId);
     this.checkDomain(domainId);
     validateUuid(imageId, 'imgUUID');
     validateUuid(volumeId, 'volUUID');
+    const capacity = round4k(validateSize(args.size, 'size'));
+    const initialSize =
+      args.initialSize === undefined || args.initialSize === null
+        ? undefined
+        : round4k(validateSize(args.initialSize, 'initialSize'));
     if (args.srcImgUUID) validateUuid(args.srcImgUUID, 'srcImgUUID');
     if (args.srcVolUUID) validateUuid(args.srcVolUUID, 'srcVolUUID');
+    if (args.bitmap) validateUuid(args.bitmap, 'bitmap');
+    // sd.validateCreateVolumeParams
     if (args.volFormat !== 4 && args.volFormat !== 5) throw VdsmErrors.incorrectFormat(args.volFormat);
+    const srcVolId = args.srcVolUUID || BLANK_UUID;
+    if (srcVolId !== BLANK_UUID && args.volFormat !== 4) throw VdsmErrors.incorrectFormat('RAW');
+    if (!DISK_TYPES.has(args.diskType)) throw VdsmErrors.invalidParameter('DiskType', args.diskType);
     if (args.preallocate !== 1 && args.preallocate !== 2) throw VdsmErrors.incorrectType(args.preallocate);
-    if (!/^\d+$/.test(args.size)) throw VdsmErrors.invalidParameter('size', args.size);
+    if (args.addBitmaps && srcVolId === BLANK_UUID) {
+      throw VdsmErrors.unsupportedOperation('Cannot add bitmaps without a parent volume', {
+        srcVolUUID: srcVolId,
+        add_bitmaps: args.addBitmaps,
+      });
+    }
+    if (args.bitmap && args.volFormat !== 4) {
+      throw VdsmErrors.unsupportedOperation('Creating bitmap requires volFormat=4', {
+        volFormat: args.volFormat,
+        bitmap: args.bitmap,
+      });
+    }
     this.requireSpm(host);
-    const parentId = args.srcVolUUID && args.srcVolUUID !== BLANK_UUID ? args.srcVolUUID : BLANK_UUID;
+    const format = args.volFormat === 4 ? 'COW' : 'RAW';
+    const type = args.preallocate === 1 ? 'PREALLOCATED' : 'SPARSE';
+    // With no srcImgUUID the parent is looked for in the new volume's image.
+    const srcImgId = args.srcImgUUID && args.srcImgUUID !== BLANK_UUID ? args.srcImgUUID : imageId;
     return this.spmTask(host, 'createVolume', {
       name: 'createVolume',
       workMs: this.options.faults.workMs('Volume.create'),
+      // File domains create a base COW volume (qemu-img create) or preallocate (fallocate) under the
+      // task's abort callback; a RAW sparse file, a snapshot (clone) and block volumes are not abortable.
+      abortable:
+        this.jobsAbortable() ||
+        (this.kind(domainId) === 'file' &&
+          ((format === 'COW' && srcVolId === BLANK_UUID) || (format === 'RAW' && type === 'PREALLOCATED'))),
       begin: (task) => {
+        if (srcVolId !== BLANK_UUID) this.checkParent(args, srcImgId, srcVolId, capacity);
         if (this.storage.findVolume(domainId, volumeId)) throw VdsmErrors.volumeExists(volumeId);
-        if (
-          parentId !== BLANK_UUID &&
-          !this.storage.image(domainId, imageId)?.volumes.some((v) => v.id === parentId)
-        ) {
-          throw VdsmErrors.volumeDoesNotExist(parentId);
-        }
         task.pushRecovery({
           name: `Create volume rollback: ${volumeId}`,
           action: { kind: 'removeVolume', domainId, imageId, volumeId },
         });
         const volume: VolumeRecord = {
           id: volumeId,
-          parentId,
-          format: args.volFormat === 4 ? 'COW' : 'RAW',
-          type: args.preallocate === 1 ? 'PREALLOCATED' : 'SPARSE',
+          parentId: srcVolId,
+          format,
+          type,
           voltype: 'LEAF',
           diskType: args.diskType,
-          capacity: Number(args.size),
+          capacity,
           description: args.desc,
-          // A volume is ILLEGAL until its creation completes.
+          // No complete metadata yet: ILLEGAL until the creation ends.
           legality: 'ILLEGAL',
           generation: 0,
           ctime: Math.floor(Date.now() / 1000),
+          sequence: args.sequence,
+          ...(initialSize !== undefined ? { initialSize } : {}),
         };
         this.storage.addVolume(domainId, imageId, volume);
       },
       complete: () => {
         this.injectTaskFailure('Volume.create', host);
-        this.storage.updateVolume(domainId, imageId, volumeId, { legality: 'LEGAL' });
+        // legal=false leaves the new volume ILLEGAL (the engine makes it LEGAL after copying data).
+        if (args.legal) this.storage.updateVolume(domainId, imageId, volumeId, { legality: 'LEGAL' });
+      },
+    });
+  }
+
+  /** volume.create's checks of the parent, in its order; the throw fails the job. */
+  private checkParent(args: VolumeCreateArgs, srcImgId: string, srcVolId: string, capacity: number): void {
+    const domainId = args.storagedomainID;
+    const parent = this.storage.image(domainId, srcImgId)?.volumes.find((v) => v.id === srcVolId);
+    if (!parent) throw VdsmErrors.volumeDoesNotExist(srcVolId);
+    if (args.addBitmaps && parent.format !== 'COW') {
+      throw VdsmErrors.unsupportedOperation('Cannot add bitmaps from parent volume with raw format', {
+        srcVolUUID: srcVolId,
+      });
+    }
+    if (parent.legality !== 'LEGAL') throw VdsmErrors.illegalParent(srcVolId);
+    if (srcImgId !== args.imageID) {
+      if (args.addBitmaps) {
+        throw VdsmErrors.unsupportedOperation('Cannot add bitmaps from template volume', {
+          srcImgUUID: srcImgId,
+          srcVolUUID: srcVolId,
+        });
+      }
+      // volParent.share(): only a template (SHARED) volume may back another image. Sharing one is
+      // not simulated (no verb makes a volume SHARED), so every cross-image parent ends here.
+      const nonShareable =
+        `Volume cannot be shared, it's not Shared/Template volume: ` +
+        pyRepr([`sdUUID: ${domainId}`, `imgUUID: ${srcImgId}`, `volUUID: ${srcVolId}`]);
+      throw VdsmErrors.cannotGetParent(
+        `Couldn't get parent ${srcVolId} for volume ${args.volumeID}: ${nonShareable}`,
+      );
+    }
+    // A smaller child would corrupt the chain: InvalidParameterException, no StorageException (code 100).
+    if (capacity < parent.capacity) throw VdsmErrors.invalidParameter('capacity', String(capacity));
+  }
+
+  /**
+   * hsm.deleteVolume: only the pool, the image id and the SPM role are checked now; the job
+   * (sp.deleteVolume) deletes the volumes in the given order, each as volume.delete does: a missing
+   * one is 201, one with children (or SHARED) is refused unless `force`, discard on a file domain
+   * is 349. Volumes deleted before a failure stay deleted; nothing is rolled back.
+   */
+  imageDeleteVolumes(host: SimHost, args: ImageDeleteVolumesArgs): string {
+    const { storagepoolID: poolId, storagedomainID: domainId, imageID: imageId } = args;
+    this.checkPool(poolId);
+    validateUuid(imageId, 'imgUUID');
+    this.requireSpm(host);
+    const volumeList = [...args.volumeList];
+    return this.spmTask(host, 'deleteVolume', {
+      name: 'deleteVolume',
+      workMs: this.options.faults.workMs('Image.deleteVolumes'),
+      // Only zeroing a block volume (blockdev.zero) runs under the task's abort callback.
+      abortable: this.jobsAbortable() || (args.postZero && this.kind(domainId) === 'block'),
+      complete: () => {
+        this.injectTaskFailure('Image.deleteVolumes', host);
+        this.checkDomain(domainId);
+        for (const volumeId of volumeList) {
+          const volumes = this.storage.image(domainId, imageId)?.volumes ?? [];
+          const volume = volumes.find((v) => v.id === volumeId);
+          if (!volume) throw VdsmErrors.volumeDoesNotExist(volumeId);
+          if (args.discard && this.kind(domainId) === 'file')
+            throw VdsmErrors.discardNotSupported(domainId, 'file storage domain');
+          if (!args.force) {
+            if (volume.voltype === 'SHARED') throw VdsmErrors.cannotDeleteSharedVolume(imageId, volumeId);
+            if (volumes.some((v) => v.parentId === volumeId))
+              throw VdsmErrors.volumeHasChildren(domainId, imageId, volumeId);
+          }
+          this.storage.removeVolume(domainId, imageId, volumeId);
+        }
       },
     });
   }
@@ -583,6 +729,16 @@ export class DataCenterSim {
         this.storage.deleteImage(action.domainId, action.imageId);
         return;
     }
+  }
+
+  private kind(domainId: string): 'block' | 'file' {
+    const type = this.options.fixture.domains.find((d) => d.id === domainId)?.storageType;
+    return type === 'iscsi' || type === 'fcp' ? 'block' : 'file';
+  }
+
+  /** The `abortableJobs: "all"` fault: every running job is cut off by Task.stop (not VDSM's behaviour). */
+  private jobsAbortable(): boolean {
+    return this.options.faults.abortableJobs() === 'all';
   }
 
   private freeBytes(domainId: string, sizeBytes: number): number {

@@ -46,10 +46,32 @@ export const VdsmErrors = {
     general(410, 'Operation is not allowed in this task state', tuple(`can't clean in state ${state}`)),
   stateTransition: (from: string, to: string) =>
     general(441, 'cannot move task to requested state', tuple(`from ${from} to ${to}`)),
+  /** TaskHasRefs(str(task)): a rollback while a flow still holds the task. */
+  taskHasRefs: (taskId: string) =>
+    general(442, 'operation cannot be performed - task has active references', tuple(taskId)),
   volumeDoesNotExist: (volumeId: string) => general(201, 'Volume does not exist', tuple(volumeId), true),
-  incorrectFormat: (format: number) => general(202, 'Incorrect Volume format', tuple(format), true),
+  /** IncorrectFormat(volFormat): the number as sent, or the format's name (a parent needs COW). */
+  incorrectFormat: (format: number | string) => general(202, 'Incorrect Volume format', tuple(format), true),
+  /** VolumeImageHasChildren is a VolumeGeneralException, no StorageException: a task it fails gets 100. */
+  volumeHasChildren: (domainId: string, imageId: string, volumeId: string) =>
+    general(204, 'Cannot delete volume which has children (non-ethical)', [
+      `sdUUID: ${domainId}`,
+      `imgUUID: ${imageId}`,
+      `volUUID: ${volumeId}`,
+    ]),
   volumeExists: (volumeId: string) => general(212, 'Volume already exists', tuple(volumeId), true),
+  /** Volume.create's wrapper around a parent it cannot use (e.g. a template volume that is not SHARED). */
+  cannotGetParent: (text: string) => general(216, 'Cannot get parent volume', tuple(text), true),
+  cannotDeleteSharedVolume: (imageId: string, volumeId: string) =>
+    general(223, 'Shared Volume cannot be deleted', tuple(`img ${imageId} vol ${volumeId}`), true),
+  illegalParent: (volumeId: string) =>
+    general(226, 'Cannot create volume snapshot from illegal volume', tuple(volumeId), true),
   incorrectType: (type: number) => general(231, 'Incorrect Volume Preallocate Type', tuple(type), true),
+  discardNotSupported: (domainId: string, reason: string) =>
+    general(349, 'Discard is not supported by storage domain', `sdUUID=${domainId}, reason=${reason}`, true),
+  /** UnsupportedOperation(reason, **context): the context renders as a Python dict. */
+  unsupportedOperation: (reason: string, context: Record<string, PyValue>) =>
+    general(2009, 'Unsupported operation', `reason=${reason}, context=${pyRepr(context)}`, true),
   destImageAction: (imageId: string, domainId: string, msg: string) =>
     general(
       260,
@@ -71,6 +93,8 @@ export const VdsmErrors = {
     ),
   /** StoragePool.validateSPM(): the verbs that schedule SPM tasks. */
   notSpm: (poolId: string) => general(654, 'Not SPM', tuple(poolId), true),
+  /** SpmStatusError() without arguments: hsm's getAllTasksStatuses/getAllTasksInfo off the SPM. */
+  notSpmNoPool: () => general(654, 'Not SPM', tuple(), true),
   /** SecureError from a secured StoragePool method, mapped by the dispatcher. */
   notSpmSecured: () => new VdsmFault(654, 'Not SPM'),
   isSpm: (poolId: string) => general(656, 'Operation not allowed while SPM is active', tuple(poolId), true),
@@ -92,11 +116,14 @@ const KNOWN_ERRORS: ReadonlyMap<number, { msg: string; storage: boolean }> = new
   [99, { msg: 'Recovering from crash or Initializing', storage: false }],
   [100, { msg: 'General Exception', storage: false }],
   [201, { msg: 'Volume does not exist', storage: true }],
+  [204, { msg: 'Cannot delete volume which has children (non-ethical)', storage: false }],
   [205, { msg: 'Error creating a new volume', storage: true }],
   [212, { msg: 'Volume already exists', storage: true }],
+  [216, { msg: 'Cannot get parent volume', storage: true }],
   [222, { msg: 'Volume deletion error', storage: true }],
   [223, { msg: 'Shared Volume cannot be deleted', storage: true }],
   [225, { msg: 'Volume copy failed', storage: false }],
+  [226, { msg: 'Cannot create volume snapshot from illegal volume', storage: true }],
   [250, { msg: 'Error images action', storage: true }],
   [253, { msg: 'Error moving image', storage: true }],
   [256, { msg: "Could not remove all image's volumes", storage: true }],
@@ -105,7 +132,11 @@ const KNOWN_ERRORS: ReadonlyMap<number, { msg: string; storage: boolean }> = new
   [350, { msg: 'Error in storage domain action', storage: true }],
   [358, { msg: 'Storage domain does not exist', storage: true }],
   [379, { msg: 'Domain is either partially accessible or entirely inaccessible', storage: true }],
+  [401, { msg: 'Task id unknown', storage: false }],
+  [403, { msg: 'Task not finished', storage: false }],
   [405, { msg: 'TaskManager error, unable to add task', storage: false }],
+  [441, { msg: 'cannot move task to requested state', storage: false }],
+  [442, { msg: 'operation cannot be performed - task has active references', storage: false }],
   [654, { msg: 'Not SPM', storage: true }],
   [851, { msg: 'Resource timeout', storage: false }],
 ]);

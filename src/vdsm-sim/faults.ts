@@ -50,8 +50,15 @@ export const FaultConfig = z
     durations: z.record(z.string(), Duration).optional(),
     /** Time a rollback takes (the task shows `cleaning` meanwhile). */
     rollbackMs: Duration.optional(),
-    /** Time a running job takes to notice Task.stop. */
+    /** Time an abortable running job (qemu-img, fallocate, zeroing) takes to notice Task.stop. */
     abortLatencyMs: Duration.optional(),
+    /**
+     * Which running jobs Task.stop cuts off. `vdsm` (default): only those VDSM runs under an abort
+     * callback; the others (an image purge, a snapshot) run to their end, then the task aborts and
+     * rolls back. `all`: every job, after abortLatencyMs (the simulator's behaviour before it
+     * modelled this; not what VDSM does).
+     */
+    abortableJobs: z.enum(['vdsm', 'all']).optional(),
     failures: z.array(FailureRule).optional(),
     /** Delay before each answer is sent (the verb itself runs at once). */
     latencyMs: Duration.optional(),
@@ -160,6 +167,10 @@ export class Faults {
 
   abortLatencyMs(): number {
     return this.sample(this.config.abortLatencyMs);
+  }
+
+  abortableJobs(): 'vdsm' | 'all' {
+    return this.config.abortableJobs ?? 'vdsm';
   }
 
   latencyMs(): number {

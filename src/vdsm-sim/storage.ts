@@ -14,6 +14,8 @@ const COMPACT_AFTER = 2000;
 export type VolumeFormat = 'COW' | 'RAW';
 export type VolumeAllocation = 'SPARSE' | 'PREALLOCATED';
 export type Legality = 'LEGAL' | 'ILLEGAL';
+/** sc.VOLUME_TYPES: SHARED is a template volume other images use as their parent. */
+export type VolumeRole = 'LEAF' | 'INTERNAL' | 'SHARED';
 
 export interface VolumeRecord {
   id: string;
@@ -21,13 +23,30 @@ export interface VolumeRecord {
   parentId: string;
   format: VolumeFormat;
   type: VolumeAllocation;
-  voltype: 'LEAF' | 'INTERNAL';
+  voltype: VolumeRole;
   diskType: string;
   capacity: number;
   description: string;
   legality: Legality;
   generation: number;
   ctime: number;
+  /** Volume.create `sequence` (metadata SEQ); absent in storage written before it existed: 0. */
+  sequence?: number;
+  /** Volume.create `initialSize`: what a thin COW volume allocates at first. */
+  initialSize?: number;
+}
+
+/** One volume of an image's chain as the control endpoint shows it (for comparing with the inventory). */
+export interface ChainVolume {
+  id: string;
+  parent: string;
+  voltype: VolumeRole;
+  legality: Legality;
+  format: VolumeFormat;
+  type: VolumeAllocation;
+  capacity: number;
+  generation: number;
+  sequence: number;
 }
 
 export interface ImageRecord {
@@ -88,6 +107,8 @@ function seedFromFixture(fixture: DataCenterFixture): StorageState {
         legality: 'LEGAL',
         generation: 0,
         ctime: FIXTURE_CTIME,
+        // The engine numbers a chain from 1 (AddDisk sends sequence=1, each snapshot one more).
+        sequence: i + 1,
       })),
     };
   }
@@ -191,24 +212,48 @@ export class StorageModel {
     this.write(domainId, imageId, structuredClone(image));
   }
 
-  /** Adds `volume` on top of its image's chain, creating the image if needed; the old leaf becomes INTERNAL. */
+  /**
+   * Adds `volume` after its parent in its image's chain, creating the image if needed. The parent
+   * becomes INTERNAL (volume.clone: setInternal), a SHARED one stays SHARED.
+   */
   addVolume(domainId: string, imageId: string, volume: VolumeRecord): void {
     const current = this.state.domains[domainId]?.[imageId];
     const volumes = (current?.volumes ?? []).map((v) =>
-      v.id === volume.parentId ? { ...v, voltype: 'INTERNAL' as const } : v,
+      v.id === volume.parentId && v.voltype === 'LEAF' ? { ...v, voltype: 'INTERNAL' as const } : v,
     );
     this.write(domainId, imageId, { removed: false, volumes: [...volumes, { ...volume }] });
   }
 
-  /** Removes a volume (its parent becomes the leaf again); an image left empty goes too. */
+  /**
+   * Removes a volume; its parent is a LEAF again once it has no child left (recheckIfLeaf). An
+   * image left empty goes too.
+   */
   removeVolume(domainId: string, imageId: string, volumeId: string): void {
     const current = this.state.domains[domainId]?.[imageId];
     const removed = current?.volumes.find((v) => v.id === volumeId);
     if (!current || !removed) return;
-    const volumes = current.volumes
-      .filter((v) => v.id !== volumeId)
-      .map((v) => (v.id === removed.parentId ? { ...v, voltype: 'LEAF' as const } : v));
+    const rest = current.volumes.filter((v) => v.id !== volumeId);
+    const volumes = rest.map((v) =>
+      v.id === removed.parentId && v.voltype === 'INTERNAL' && !rest.some((c) => c.parentId === v.id)
+        ? { ...v, voltype: 'LEAF' as const }
+        : v,
+    );
     this.write(domainId, imageId, volumes.length > 0 ? { ...current, volumes } : null);
+  }
+
+  /** The image's volumes in chain order (base first), for the control endpoint; undefined if no such image. */
+  chain(domainId: string, imageId: string): ChainVolume[] | undefined {
+    return this.image(domainId, imageId)?.volumes.map((v) => ({
+      id: v.id,
+      parent: v.parentId,
+      voltype: v.voltype,
+      legality: v.legality,
+      format: v.format,
+      type: v.type,
+      capacity: v.capacity,
+      generation: v.generation,
+      sequence: v.sequence ?? 0,
+    }));
   }
 
   updateVolume(

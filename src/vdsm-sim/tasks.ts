@@ -87,11 +87,23 @@ export interface Recovery {
   action: RecoveryAction;
 }
 
+/**
+ * task.TaskRecoveryType. Every task VDSM schedules gets `auto`; `none` or `manual` only come back
+ * from a task file that says so.
+ */
+export type RecoveryPolicy = 'auto' | 'manual' | 'none';
+
 /** The single job of a task (VDSM tasks run their jobs in order; storage verbs schedule one). */
 export interface JobPlan {
   /** VDSM's job name, e.g. `purgeImage_<imageId>`. */
   name: string;
   workMs: number;
+  /**
+   * Whether Task.stop can cut the work short: VDSM registers an abort callback only around
+   * qemu-img and fallocate/zeroing operations (task.abort_callback). A job without one runs to its
+   * end and the task aborts after it. Default true.
+   */
+  abortable?: boolean;
   /** When the job starts: may push recoveries and change storage; a throw fails the job. */
   begin?(task: SimTask): void;
   /** When the work is done: a throw fails the job. */
@@ -135,7 +147,7 @@ interface PersistedTask {
   name: string;
   tag: string;
   state: TaskState;
-  recoveryPolicy: 'auto';
+  recoveryPolicy: RecoveryPolicy;
   cleanPolicy: 'auto' | 'manual';
   jobs: Array<{ name: string }>;
   recoveries: Recovery[];
@@ -153,7 +165,7 @@ export class TaskStore {
       name: task.name,
       tag: task.tag,
       state: task.state,
-      recoveryPolicy: 'auto',
+      recoveryPolicy: task.recoveryPolicy,
       cleanPolicy: task.cleanPolicy,
       jobs: task.job ? [{ name: task.job.name }] : [],
       recoveries: task.recoveries,
@@ -179,6 +191,7 @@ export class TaskStore {
         task.state = persisted.state;
         task.history = [persisted.state];
         task.cleanPolicy = persisted.cleanPolicy;
+        task.recoveryPolicy = persisted.recoveryPolicy ?? 'auto';
         task.recoveries = persisted.recoveries;
         if (persisted.result) task.result = persisted.result;
         task.store = this;
@@ -200,6 +213,7 @@ type WorkOutcome = 'done' | 'stopped' | 'detached';
 export class SimTask {
   tag = 'hsm';
   cleanPolicy: 'auto' | 'manual' = 'auto';
+  recoveryPolicy: RecoveryPolicy = 'auto';
   state: TaskState = 'init';
   history: TaskState[] = ['init'];
   result: TaskResult = { code: 0, message: 'Task is initializing', result: '' };
@@ -365,8 +379,9 @@ export class TaskManager {
     if (isRecovering(task.state) && task.cleanPolicy === 'auto') return;
     task.abortRequested = true;
     if (task.active) {
-      // A worker runs the job: it notices the abort after a while, then rolls back.
-      if (task.state === 'running')
+      // A worker runs the job. An abortable one is cut off once its operation notices (abort
+      // latency); any other runs to its end. Either way the worker then aborts and rolls back.
+      if (task.state === 'running' && task.job?.abortable !== false)
         this.later(task, this.hooks.abortLatencyMs(), () => task.interruptWork?.('stopped'));
       return;
     }
@@ -387,12 +402,18 @@ export class TaskManager {
     this.dequeue(task);
   }
 
-  /** Task.revert: rolls a finished task back, in the caller, before answering. */
-  async revert(task: SimTask): Promise<void> {
+  /**
+   * Task.revert (task.rollback): a no-op under the `none` recovery policy; otherwise the finished
+   * task rolls back in the caller, before the answer. A flow still holding the task is 442.
+   */
+  async revert(task: SimTask, injectedFailure?: () => VdsmFault | undefined): Promise<void> {
+    if (task.recoveryPolicy === 'none') return;
     if (!isDone(task.state)) throw VdsmErrors.taskNotFinished(task.state);
+    if (task.active) throw VdsmErrors.taskHasRefs(task.id);
     this.move(task, 'racquiring');
+    const injected = injectedFailure?.();
     this.move(task, 'recovering');
-    await this.drive(task, () => this.recover(task));
+    await this.drive(task, () => this.recover(task, injected));
   }
 
   /** spmStop: the SPM tasks leave this host's memory; their files stay for the next SPM. */
@@ -468,25 +489,35 @@ export class TaskManager {
     } catch (err) {
       failure = err;
     }
+    let completed = false;
+    let cutOff = false;
     if (failure === undefined) {
       const outcome = await this.work(task, job.workMs);
       if (outcome === 'detached') return;
-      if (outcome === 'done' && !task.aborting) {
+      cutOff = outcome === 'stopped';
+      if (outcome === 'done') {
+        // The work ran to its end, stopped or not: its effects happen (_run(j.run) returned).
         try {
           job.complete(task);
-          if (task.detached) return;
-          task.result = { code: 0, message: '1 jobs completed successfully', result: '' };
-          this.move(task, 'finished');
-          return;
+          completed = true;
         } catch (err) {
           failure = err;
         }
       }
     }
     if (task.detached) return;
-    job.abandon?.(task);
-    if (failure === undefined) {
-      // Stopped: _runJobs raises TaskAborted("shutting down").
+    if (completed && !task.aborting) {
+      task.result = { code: 0, message: '1 jobs completed successfully', result: '' };
+      this.move(task, 'finished');
+      return;
+    }
+    if (!completed) job.abandon?.(task);
+    if (cutOff) {
+      // The aborted operation raised inside _run, whose own stop() then raised TaskAborted(str(task)).
+      const aborted = new TaskAbortedFault(task.id);
+      task.result = { code: aborted.abortedCode, message: aborted.abortedValue, result: '' };
+    } else if (failure === undefined) {
+      // Stopped but the job completed: _runJobs raises TaskAborted("shutting down").
       const aborted = new TaskAbortedFault('shutting down');
       task.result = { code: aborted.abortedCode, message: aborted.abortedValue, result: '' };
     } else {
@@ -503,8 +534,9 @@ export class TaskManager {
   }
 
   /**
-   * _doAbort with the auto recovery policy: aborting → racquiring → recovering → rollback; a task
-   * already past the point of aborting (in recovery) goes raborting → failed.
+   * _doAbort: aborting, then by recovery policy (__state_aborting) auto: racquiring → recovering →
+   * rollback; none: failed without a rollback; manual: waitrecover, where it stays. A task already
+   * past the point of aborting (in recovery) goes raborting → failed.
    */
   private async doAbort(task: SimTask): Promise<void> {
     if (!canAbort(task.state)) {
@@ -513,17 +545,25 @@ export class TaskManager {
       return;
     }
     this.move(task, 'aborting');
+    if (task.recoveryPolicy === 'none') {
+      this.move(task, 'failed');
+      return;
+    }
+    if (task.recoveryPolicy === 'manual') {
+      this.move(task, 'waitrecover');
+      return;
+    }
     this.move(task, 'racquiring');
     this.move(task, 'recovering');
     await this.recover(task);
   }
 
   /** _recover: pops recoveries (LIFO) while recovering → recovered, or raborting → failed. */
-  private async recover(task: SimTask): Promise<void> {
+  private async recover(task: SimTask, injected?: VdsmFault): Promise<void> {
     if (!(await this.sleep(task, this.hooks.rollbackMs()))) return;
     try {
-      const injected = this.hooks.rollbackFailure(task);
-      if (injected) throw injected;
+      const failure = injected ?? this.hooks.rollbackFailure(task);
+      if (failure) throw failure;
       while (task.state === 'recovering') {
         const recovery = task.recoveries.pop();
         if (!recovery) break;
