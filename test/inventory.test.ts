@@ -34,6 +34,18 @@ const disksOf = (vmId: string) => FIXTURE.disks.filter((d) => d.vmId === vmId);
 const WEB = vmNamed('web-01');
 const WEB_DISKS = disksOf(WEB.id);
 const FLOATING = FIXTURE.disks.filter((d) => d.vmId === null);
+/** What the fixture's volumes on a domain take: every volume of a chain has the disk's capacity. */
+const provisioned = (domainId: string): number =>
+  FIXTURE.disks
+    .filter((d) => d.domainId === domainId)
+    .reduce((sum, d) => sum + d.sizeBytes * d.volumeIds.length, 0);
+const kindOf = (domainId: string) =>
+  FIXTURE.domains.find((d) => d.id === domainId)!.storageType === 'iscsi' ? 'block' : 'file';
+/** A disk shows its active volume's format: COW + SPARSE above a base, else the default of its domain kind. */
+const fixtureDiskFormat = (d: (typeof FIXTURE.disks)[number]) =>
+  d.volumeIds.length > 1
+    ? { format: 'COW', volumeType: 'SPARSE' }
+    : { format: kindOf(d.domainId) === 'block' ? 'COW' : 'RAW', volumeType: 'SPARSE' };
 const vmRef = (id: string): EntityRef => ({ type: 'VM', id });
 const diskRef = (id: string): EntityRef => ({ type: 'DISK', id });
 
@@ -135,7 +147,11 @@ describe.each([
         name: iscsi.name,
         storageType: 'iscsi',
         discardAfterDelete: true,
+        kind: 'block',
+        sizeBytes: iscsi.sizeBytes,
+        freeBytes: iscsi.sizeBytes - provisioned(iscsi.id),
       });
+      expect(domains.find((d) => d.storageType === 'nfs')?.kind).toBe('file');
 
       const ports = hostPorts(FIXTURE, SEED.vdsmBasePort);
       expect(await inv.listHosts(POOL_ID)).toEqual(
@@ -166,7 +182,7 @@ describe.each([
       const disks = await inv.listDisks();
       expect(disks).toHaveLength(FIXTURE.disks.length);
       for (const d of FIXTURE.disks) {
-        expect(await inv.getDisk(d.id)).toEqual({ ...d, poolId: POOL_ID });
+        expect(await inv.getDisk(d.id)).toEqual({ ...d, poolId: POOL_ID, ...fixtureDiskFormat(d) });
       }
       expect(disks.some((d) => d.volumeIds.length > 1)).toBe(true);
       expect((await inv.listDisks({ status: 'LOCKED' })).map((d) => d.alias)).toEqual(['locked-01_Disk1']);
@@ -197,6 +213,7 @@ describe.each([
       expect(await backend.raw(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
       // Seeding still happens later, while the inventory is empty.
       await expect(inv.init(SEED)).resolves.toBe(true);
@@ -211,7 +228,7 @@ describe.each([
       );
       const err = await rejection(inv.init());
       expect(err).toBeInstanceOf(InventoryError);
-      expect((err as Error).message).toMatch(/version 99, newer than this program's 2/);
+      expect((err as Error).message).toMatch(/version 99, newer than this program's 3/);
     });
 
     it('rejects a row that does not parse with an InventoryError naming the operation', async () => {

@@ -9,16 +9,18 @@ import type {
   AuditEntry,
   Disk,
   EntityLock,
-  EntityRef,
   Host,
+  Snapshot,
   StorageDomain,
   StoragePool,
   TaskClaim,
   TaskObservation,
   TaskStartIntent,
   Vm,
+  Volume,
 } from './port';
-import { InventoryError, TaskClaimError } from './errors';
+import { domainKind } from '../fixture/schema';
+import { InventoryConflictError, InventoryError, TaskClaimError } from './errors';
 
 /** SQLite stores booleans as 0/1, PostgreSQL as booleans. */
 const bool = z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => v === true || v === 1);
@@ -63,6 +65,7 @@ export const PoolRow = z
   .object({ id: z.string(), name: z.string(), master_domain_id: z.string() })
   .transform((r): StoragePool => ({ id: r.id, name: r.name, masterDomainId: r.master_domain_id }));
 
+/** A domain row with `used_bytes`: the capacity of its volumes, summed by the query (DOMAIN_COLUMNS). */
 export const DomainRow = z
   .object({
     id: z.string(),
@@ -70,6 +73,8 @@ export const DomainRow = z
     name: z.string(),
     storage_type: z.string(),
     discard_after_delete: bool,
+    size_bytes: int,
+    used_bytes: int,
   })
   .transform((r): StorageDomain => ({
     id: r.id,
@@ -77,7 +82,13 @@ export const DomainRow = z
     name: r.name,
     storageType: r.storage_type,
     discardAfterDelete: r.discard_after_delete,
+    kind: domainKind(r.storage_type),
+    sizeBytes: r.size_bytes,
+    freeBytes: r.size_bytes - r.used_bytes,
   }));
+
+/** What both dialects select for a domain (alias `d`): its row and what its volumes take. */
+export const DOMAIN_COLUMNS = `d.*, (SELECT COALESCE(SUM(v.size_bytes), 0) FROM volumes v WHERE v.domain_id = d.id) AS used_bytes`;
 
 export const HostRow = z
   .object({
@@ -113,6 +124,9 @@ export const VmRow = z
     deleteProtected: r.delete_protected,
   }));
 
+/** A disk as its row holds it; its chain and format come from its volumes (see volumes.ts). */
+export type DiskRecord = Omit<Disk, 'volumeIds' | 'format' | 'volumeType'>;
+
 export const DiskRow = z
   .object({
     id: z.string(),
@@ -124,9 +138,8 @@ export const DiskRow = z
     wipe_after_delete: bool,
     shareable: bool,
     status: z.enum(ImageStatus),
-    volume_ids: stringArray,
   })
-  .transform((r): Disk => ({
+  .transform((r): DiskRecord => ({
     id: r.id,
     poolId: r.pool_id,
     alias: r.alias,
@@ -136,13 +149,66 @@ export const DiskRow = z
     wipeAfterDelete: r.wipe_after_delete,
     shareable: r.shareable,
     status: r.status,
-    volumeIds: r.volume_ids,
+  }));
+
+export const VolumeFormats = ['COW', 'RAW'] as const;
+export const VolumeTypes = ['SPARSE', 'PREALLOCATED'] as const;
+export const VolumeLegalities = ['LEGAL', 'ILLEGAL'] as const;
+export const SnapshotStatuses = ['OK', 'LOCKED', 'IN_PREVIEW'] as const;
+export const EntityTypes = ['VM', 'DISK', 'SNAPSHOT'] as const;
+export const LockModes = ['exclusive', 'shared'] as const;
+
+export const VolumeRow = z
+  .object({
+    id: z.string(),
+    disk_id: z.string(),
+    domain_id: z.string(),
+    parent_id: z.string().nullable(),
+    active: bool,
+    snapshot_id: z.string().nullable(),
+    format: z.enum(VolumeFormats),
+    volume_type: z.enum(VolumeTypes),
+    legality: z.enum(VolumeLegalities),
+    size_bytes: int,
+    actual_size_bytes: int.nullable(),
+    created_at: time,
+  })
+  .transform((r): Volume => ({
+    id: r.id,
+    diskId: r.disk_id,
+    domainId: r.domain_id,
+    parentId: r.parent_id,
+    active: r.active,
+    snapshotId: r.snapshot_id,
+    format: r.format,
+    volumeType: r.volume_type,
+    legality: r.legality,
+    sizeBytes: r.size_bytes,
+    actualSizeBytes: r.actual_size_bytes,
+    createdAt: r.created_at,
+  }));
+
+export const SnapshotRow = z
+  .object({
+    id: z.string(),
+    vm_id: z.string(),
+    description: z.string(),
+    status: z.enum(SnapshotStatuses),
+    created_at: time,
+  })
+  .transform((r): Snapshot => ({
+    id: r.id,
+    vmId: r.vm_id,
+    description: r.description,
+    status: r.status,
+    createdAt: r.created_at,
   }));
 
 export const LockRow = z
   .object({
-    entity_type: z.enum(['VM', 'DISK']),
+    entity_type: z.enum(EntityTypes),
     entity_id: z.string(),
+    mode: z.enum(LockModes),
     owner: z.string(),
     reason: z.string(),
     acquired_at: time,
@@ -150,6 +216,7 @@ export const LockRow = z
   .transform((r): EntityLock => ({
     type: r.entity_type,
     id: r.entity_id,
+    mode: r.mode,
     owner: r.owner,
     reason: r.reason,
     acquiredAt: r.acquired_at,
@@ -279,6 +346,18 @@ export function checkImageStatus(status: string, operation: string): void {
   }
 }
 
+/** A value of a closed vocabulary, checked before it is written. */
+export function checkOneOf(
+  value: unknown,
+  allowed: readonly string[],
+  what: string,
+  operation: string,
+): void {
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw new InventoryError(operation, `unknown ${what} ${JSON.stringify(value)}`);
+  }
+}
+
 export function checkPositiveInt(value: number, what: string, operation: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new InventoryError(operation, `${what} must be a positive integer, got ${value}`);
@@ -294,34 +373,13 @@ export function auditLimit(limit: number | undefined): number | undefined {
   return limit;
 }
 
-/**
- * Distinct refs in one global order (type, then id). Adapters take row locks in this order, so two
- * acquirers of overlapping sets queue on the same first row instead of deadlocking.
- */
-export function sortedUniqueRefs(entities: EntityRef[]): EntityRef[] {
-  const byKey = new Map<string, EntityRef>();
-  for (const ref of entities) {
-    if (ref.type !== 'VM' && ref.type !== 'DISK') {
-      throw new InventoryError('acquireLocks', `unknown entity type ${JSON.stringify(ref.type)}`);
-    }
-    byKey.set(`${ref.type}\u0000${ref.id}`, { type: ref.type, id: ref.id });
-  }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, ref]) => ref);
-}
-
-/** Locks in the global ref order (type, then id), so conflict messages are stable. */
-export function sortLocks(locks: EntityLock[]): EntityLock[] {
-  return [...locks].sort((a, b) =>
-    a.type === b.type ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.type < b.type ? -1 : 1,
-  );
-}
-
 /** Errors that already say what went wrong pass; anything else becomes an InventoryError keeping it as cause. */
 export function asInventoryError(operation: string, err: unknown): Error {
   if (
     err instanceof EntityLockedError ||
     err instanceof NotFoundError ||
     err instanceof InventoryError ||
+    err instanceof InventoryConflictError ||
     err instanceof TaskClaimError
   ) {
     return err;

@@ -30,3 +30,18 @@ export class TaskClaimError extends Error {
     super(`cannot claim VDSM task ${vdsmTaskId} for ${owner}: ${reason}`);
   }
 }
+
+/**
+ * The call contradicts what the inventory holds (a second active volume of a disk, removing a
+ * snapshot volumes still belong to, a volume id of another disk): retrying cannot help.
+ */
+export class InventoryConflictError extends Error {
+  override readonly name = 'InventoryConflictError';
+  constructor(
+    /** The port method that refused. */
+    readonly operation: string,
+    message: string,
+  ) {
+    super(`inventory ${operation}: ${message}`);
+  }
+}

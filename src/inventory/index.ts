@@ -4,7 +4,7 @@ import { PostgresInventory } from './postgres';
 import { SqliteInventory } from './sqlite';
 
 export * from './port';
-export { InventoryError, TaskClaimError } from './errors';
+export { InventoryConflictError, InventoryError, TaskClaimError } from './errors';
 export { hostPorts, seedEntities, type InventorySeed, type SeedEntities } from './seed';
 export { SqliteInventory, type SqliteInventoryOptions } from './sqlite';
 export { PostgresInventory, type PostgresInventoryOptions } from './postgres';

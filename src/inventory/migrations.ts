@@ -14,6 +14,40 @@ export interface Migration {
   sql: string;
 }
 
+/*
+ * Version 3 turns each disk's volume_ids (its chain, base first) into volume rows: parent = the
+ * previous id, the last one active, none in a snapshot (older stores had no snapshots), capacity =
+ * the disk's size, ILLEGAL when the disk is. Formats follow the engine's default for a fresh thin
+ * disk (baseVolumeFormat in fixture/schema.ts, which seeding uses too): the base RAW on file
+ * storage and COW on block storage (iscsi, fcp), every volume above it COW; all SPARSE.
+ */
+const VOLUMES_FROM_CHAINS_SQLITE = `
+      INSERT INTO volumes (id, disk_id, domain_id, parent_id, active, snapshot_id, format, volume_type,
+                           legality, size_bytes, actual_size_bytes, created_at)
+      SELECT j.value, d.id, d.domain_id,
+             CASE WHEN j.key = 0 THEN NULL ELSE json_extract(d.volume_ids, '$[' || (j.key - 1) || ']') END,
+             j.key = json_array_length(d.volume_ids) - 1,
+             NULL,
+             CASE WHEN j.key > 0 OR sd.storage_type IN ('iscsi', 'fcp') THEN 'COW' ELSE 'RAW' END,
+             'SPARSE',
+             CASE WHEN d.status = 'ILLEGAL' THEN 'ILLEGAL' ELSE 'LEGAL' END,
+             d.size_bytes, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      FROM disks d JOIN storage_domains sd ON sd.id = d.domain_id, json_each(d.volume_ids) j;`;
+
+const VOLUMES_FROM_CHAINS_POSTGRES = `
+      INSERT INTO volumes (id, disk_id, domain_id, parent_id, active, snapshot_id, format, volume_type,
+                           legality, size_bytes, actual_size_bytes, created_at)
+      SELECT v.id, d.id, d.domain_id,
+             CASE WHEN v.n = 1 THEN NULL ELSE d.volume_ids ->> (v.n - 2)::int END,
+             v.n = jsonb_array_length(d.volume_ids),
+             NULL,
+             CASE WHEN v.n > 1 OR sd.storage_type IN ('iscsi', 'fcp') THEN 'COW' ELSE 'RAW' END,
+             'SPARSE',
+             CASE WHEN d.status = 'ILLEGAL' THEN 'ILLEGAL' ELSE 'LEGAL' END,
+             d.size_bytes, NULL, now()
+      FROM disks d JOIN storage_domains sd ON sd.id = d.domain_id
+        CROSS JOIN LATERAL jsonb_array_elements_text(d.volume_ids) WITH ORDINALITY AS v(id, n);`;
+
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -125,6 +159,55 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE task_start_intents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE task_start_intents ADD COLUMN refused_code INTEGER;
       CREATE INDEX task_start_intents_pool ON task_start_intents (pool_id, seq);
+    `,
+  },
+  {
+    version: 3,
+    description: 'volumes and snapshots (volume_ids become volume rows), domain sizes, shared entity locks',
+    sql: `
+      ALTER TABLE storage_domains ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        vm_id TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+        description TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX snapshots_vm ON snapshots (vm_id, created_at);
+      CREATE TABLE volumes (
+        id TEXT PRIMARY KEY,
+        disk_id TEXT NOT NULL REFERENCES disks (id) ON DELETE CASCADE,
+        domain_id TEXT NOT NULL REFERENCES storage_domains (id),
+        parent_id TEXT,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        snapshot_id TEXT,
+        format TEXT NOT NULL,
+        volume_type TEXT NOT NULL,
+        legality TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL CHECK (size_bytes > 0),
+        actual_size_bytes INTEGER CHECK (actual_size_bytes >= 0),
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX volumes_disk ON volumes (disk_id);
+      CREATE UNIQUE INDEX volumes_active_leaf ON volumes (disk_id) WHERE active = 1;
+      CREATE INDEX volumes_domain ON volumes (domain_id);
+      CREATE INDEX volumes_snapshot ON volumes (snapshot_id);
+      ${VOLUMES_FROM_CHAINS_SQLITE}
+      ALTER TABLE disks DROP COLUMN volume_ids;
+      CREATE TABLE entity_locks_v3 (
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        PRIMARY KEY (entity_type, entity_id, owner)
+      );
+      INSERT INTO entity_locks_v3 (entity_type, entity_id, owner, mode, reason, acquired_at)
+        SELECT entity_type, entity_id, owner, 'exclusive', reason, acquired_at FROM entity_locks;
+      DROP TABLE entity_locks;
+      ALTER TABLE entity_locks_v3 RENAME TO entity_locks;
+      CREATE INDEX entity_locks_owner ON entity_locks (owner);
     `,
   },
 ];
@@ -241,6 +324,46 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE task_start_intents ADD COLUMN seq BIGINT NOT NULL DEFAULT nextval('task_start_intent_seq');
       ALTER TABLE task_start_intents ADD COLUMN refused_code INTEGER;
       CREATE INDEX task_start_intents_pool ON task_start_intents (pool_id, seq);
+    `,
+  },
+  {
+    version: 3,
+    description: 'volumes and snapshots (volume_ids become volume rows), domain sizes, shared entity locks',
+    sql: `
+      ALTER TABLE storage_domains ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT 0;
+      CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        vm_id TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+        description TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX snapshots_vm ON snapshots (vm_id, created_at);
+      CREATE TABLE volumes (
+        id TEXT PRIMARY KEY,
+        disk_id TEXT NOT NULL REFERENCES disks (id) ON DELETE CASCADE,
+        domain_id TEXT NOT NULL REFERENCES storage_domains (id),
+        parent_id TEXT,
+        active BOOLEAN NOT NULL,
+        snapshot_id TEXT,
+        format TEXT NOT NULL,
+        volume_type TEXT NOT NULL,
+        legality TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL CHECK (size_bytes > 0),
+        actual_size_bytes BIGINT CHECK (actual_size_bytes >= 0),
+        created_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX volumes_disk ON volumes (disk_id);
+      CREATE UNIQUE INDEX volumes_active_leaf ON volumes (disk_id) WHERE active;
+      CREATE INDEX volumes_domain ON volumes (domain_id);
+      CREATE INDEX volumes_snapshot ON volumes (snapshot_id);
+      ${VOLUMES_FROM_CHAINS_POSTGRES}
+      ALTER TABLE disks DROP COLUMN volume_ids;
+      ALTER TABLE entity_locks DROP CONSTRAINT entity_locks_pkey;
+      ALTER TABLE entity_locks DROP CONSTRAINT entity_locks_entity_type_check;
+      ALTER TABLE entity_locks ADD COLUMN mode TEXT NOT NULL DEFAULT 'exclusive';
+      ALTER TABLE entity_locks ALTER COLUMN mode DROP DEFAULT;
+      ALTER TABLE entity_locks ADD PRIMARY KEY (entity_type, entity_id, owner);
     `,
   },
 ];

@@ -18,6 +18,15 @@ export interface StorageDomain {
   name: string;
   storageType: string;
   discardAfterDelete: boolean;
+  /** block domains (iscsi, fcp) vs file domains (nfs, glusterfs, localfs, posixfs) */
+  kind: 'block' | 'file';
+  /** 0 when the store does not know it (a domain from before sizes were kept): nothing fits. */
+  sizeBytes: number;
+  /**
+   * sizeBytes minus the capacity of every volume on it (provisioned, as the engine's storage
+   * allocation check does for a new disk). Negative when the domain is over-committed.
+   */
+  freeBytes: number;
 }
 export interface Host {
   id: string;
@@ -46,19 +55,82 @@ export interface Disk {
   wipeAfterDelete: boolean;
   shareable: boolean;
   status: ImageStatus;
+  /** The volume chain, base first (from the volumes table). */
   volumeIds: string[];
+  /** The active volume's (the engine shows a disk as its active image): COW once it has snapshots. */
+  format: VolumeFormat;
+  volumeType: VolumeType;
 }
 
-export type EntityType = 'VM' | 'DISK';
+export type VolumeFormat = 'COW' | 'RAW';
+export type VolumeType = 'SPARSE' | 'PREALLOCATED';
+export type VolumeLegality = 'LEGAL' | 'ILLEGAL';
+export interface Volume {
+  id: string;
+  diskId: string;
+  domainId: string;
+  /** null for the base */
+  parentId: string | null;
+  /** the leaf of its chain: what the VM writes to (the engine's `active`) */
+  active: boolean;
+  /**
+   * the snapshot this volume belongs to once it is no longer the leaf; null while active. Volumes
+   * seeded from a fixture (which has no snapshots) or migrated from an older store keep null, and
+   * removeVm leaves the ids of the snapshots it removed on volumes of the detached disks.
+   */
+  snapshotId: string | null;
+  format: VolumeFormat;
+  volumeType: VolumeType;
+  legality: VolumeLegality;
+  /** virtual size (capacity) */
+  sizeBytes: number;
+  actualSizeBytes: number | null;
+  createdAt: string;
+}
+
+export type SnapshotStatus = 'OK' | 'LOCKED' | 'IN_PREVIEW';
+export interface Snapshot {
+  id: string;
+  vmId: string;
+  description: string;
+  status: SnapshotStatus;
+  createdAt: string;
+}
+
+export type EntityType = 'VM' | 'DISK' | 'SNAPSHOT';
+/**
+ * The engine's lock modes: shared holders of an entity coexist; an exclusive lock excludes every
+ * other holder (shared or exclusive) of a different owner.
+ */
+export type LockMode = 'exclusive' | 'shared';
 export interface EntityRef {
   type: EntityType;
   id: string;
+  /** default 'exclusive' */
+  mode?: LockMode;
 }
 export interface EntityLock extends EntityRef {
+  mode: LockMode;
   /** Workflow id of the command that holds it. */
   owner: string;
   reason: string;
   acquiredAt: string;
+}
+
+/** What addDisk takes: the disk and the id of its first (base, active) volume. */
+export interface NewDisk {
+  id: string;
+  poolId: string;
+  alias: string;
+  vmId: string | null;
+  domainId: string;
+  sizeBytes: number;
+  wipeAfterDelete: boolean;
+  shareable: boolean;
+  status: ImageStatus;
+  format: VolumeFormat;
+  volumeType: VolumeType;
+  volumeId: string;
 }
 
 export type AuditSeverity = 'INFO' | 'WARNING' | 'ERROR';
@@ -140,7 +212,10 @@ export class NotFoundError extends Error {
 }
 
 export interface InventoryRepository {
-  /** Creates tables if missing; seeds from the fixture only when the inventory is empty. Returns whether it seeded. */
+  /**
+   * Creates tables if missing; seeds from the fixture only when the inventory is empty (and fills
+   * in the sizes of domains the store has no size for). Returns whether it seeded.
+   */
   init(seed?: { fixture: DataCenterFixture; vdsmAddress: string; vdsmBasePort: number }): Promise<boolean>;
   close(): Promise<void>;
 
@@ -157,8 +232,10 @@ export interface InventoryRepository {
   getDisk(id: string): Promise<Disk | undefined>;
 
   /**
-   * All-or-nothing: takes every lock or none. Re-entrant: locks the owner already holds count as
-   * taken. Throws EntityLockedError listing every conflicting lock.
+   * All-or-nothing: takes every lock or none. Re-entrant: an owner asking again for an entity it
+   * holds keeps its one lock (first reason and time); asking for `exclusive` what it holds `shared`
+   * upgrades it, which succeeds only if no other owner holds the entity. The same entity named twice
+   * in one call counts once, in the stronger mode. Throws EntityLockedError listing every conflict.
    */
   acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void>;
   /** Releases every lock of the owner; returns how many. */
@@ -166,11 +243,78 @@ export interface InventoryRepository {
   listLocks(filter?: { owner?: string }): Promise<EntityLock[]>;
 
   setVmStatus(vmId: string, status: VmStatus): Promise<void>;
-  /** Removes the VM record; its disks stay (vmId set to null) until their own end actions. Idempotent. */
+  /**
+   * Removes the VM record and its snapshots; its disks stay (vmId set to null) until their own end
+   * actions. Idempotent.
+   */
   removeVm(vmId: string): Promise<void>;
   setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void>;
-  /** Removes the disk's records. Idempotent. */
+  /** Removes the disk's records, its volumes with it. Idempotent. */
   removeDisk(diskId: string): Promise<void>;
+
+  /**
+   * Adds the disk (status as given, normally LOCKED) with its first volume (base, active, LEGAL,
+   * capacity = the disk's size), unless a disk with that id exists (then nothing changes).
+   * NotFoundError for an unknown pool, domain or VM; InventoryConflictError when the domain is not
+   * in the pool or the volume id belongs to another disk.
+   */
+  addDisk(disk: NewDisk): Promise<void>;
+  /** Chain order, base first; several disks (a snapshot's volumes): by disk id, each base first. */
+  listVolumes(filter?: { diskId?: string; snapshotId?: string }): Promise<Volume[]>;
+  getVolume(id: string): Promise<Volume | undefined>;
+  /**
+   * Idempotent (same id → no change). NotFoundError for an unknown disk; InventoryConflictError
+   * when it would be a second active volume of the disk.
+   */
+  addVolume(volume: Omit<Volume, 'createdAt'>): Promise<void>;
+  /** NotFoundError for an unknown volume; InventoryConflictError for a second active volume. */
+  updateVolume(
+    id: string,
+    patch: Partial<
+      Pick<
+        Volume,
+        'active' | 'snapshotId' | 'legality' | 'sizeBytes' | 'actualSizeBytes' | 'format' | 'volumeType'
+      >
+    >,
+  ): Promise<void>;
+  /**
+   * Idempotent. Refuses (InventoryConflictError) a volume that is another's parent, and the last
+   * volume of a disk (remove the disk instead).
+   */
+  removeVolume(id: string): Promise<void>;
+  /**
+   * In one transaction: the disk's current leaf becomes INTERNAL (active=false, snapshotId set),
+   * and the new volume is added as the active leaf with the old leaf as parent. Idempotent: a
+   * second call with the same new volume id changes nothing. NotFoundError for an unknown disk or
+   * snapshot; InventoryConflictError when the disk has no active leaf, or newVolume names another disk.
+   */
+  addSnapshotLeaf(input: {
+    diskId: string;
+    snapshotId: string;
+    newVolume: Omit<Volume, 'createdAt' | 'parentId' | 'active' | 'snapshotId'>;
+  }): Promise<void>;
+  /**
+   * The undo of addSnapshotLeaf (CreateSnapshot's failure path), in one transaction: removes the
+   * leaf and makes its parent the active leaf again (snapshotId null). Idempotent: a volume that is
+   * gone changes nothing. InventoryConflictError when the volume is not the disk's active leaf or
+   * has no parent.
+   */
+  removeSnapshotLeaf(input: { diskId: string; volumeId: string }): Promise<void>;
+
+  /** Idempotent (same id → no change). NotFoundError for an unknown VM. */
+  addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void>;
+  getSnapshot(id: string): Promise<Snapshot | undefined>;
+  /** Oldest first. */
+  listSnapshots(filter?: { vmId?: string }): Promise<Snapshot[]>;
+  /** NotFoundError for an unknown snapshot. */
+  setSnapshotStatus(id: string, status: SnapshotStatus): Promise<void>;
+  /** Idempotent. Refuses (InventoryConflictError) while a volume still belongs to it. */
+  removeSnapshot(id: string): Promise<void>;
+  /**
+   * Records a domain's size (an operator's or a store upgraded from before sizes were kept). Also
+   * done by init(seed) for every domain whose size is unknown and that the fixture names.
+   */
+  setDomainSize(domainId: string, sizeBytes: number): Promise<void>;
 
   addAudit(entry: NewAuditEntry): Promise<void>;
   /**

@@ -3,13 +3,14 @@ import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
   AuditRow,
   ClaimRow,
-  DiskRow,
+  DOMAIN_COLUMNS,
   DomainRow,
   HostRow,
   IntentRow,
   LockRow,
   ObservationRow,
   PoolRow,
+  SnapshotRow,
   VmRow,
   asInventoryError,
   auditLimit,
@@ -19,9 +20,8 @@ import {
   isoTime,
   parseRow,
   parseRows,
-  sortLocks,
-  sortedUniqueRefs,
 } from './codec';
+import { planLocks, wantedLocks } from './locks';
 import { TaskClaimError } from './errors';
 import { POSTGRES_MIGRATIONS, pendingMigrations } from './migrations';
 import {
@@ -34,21 +34,27 @@ import {
   type Host,
   type InventoryRepository,
   type NewAuditEntry,
+  type NewDisk,
+  type Snapshot,
+  type SnapshotStatus,
   type StorageDomain,
   type StoragePool,
   type TaskClaim,
   type TaskObservation,
   type TaskStartIntent,
   type Vm,
+  type Volume,
 } from './port';
+import * as volumes from './postgres-volumes';
 import { seedEntities, type InventorySeed } from './seed';
+import { checkSnapshotStatus, checkVolumeFields } from './volumes';
 
 export interface PostgresInventoryOptions {
   /** Connections in the pool. */
   maxConnections?: number;
 }
 
-type Queryable = Pick<PoolClient, 'query'>;
+type Queryable = volumes.Queryable;
 
 /** Serialisation failure and deadlock: the transaction did nothing and may simply run again. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -144,6 +150,13 @@ export class PostgresInventory implements InventoryRepository {
         ]);
       }
       if (!entities) return false;
+      // A store from before domain sizes were kept learns them from the fixture that names its domains.
+      await c.query(
+        `UPDATE storage_domains d SET size_bytes = r."sizeBytes"
+         FROM jsonb_to_recordset($1::jsonb) AS r("id" text, "sizeBytes" bigint)
+         WHERE d.id = r."id" AND d.size_bytes = 0`,
+        [JSON.stringify(entities.domains)],
+      );
       const existing = await c.query('SELECT 1 FROM storage_pools LIMIT 1');
       if ((existing.rowCount ?? 0) > 0) return false;
       const { pool, domains, hosts, vms, disks } = entities;
@@ -154,10 +167,11 @@ export class PostgresInventory implements InventoryRepository {
       ]);
       // One statement per table: the fixture travels as a JSON array of rows.
       await c.query(
-        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete)
-         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete"
+        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, size_bytes)
+         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete", "sizeBytes"
          FROM jsonb_to_recordset($1::jsonb)
-           AS r("id" text, "poolId" text, "name" text, "storageType" text, "discardAfterDelete" boolean)`,
+           AS r("id" text, "poolId" text, "name" text, "storageType" text, "discardAfterDelete" boolean,
+                "sizeBytes" bigint)`,
         [JSON.stringify(domains)],
       );
       await c.query(
@@ -175,13 +189,14 @@ export class PostgresInventory implements InventoryRepository {
         [JSON.stringify(vms)],
       );
       await c.query(
-        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status, volume_ids)
-         SELECT "id", "poolId", "alias", "vmId", "domainId", "sizeBytes", "wipeAfterDelete", "shareable", "status", "volumeIds"
+        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status)
+         SELECT "id", "poolId", "alias", "vmId", "domainId", "sizeBytes", "wipeAfterDelete", "shareable", "status"
          FROM jsonb_to_recordset($1::jsonb)
            AS r("id" text, "poolId" text, "alias" text, "vmId" text, "domainId" text, "sizeBytes" bigint,
-                "wipeAfterDelete" boolean, "shareable" boolean, "status" text, "volumeIds" jsonb)`,
+                "wipeAfterDelete" boolean, "shareable" boolean, "status" text)`,
         [JSON.stringify(disks)],
       );
+      await volumes.insertVolumes(c, entities.volumes);
       return true;
     });
   }
@@ -205,14 +220,18 @@ export class PostgresInventory implements InventoryRepository {
   async listDomains(poolId?: string): Promise<StorageDomain[]> {
     const { rows } = await this.query(
       'listDomains',
-      'SELECT * FROM storage_domains WHERE ($1::text IS NULL OR pool_id = $1) ORDER BY name, id',
+      `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE ($1::text IS NULL OR d.pool_id = $1) ORDER BY d.name, d.id`,
       [poolId ?? null],
     );
     return parseRows(DomainRow, rows, 'listDomains');
   }
 
   async getDomain(id: string): Promise<StorageDomain | undefined> {
-    const { rows } = await this.query('getDomain', 'SELECT * FROM storage_domains WHERE id = $1', [id]);
+    const { rows } = await this.query(
+      'getDomain',
+      `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE d.id = $1`,
+      [id],
+    );
     return parseRow(DomainRow, rows[0], 'getDomain');
   }
 
@@ -245,48 +264,69 @@ export class PostgresInventory implements InventoryRepository {
   async listDisks(filter: { vmId?: string; status?: ImageStatus } = {}): Promise<Disk[]> {
     const { rows } = await this.query(
       'listDisks',
-      `SELECT * FROM disks WHERE ($1::text IS NULL OR vm_id = $1) AND ($2::text IS NULL OR status = $2)
-       ORDER BY alias, id`,
+      `SELECT ${volumes.DISK_WITH_VOLUMES} FROM disks d
+       WHERE ($1::text IS NULL OR d.vm_id = $1) AND ($2::text IS NULL OR d.status = $2)
+       ORDER BY d.alias, d.id`,
       [filter.vmId ?? null, filter.status ?? null],
     );
-    return parseRows(DiskRow, rows, 'listDisks');
+    return volumes.disksFromRows(rows, 'listDisks');
   }
 
   async getDisk(id: string): Promise<Disk | undefined> {
-    const { rows } = await this.query('getDisk', 'SELECT * FROM disks WHERE id = $1', [id]);
-    return parseRow(DiskRow, rows[0], 'getDisk');
+    const { rows } = await this.query(
+      'getDisk',
+      `SELECT ${volumes.DISK_WITH_VOLUMES} FROM disks d WHERE d.id = $1`,
+      [id],
+    );
+    return volumes.disksFromRows(rows, 'getDisk')[0];
   }
 
   /**
-   * Inserts every lock not held yet (ON CONFLICT DO NOTHING: an insert racing another acquirer's
-   * uncommitted row waits for it), then reads the requested rows FOR UPDATE with a fresh snapshot.
-   * Any row of another owner is a conflict and the whole transaction rolls back; a row that vanished
-   * between the two statements (released meanwhile) is inserted on the next round.
+   * Takes a transaction-scoped advisory lock per wanted entity first (in the global order), so
+   * acquirers of a common entity run one after the other: with several holders allowed per entity
+   * there is no single row to conflict on. Then reads every holder, which under READ COMMITTED
+   * includes whatever an earlier acquirer committed before releasing its advisory locks.
    */
   async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
-    const wanted = sortedUniqueRefs(entities);
+    const wanted = wantedLocks(entities);
     if (wanted.length === 0) return;
-    const types = wanted.map((r) => r.type);
-    const ids = wanted.map((r) => r.id);
+    const types = wanted.map((w) => w.type);
+    const ids = wanted.map((w) => w.id);
     await this.transaction('acquireLocks', async (c) => {
-      for (;;) {
+      // Hash collisions only make unrelated entities wait for each other; an order the planner does
+      // not keep can only deadlock, which PostgreSQL detects and transaction() runs again.
+      await c.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended('entity-lock:' || k, 0))
+         FROM (SELECT t || ':' || i AS k, n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n)
+               ORDER BY n) AS ordered`,
+        [types, ids],
+      );
+      const { rows } = await c.query(
+        `SELECT l.* FROM entity_locks l
+         JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON l.entity_type = w.t AND l.entity_id = w.i`,
+        [types, ids],
+      );
+      const plan = planLocks(owner, wanted, parseRows(LockRow, rows, 'acquireLocks'));
+      if (plan.conflicts.length > 0) throw new EntityLockedError(plan.conflicts);
+      if (plan.insert.length > 0) {
         await c.query(
-          `INSERT INTO entity_locks (entity_type, entity_id, owner, reason, acquired_at)
-           SELECT t, i, $3, $4, now() FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n) ORDER BY n
-           ON CONFLICT (entity_type, entity_id) DO NOTHING`,
-          [types, ids, owner, reason],
+          `INSERT INTO entity_locks (entity_type, entity_id, owner, mode, reason, acquired_at)
+           SELECT t, i, $4, m, $5, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS w(t, i, m)`,
+          [
+            plan.insert.map((w) => w.type),
+            plan.insert.map((w) => w.id),
+            plan.insert.map((w) => w.mode),
+            owner,
+            reason,
+          ],
         );
-        const { rows } = await c.query(
-          `SELECT l.* FROM entity_locks l
-           JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON l.entity_type = w.t AND l.entity_id = w.i
-           ORDER BY l.entity_type, l.entity_id
-           FOR UPDATE OF l`,
-          [types, ids],
+      }
+      if (plan.upgrade.length > 0) {
+        await c.query(
+          `UPDATE entity_locks l SET mode = 'exclusive' FROM unnest($1::text[], $2::text[]) AS w(t, i)
+           WHERE l.entity_type = w.t AND l.entity_id = w.i AND l.owner = $3`,
+          [plan.upgrade.map((w) => w.type), plan.upgrade.map((w) => w.id), owner],
         );
-        const held = parseRows(LockRow, rows, 'acquireLocks');
-        const conflicts = held.filter((l) => l.owner !== owner);
-        if (conflicts.length > 0) throw new EntityLockedError(sortLocks(conflicts));
-        if (held.length === wanted.length) return;
       }
     });
   }
@@ -302,7 +342,7 @@ export class PostgresInventory implements InventoryRepository {
     const { rows } = await this.query(
       'listLocks',
       `SELECT * FROM entity_locks WHERE ($1::text IS NULL OR owner = $1)
-       ORDER BY acquired_at, entity_type, entity_id`,
+       ORDER BY acquired_at, entity_type, entity_id, owner`,
       [filter.owner ?? null],
     );
     return parseRows(LockRow, rows, 'listLocks');
@@ -320,6 +360,7 @@ export class PostgresInventory implements InventoryRepository {
   async removeVm(vmId: string): Promise<void> {
     await this.transaction('removeVm', async (c) => {
       await c.query('UPDATE disks SET vm_id = NULL WHERE vm_id = $1', [vmId]);
+      await c.query('DELETE FROM snapshots WHERE vm_id = $1', [vmId]);
       await c.query('DELETE FROM vms WHERE id = $1', [vmId]);
     });
   }
@@ -333,7 +374,98 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async removeDisk(diskId: string): Promise<void> {
-    await this.query('removeDisk', 'DELETE FROM disks WHERE id = $1', [diskId]);
+    await this.transaction('removeDisk', async (c) => {
+      await c.query('DELETE FROM volumes WHERE disk_id = $1', [diskId]);
+      await c.query('DELETE FROM disks WHERE id = $1', [diskId]);
+    });
+  }
+
+  async addDisk(disk: NewDisk): Promise<void> {
+    checkImageStatus(disk.status, 'addDisk');
+    checkVolumeFields(disk, 'addDisk');
+    await this.transaction('addDisk', (c) => volumes.addDisk(c, disk));
+  }
+
+  async listVolumes(filter: { diskId?: string; snapshotId?: string } = {}): Promise<Volume[]> {
+    try {
+      return await volumes.listVolumes(this.pool, filter);
+    } catch (err) {
+      throw asInventoryError('listVolumes', err);
+    }
+  }
+
+  async getVolume(id: string): Promise<Volume | undefined> {
+    try {
+      return await volumes.findVolume(this.pool, id);
+    } catch (err) {
+      throw asInventoryError('getVolume', err);
+    }
+  }
+
+  async addVolume(volume: Omit<Volume, 'createdAt'>): Promise<void> {
+    checkVolumeFields(volume, 'addVolume');
+    await this.transaction('addVolume', (c) => volumes.addVolume(c, volume));
+  }
+
+  async updateVolume(id: string, patch: Parameters<InventoryRepository['updateVolume']>[1]): Promise<void> {
+    checkVolumeFields(patch, 'updateVolume');
+    await this.transaction('updateVolume', (c) => volumes.updateVolume(c, id, patch));
+  }
+
+  async removeVolume(id: string): Promise<void> {
+    await this.transaction('removeVolume', (c) => volumes.removeVolume(c, id));
+  }
+
+  async addSnapshotLeaf(input: Parameters<InventoryRepository['addSnapshotLeaf']>[0]): Promise<void> {
+    checkVolumeFields(input.newVolume, 'addSnapshotLeaf');
+    await this.transaction('addSnapshotLeaf', (c) => volumes.addSnapshotLeaf(c, input));
+  }
+
+  async removeSnapshotLeaf(input: { diskId: string; volumeId: string }): Promise<void> {
+    await this.transaction('removeSnapshotLeaf', (c) => volumes.removeSnapshotLeaf(c, input));
+  }
+
+  async addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void> {
+    checkSnapshotStatus(snapshot.status, 'addSnapshot');
+    await this.transaction('addSnapshot', (c) => volumes.addSnapshot(c, snapshot));
+  }
+
+  async getSnapshot(id: string): Promise<Snapshot | undefined> {
+    const { rows } = await this.query('getSnapshot', 'SELECT * FROM snapshots WHERE id = $1', [id]);
+    return parseRow(SnapshotRow, rows[0], 'getSnapshot');
+  }
+
+  async listSnapshots(filter: { vmId?: string } = {}): Promise<Snapshot[]> {
+    const { rows } = await this.query(
+      'listSnapshots',
+      'SELECT * FROM snapshots WHERE ($1::text IS NULL OR vm_id = $1) ORDER BY created_at, id',
+      [filter.vmId ?? null],
+    );
+    return parseRows(SnapshotRow, rows, 'listSnapshots');
+  }
+
+  async setSnapshotStatus(id: string, status: SnapshotStatus): Promise<void> {
+    checkSnapshotStatus(status, 'setSnapshotStatus');
+    const { rowCount } = await this.query(
+      'setSnapshotStatus',
+      'UPDATE snapshots SET status = $1 WHERE id = $2',
+      [status, id],
+    );
+    if (rowCount === 0) throw new NotFoundError('Snapshot', id);
+  }
+
+  async removeSnapshot(id: string): Promise<void> {
+    await this.transaction('removeSnapshot', (c) => volumes.removeSnapshot(c, id));
+  }
+
+  async setDomainSize(domainId: string, sizeBytes: number): Promise<void> {
+    checkPositiveInt(sizeBytes, 'sizeBytes', 'setDomainSize');
+    const { rowCount } = await this.query(
+      'setDomainSize',
+      'UPDATE storage_domains SET size_bytes = $1 WHERE id = $2',
+      [sizeBytes, domainId],
+    );
+    if (rowCount === 0) throw new NotFoundError('StorageDomain', domainId);
   }
 
   async addAudit(entry: NewAuditEntry): Promise<void> {

@@ -1,16 +1,21 @@
 /** Turns the fixture into inventory entities: what `init(seed)` writes into an empty inventory. */
-import { hostPort, type DataCenterFixture } from '../fixture/schema';
+import { domainKind, hostPort, type DataCenterFixture } from '../fixture/schema';
 import { InventoryError } from './errors';
-import type { Disk, Host, InventoryRepository, StorageDomain, StoragePool, Vm } from './port';
+import type { Disk, Host, InventoryRepository, StorageDomain, StoragePool, Vm, Volume } from './port';
+import { fixtureVolumes, withVolumes } from './volumes';
 
 export type InventorySeed = NonNullable<Parameters<InventoryRepository['init']>[0]>;
 
 export interface SeedEntities {
   pool: StoragePool;
-  domains: StorageDomain[];
+  /** freeBytes is what the store computes. */
+  domains: Array<Omit<StorageDomain, 'freeBytes'>>;
   hosts: Host[];
   vms: Vm[];
+  /** As getDisk will show them once seeded. */
   disks: Disk[];
+  /** Every disk's chain, base first (createdAt is the seeding time). */
+  volumes: Array<Omit<Volume, 'createdAt'>>;
 }
 
 /**
@@ -36,6 +41,7 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
   const { fixture, vdsmAddress, vdsmBasePort } = seed;
   const poolId = fixture.pool.id;
   const ports = hostPorts(fixture, vdsmBasePort);
+  const volumes = fixture.disks.flatMap((d) => fixtureVolumes(fixture, d));
   return {
     pool: { id: poolId, name: fixture.pool.name, masterDomainId: fixture.pool.masterDomainId },
     domains: fixture.domains.map((d) => ({
@@ -44,6 +50,8 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
       name: d.name,
       storageType: d.storageType,
       discardAfterDelete: d.discardAfterDelete,
+      kind: domainKind(d.storageType),
+      sizeBytes: d.sizeBytes,
     })),
     hosts: fixture.hosts.map((h) => ({
       id: h.id,
@@ -61,17 +69,21 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
       deleteProtected: v.deleteProtected,
     })),
     // A fixture has one pool: every domain, and so every disk, belongs to it.
-    disks: fixture.disks.map((d) => ({
-      id: d.id,
-      poolId,
-      alias: d.alias,
-      vmId: d.vmId,
-      domainId: d.domainId,
-      sizeBytes: d.sizeBytes,
-      wipeAfterDelete: d.wipeAfterDelete,
-      shareable: d.shareable,
-      status: d.status,
-      volumeIds: [...d.volumeIds],
-    })),
+    disks: withVolumes(
+      fixture.disks.map((d) => ({
+        id: d.id,
+        poolId,
+        alias: d.alias,
+        vmId: d.vmId,
+        domainId: d.domainId,
+        sizeBytes: d.sizeBytes,
+        wipeAfterDelete: d.wipeAfterDelete,
+        shareable: d.shareable,
+        status: d.status,
+      })),
+      volumes.map((v) => ({ ...v, createdAt: '' })),
+      'init',
+    ),
+    volumes,
   };
 }

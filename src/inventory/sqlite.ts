@@ -5,6 +5,7 @@ import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
   AuditRow,
   ClaimRow,
+  DOMAIN_COLUMNS,
   DiskRow,
   DomainRow,
   HostRow,
@@ -21,9 +22,8 @@ import {
   isoTime,
   parseRow,
   parseRows,
-  sortLocks,
-  sortedUniqueRefs,
 } from './codec';
+import { planLocks, wantedLocks } from './locks';
 import { InventoryError, TaskClaimError } from './errors';
 import { SQLITE_MIGRATIONS, pendingMigrations } from './migrations';
 import {
@@ -36,14 +36,20 @@ import {
   type Host,
   type InventoryRepository,
   type NewAuditEntry,
+  type NewDisk,
+  type Snapshot,
+  type SnapshotStatus,
   type StorageDomain,
   type StoragePool,
   type TaskClaim,
   type TaskObservation,
   type TaskStartIntent,
   type Vm,
+  type Volume,
 } from './port';
 import { seedEntities, type InventorySeed } from './seed';
+import * as volumes from './sqlite-volumes';
+import { checkSnapshotStatus, checkVolumeFields } from './volumes';
 
 export interface SqliteInventoryOptions {
   /** How long a write waits for another connection's write transaction before failing. */
@@ -67,6 +73,8 @@ const bit = (value: boolean): number => (value ? 1 : 0);
 export class SqliteInventory implements InventoryRepository {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The statement cache as a function, for the helpers in sqlite-volumes.ts. */
+  private readonly q: volumes.Stmt = (sql) => this.stmt(sql);
 
   constructor(
     readonly path: string,
@@ -128,7 +136,11 @@ export class SqliteInventory implements InventoryRepository {
           new Date().toISOString(),
         );
       }
-      if (!entities || this.stmt('SELECT 1 FROM storage_pools LIMIT 1').get() !== undefined) return false;
+      if (!entities) return false;
+      // A store from before domain sizes were kept learns them from the fixture that names its domains.
+      const fillSize = this.stmt('UPDATE storage_domains SET size_bytes = ? WHERE id = ? AND size_bytes = 0');
+      for (const d of entities.domains) fillSize.run(d.sizeBytes, d.id);
+      if (this.stmt('SELECT 1 FROM storage_pools LIMIT 1').get() !== undefined) return false;
       const { pool, domains, hosts, vms, disks } = entities;
       this.stmt('INSERT INTO storage_pools (id, name, master_domain_id) VALUES (?, ?, ?)').run(
         pool.id,
@@ -136,10 +148,11 @@ export class SqliteInventory implements InventoryRepository {
         pool.masterDomainId,
       );
       const insertDomain = this.stmt(
-        'INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, size_bytes)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       );
       for (const d of domains)
-        insertDomain.run(d.id, d.poolId, d.name, d.storageType, bit(d.discardAfterDelete));
+        insertDomain.run(d.id, d.poolId, d.name, d.storageType, bit(d.discardAfterDelete), d.sizeBytes);
       const insertHost = this.stmt(
         'INSERT INTO hosts (id, pool_id, name, vds_id, address, port) VALUES (?, ?, ?, ?, ?, ?)',
       );
@@ -149,8 +162,8 @@ export class SqliteInventory implements InventoryRepository {
       );
       for (const v of vms) insertVm.run(v.id, v.poolId, v.name, v.status, bit(v.deleteProtected));
       const insertDisk = this.stmt(
-        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status, volume_ids)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const d of disks) {
         insertDisk.run(
@@ -163,9 +176,10 @@ export class SqliteInventory implements InventoryRepository {
           bit(d.wipeAfterDelete),
           bit(d.shareable),
           d.status,
-          JSON.stringify(d.volumeIds),
         );
       }
+      const createdAt = new Date().toISOString();
+      for (const v of entities.volumes) volumes.insertVolume(this.q, v, createdAt);
       return true;
     });
   }
@@ -190,10 +204,9 @@ export class SqliteInventory implements InventoryRepository {
     return this.read('listDomains', () =>
       parseRows(
         DomainRow,
-        this.stmt('SELECT * FROM storage_domains WHERE (? IS NULL OR pool_id = ?) ORDER BY name, id').all(
-          poolId ?? null,
-          poolId ?? null,
-        ),
+        this.stmt(
+          `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE (? IS NULL OR d.pool_id = ?) ORDER BY d.name, d.id`,
+        ).all(poolId ?? null, poolId ?? null),
         'listDomains',
       ),
     );
@@ -201,7 +214,11 @@ export class SqliteInventory implements InventoryRepository {
 
   async getDomain(id: string): Promise<StorageDomain | undefined> {
     return this.read('getDomain', () =>
-      parseRow(DomainRow, this.stmt('SELECT * FROM storage_domains WHERE id = ?').get(id), 'getDomain'),
+      parseRow(
+        DomainRow,
+        this.stmt(`SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE d.id = ?`).get(id),
+        'getDomain',
+      ),
     );
   }
 
@@ -242,40 +259,44 @@ export class SqliteInventory implements InventoryRepository {
     const vmId = filter.vmId ?? null;
     const status = filter.status ?? null;
     return this.read('listDisks', () =>
-      parseRows(
-        DiskRow,
-        this.stmt(
-          `SELECT * FROM disks WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@status IS NULL OR status = @status)
-           ORDER BY alias, id`,
-        ).all({ vmId, status }),
+      volumes.disksWithVolumes(
+        this.q,
+        parseRows(
+          DiskRow,
+          this.stmt(
+            `SELECT * FROM disks WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@status IS NULL OR status = @status)
+             ORDER BY alias, id`,
+          ).all({ vmId, status }),
+          'listDisks',
+        ),
         'listDisks',
       ),
     );
   }
 
   async getDisk(id: string): Promise<Disk | undefined> {
-    return this.read('getDisk', () =>
-      parseRow(DiskRow, this.stmt('SELECT * FROM disks WHERE id = ?').get(id), 'getDisk'),
-    );
+    return this.read('getDisk', () => {
+      const record = parseRow(DiskRow, this.stmt('SELECT * FROM disks WHERE id = ?').get(id), 'getDisk');
+      return record && volumes.disksWithVolumes(this.q, [record], 'getDisk')[0];
+    });
   }
 
   async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
-    const wanted = sortedUniqueRefs(entities);
+    const wanted = wantedLocks(entities);
     return this.write('acquireLocks', () => {
       const select = this.stmt('SELECT * FROM entity_locks WHERE entity_type = ? AND entity_id = ?');
-      const conflicts: EntityLock[] = [];
-      const free: EntityRef[] = [];
-      for (const ref of wanted) {
-        const held = parseRow(LockRow, select.get(ref.type, ref.id), 'acquireLocks');
-        if (!held) free.push(ref);
-        else if (held.owner !== owner) conflicts.push(held);
-      }
-      if (conflicts.length > 0) throw new EntityLockedError(sortLocks(conflicts));
+      const held = wanted.flatMap((w) => parseRows(LockRow, select.all(w.type, w.id), 'acquireLocks'));
+      const plan = planLocks(owner, wanted, held);
+      if (plan.conflicts.length > 0) throw new EntityLockedError(plan.conflicts);
       const insert = this.stmt(
-        'INSERT INTO entity_locks (entity_type, entity_id, owner, reason, acquired_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO entity_locks (entity_type, entity_id, owner, mode, reason, acquired_at) VALUES (?, ?, ?, ?, ?, ?)',
       );
       const at = new Date().toISOString();
-      for (const ref of free) insert.run(ref.type, ref.id, owner, reason, at);
+      for (const w of plan.insert) insert.run(w.type, w.id, owner, w.mode, reason, at);
+      const upgrade = this.stmt(
+        "UPDATE entity_locks SET mode = 'exclusive' WHERE entity_type = ? AND entity_id = ? AND owner = ?",
+      );
+      for (const w of plan.upgrade) upgrade.run(w.type, w.id, owner);
     });
   }
 
@@ -292,7 +313,7 @@ export class SqliteInventory implements InventoryRepository {
       parseRows(
         LockRow,
         this.stmt(
-          'SELECT * FROM entity_locks WHERE (? IS NULL OR owner = ?) ORDER BY acquired_at, entity_type, entity_id',
+          'SELECT * FROM entity_locks WHERE (? IS NULL OR owner = ?) ORDER BY acquired_at, entity_type, entity_id, owner',
         ).all(owner, owner),
         'listLocks',
       ),
@@ -310,6 +331,7 @@ export class SqliteInventory implements InventoryRepository {
   async removeVm(vmId: string): Promise<void> {
     return this.write('removeVm', () => {
       this.stmt('UPDATE disks SET vm_id = NULL WHERE vm_id = ?').run(vmId);
+      this.stmt('DELETE FROM snapshots WHERE vm_id = ?').run(vmId);
       this.stmt('DELETE FROM vms WHERE id = ?').run(vmId);
     });
   }
@@ -324,7 +346,76 @@ export class SqliteInventory implements InventoryRepository {
 
   async removeDisk(diskId: string): Promise<void> {
     return this.write('removeDisk', () => {
+      this.stmt('DELETE FROM volumes WHERE disk_id = ?').run(diskId);
       this.stmt('DELETE FROM disks WHERE id = ?').run(diskId);
+    });
+  }
+
+  async addDisk(disk: NewDisk): Promise<void> {
+    volumes.checkNewDisk(disk);
+    return this.write('addDisk', () => volumes.addDisk(this.q, disk));
+  }
+
+  async listVolumes(filter: { diskId?: string; snapshotId?: string } = {}): Promise<Volume[]> {
+    return this.read('listVolumes', () => volumes.listVolumes(this.q, filter));
+  }
+
+  async getVolume(id: string): Promise<Volume | undefined> {
+    return this.read('getVolume', () => volumes.findVolume(this.q, id));
+  }
+
+  async addVolume(volume: Omit<Volume, 'createdAt'>): Promise<void> {
+    checkVolumeFields(volume, 'addVolume');
+    return this.write('addVolume', () => volumes.addVolume(this.q, volume));
+  }
+
+  async updateVolume(id: string, patch: volumes.VolumePatch): Promise<void> {
+    checkVolumeFields(patch, 'updateVolume');
+    return this.write('updateVolume', () => volumes.updateVolume(this.q, id, patch));
+  }
+
+  async removeVolume(id: string): Promise<void> {
+    return this.write('removeVolume', () => volumes.removeVolume(this.q, id));
+  }
+
+  async addSnapshotLeaf(input: Parameters<InventoryRepository['addSnapshotLeaf']>[0]): Promise<void> {
+    checkVolumeFields(input.newVolume, 'addSnapshotLeaf');
+    return this.write('addSnapshotLeaf', () => volumes.addSnapshotLeaf(this.q, input));
+  }
+
+  async removeSnapshotLeaf(input: { diskId: string; volumeId: string }): Promise<void> {
+    return this.write('removeSnapshotLeaf', () => volumes.removeSnapshotLeaf(this.q, input));
+  }
+
+  async addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void> {
+    checkSnapshotStatus(snapshot.status, 'addSnapshot');
+    return this.write('addSnapshot', () => volumes.addSnapshot(this.q, snapshot));
+  }
+
+  async getSnapshot(id: string): Promise<Snapshot | undefined> {
+    return this.read('getSnapshot', () => volumes.getSnapshot(this.q, id));
+  }
+
+  async listSnapshots(filter: { vmId?: string } = {}): Promise<Snapshot[]> {
+    return this.read('listSnapshots', () => volumes.listSnapshots(this.q, filter));
+  }
+
+  async setSnapshotStatus(id: string, status: SnapshotStatus): Promise<void> {
+    return this.write('setSnapshotStatus', () => volumes.setSnapshotStatus(this.q, id, status));
+  }
+
+  async removeSnapshot(id: string): Promise<void> {
+    return this.write('removeSnapshot', () => volumes.removeSnapshot(this.q, id));
+  }
+
+  async setDomainSize(domainId: string, sizeBytes: number): Promise<void> {
+    checkPositiveInt(sizeBytes, 'sizeBytes', 'setDomainSize');
+    return this.write('setDomainSize', () => {
+      const { changes } = this.stmt('UPDATE storage_domains SET size_bytes = ? WHERE id = ?').run(
+        sizeBytes,
+        domainId,
+      );
+      if (changes === 0) throw new NotFoundError('StorageDomain', domainId);
     });
   }
 
