@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { projectRoot } from '../dev/project-root';
 import { registerCancelCommand } from './commands/cancel';
 import { registerDevCommand } from './commands/dev';
@@ -39,7 +39,28 @@ export function buildProgram(): Command {
   registerListCommand(program);
   registerHistoryCommand(program);
   registerInventoryCommand(program);
+  refuseOptionLikeValues(program);
   return program;
+}
+
+/**
+ * Commander gives an option that takes a value whatever comes next, so `--vm --force` would remove
+ * a VM named "--force" and `--vm=--help` one named "--help". No value of ours starts with '-': such
+ * a value is a forgotten one, refused (exit 2) by every value-taking option of every command.
+ */
+function refuseOptionLikeValues(command: Command): void {
+  for (const option of command.options) {
+    if (!option.required && !option.optional) continue;
+    const parse = option.parseArg;
+    option.argParser((value: string, previous: unknown): unknown => {
+      if (value.startsWith('-'))
+        throw new InvalidArgumentError(
+          `looks like an option, not a value: ${option.long ?? option.flags} needs its value right after it.`,
+        );
+      return parse ? parse(value, previous) : value;
+    });
+  }
+  for (const sub of command.commands) refuseOptionLikeValues(sub);
 }
 
 /** Runs one CLI invocation and returns its exit code; errors are printed here, once. */

@@ -1,7 +1,9 @@
+import { closeSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config';
-import { parsePort } from '../options';
+import { UsageError } from '../exit-codes';
+import { parseFixtureFile, parsePort } from '../options';
 import { firstShutdownSignal } from '../signals';
 
 interface DevFlags {
@@ -35,6 +37,7 @@ export function registerDevCommand(program: Command): void {
     .option(
       '--fixture <file>',
       'data center fixture (JSON) seeding an empty inventory and simulator; default: built-in',
+      parseFixtureFile,
     )
     .option(
       '--demo',
@@ -43,6 +46,7 @@ export function registerDevCommand(program: Command): void {
     )
     .action(async (flags: DevFlags) => {
       const dataDir = resolve(flags.data);
+      checkDataDir(dataDir);
       const config = loadConfig(process.env, {
         OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inventory.db')}`,
         ...(flags.fixture !== undefined ? { OVIRT_TASKS_FIXTURE: flags.fixture } : {}),
@@ -88,4 +92,47 @@ export function registerDevCommand(program: Command): void {
       log('ovirt-tasks dev: stopped');
       if ('workerError' in ended) throw ended.workerError;
     });
+}
+
+/** What `dev` writes in --data: files, then directories. */
+const DATA_FILES = ['temporal.db', 'temporal.log', 'inventory.db'];
+const DATA_DIRS = ['vdsm'];
+
+/**
+ * --data must be a directory this process can write, holding (if anything) our files and
+ * directories: checked before anything starts, since the Temporal server, the inventory and the
+ * simulator would each fail on their own, later and less clearly.
+ */
+function checkDataDir(dataDir: string): void {
+  const refuse = (problem: string, err?: unknown): never => {
+    const reason = err ? ` (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` : '';
+    throw new UsageError(`--data ${dataDir}: ${problem}${reason}`);
+  };
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    refuse('cannot create the directory', err);
+  }
+  const probe = join(dataDir, `.write-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe);
+  } catch (err) {
+    refuse('cannot write in the directory', err);
+  }
+  for (const name of [...DATA_FILES, ...DATA_DIRS]) {
+    const path = join(dataDir, name);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) continue;
+    const wantDir = DATA_DIRS.includes(name);
+    if (stat.isDirectory() !== wantDir)
+      refuse(`${name} is ${wantDir ? 'not a directory' : 'a directory, not a file'}`);
+    if (!wantDir) {
+      try {
+        closeSync(openSync(path, 'r+'));
+      } catch (err) {
+        refuse(`cannot write ${name}`, err);
+      }
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePort } from '../options';
+import { parseFaultsOption, parseFixtureFile, parsePort, pemFileOption } from '../options';
 
 interface VdsmSimFlags {
   host?: string;
@@ -26,16 +26,32 @@ export function registerVdsmSimCommand(program: Command): void {
       parsePort,
     )
     .option('--data <dir>', 'simulated storage and SPM task files (default ./.data/vdsm)')
-    .option('--fixture <file>', 'data center fixture (JSON); default: the built-in data center')
-    .option('--tls-cert <file>', 'server certificate (PEM); with --tls-key and --tls-ca enables mutual TLS')
-    .option('--tls-key <file>', 'server private key (PEM)')
-    .option('--tls-ca <file>', 'CA that must have signed client certificates (PEM)')
+    .option(
+      '--fixture <file>',
+      'data center fixture (JSON); default: the built-in data center',
+      parseFixtureFile,
+    )
+    .option(
+      '--tls-cert <file>',
+      'server certificate (PEM); with --tls-key and --tls-ca enables mutual TLS',
+      pemFileOption('certificate'),
+    )
+    .option('--tls-key <file>', 'server private key (PEM)', pemFileOption('private key'))
+    .option(
+      '--tls-ca <file>',
+      'CA that must have signed client certificates (PEM)',
+      pemFileOption('certificate'),
+    )
     .option(
       '--control-port <port>',
       'loopback HTTP control endpoint (counters, faults, failover, restart)',
       parsePort,
     )
-    .option('--faults <json|file>', 'fault configuration to start with: JSON text or a JSON file')
+    .option(
+      '--faults <json|file>',
+      'fault configuration to start with: JSON text or a JSON file',
+      parseFaultsOption,
+    )
     .action(async (flags: VdsmSimFlags) => {
       const { runVdsmSimCommand } = await import('../../vdsm-sim/main');
       await runVdsmSimCommand(flags);
