@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: install, PostgreSQL for the inventory tests, Chromium for the browser test, typecheck,
-# lint, build (the CLI tests run the built bin/ovirt-tasks), then jest. Extra arguments go to jest.
+# `npm test`: install, PostgreSQL for the inventory tests, Chromium for the browser test, the
+# time-skipping test server for the workflow unit tests, typecheck, lint, build (the CLI tests run
+# the built bin/ovirt-tasks), then jest. Extra arguments go to jest.
 # Exits with the first failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,11 @@ step chromium
 # exported so the test uses the one found (or installed) here.
 CHROMIUM_PATH="$(bash scripts/ensure-chromium.sh)"
 export CHROMIUM_PATH
+step test-server
+# Exported so the workflow unit tests (test/unit/*.workflow.test.ts) run the time-skipping test
+# server found (or built from Maven Central) here; the SDK's own download needs the open internet.
+TEMPORAL_TEST_SERVER="$(bash scripts/ensure-test-server.sh)"
+export TEMPORAL_TEST_SERVER
 step typecheck
 npm run --silent typecheck
 step lint
