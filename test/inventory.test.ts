@@ -2,11 +2,6 @@
  * One contract for both inventory adapters: every test runs against SQLite (a file per test) and
  * PostgreSQL (a database per test on a throw-away server).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Client } from 'pg';
 import { generateDataCenter } from '../src/fixture';
 import {
   EntityLockedError,
@@ -19,7 +14,7 @@ import {
   type InventoryRepository,
   type InventorySeed,
 } from '../src/inventory';
-import { startPostgres } from './support/postgres';
+import { BACKENDS, rejection, type Backend } from './support/inventory-backends';
 
 const FIXTURE = generateDataCenter({ name: 'InvTest', vmCount: 8, hostCount: 3 });
 const SEED: InventorySeed = { fixture: FIXTURE, vdsmAddress: '127.0.0.1', vdsmBasePort: 54_400 };
@@ -51,62 +46,7 @@ const diskRef = (id: string): EntityRef => ({ type: 'DISK', id });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-interface Backend {
-  newUrl(): Promise<string>;
-  /** Runs SQL behind the adapter's back (to corrupt or inspect what it stored). */
-  raw(url: string, sql: string): Promise<unknown[]>;
-  stop(): Promise<void>;
-}
-
-async function sqliteBackend(): Promise<Backend> {
-  const dir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-inv-'));
-  let n = 0;
-  return {
-    // A folder per database that does not exist yet: the adapter creates it.
-    newUrl: async () => `sqlite:${join(dir, `db-${++n}`, 'inventory.db')}`,
-    raw: async (url, sql) => {
-      const db = new Database(url.slice('sqlite:'.length));
-      try {
-        const statement = db.prepare(sql);
-        return statement.reader ? statement.all() : (statement.run(), []);
-      } finally {
-        db.close();
-      }
-    },
-    stop: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-async function postgresBackend(): Promise<Backend> {
-  const server = await startPostgres();
-  return {
-    newUrl: server.newDatabase,
-    raw: async (url, sql) => {
-      const client = new Client({ connectionString: url });
-      await client.connect();
-      try {
-        return (await client.query(sql)).rows as unknown[];
-      } finally {
-        await client.end();
-      }
-    },
-    stop: server.stop,
-  };
-}
-
-describe.each([
-  ['sqlite', sqliteBackend],
-  ['postgres', postgresBackend],
-])('%s inventory', (_kind, makeBackend) => {
+describe.each(BACKENDS)('%s inventory', (_kind, makeBackend) => {
   let backend: Backend;
   const opened: InventoryRepository[] = [];
 
