@@ -16,6 +16,7 @@ import type { Simulator } from './simulator';
  *   GET  /tasks           every host's tasks (internal and wire state)
  *   GET  /jobs            every host's host jobs
  *   GET  /storage         images per domain
+ *   GET  /storage/<domainId>/<imageId>   the image's volume chain, base first (404 if no such image)
  */
 
 export interface ControlServer {
@@ -55,8 +56,17 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return parsed as Record<string, unknown>;
 }
 
+const CHAIN_PATH = /^\/storage\/([^/]+)\/([^/]+)$/;
+
 async function route(sim: Simulator, method: string, path: string, req: IncomingMessage): Promise<unknown> {
   const key = `${method} ${path}`;
+  const chain = method === 'GET' ? CHAIN_PATH.exec(path) : null;
+  if (chain) {
+    const [, domainId, imageId] = chain as unknown as [string, string, string];
+    const volumes = sim.imageChain(decodeURIComponent(domainId), decodeURIComponent(imageId));
+    if (!volumes) throw new HttpError(404, `no image ${imageId} on domain ${domainId}`);
+    return volumes;
+  }
   switch (key) {
     case 'GET /health':
       return { running: sim.running, poolId: sim.poolId, spmHostId: sim.spmHostId() ?? null };

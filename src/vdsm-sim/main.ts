@@ -4,7 +4,7 @@ import { UsageError } from '../cli/exit-codes';
 import { firstShutdownSignal } from '../cli/signals';
 import { generateDataCenter, loadFixture } from '../fixture';
 import type { FaultConfigInput } from './faults';
-import { startSimulator } from './simulator';
+import { type SimulatorOptions, startSimulator } from './simulator';
 
 export { startSimulator } from './simulator';
 export type {
@@ -15,6 +15,7 @@ export type {
   SimulatorTask,
   StorageSnapshot,
 } from './simulator';
+export type { ChainVolume } from './storage';
 export { FaultConfig, type FaultConfigInput } from './faults';
 export { simulatorHostPorts } from './ports';
 
@@ -22,6 +23,8 @@ export { simulatorHostPorts } from './ports';
 export const INJECTED_EXIT_CODE = 75;
 
 export interface VdsmSimFlags {
+  /** Address the hosts listen on. Default 127.0.0.1 (the control endpoint is loopback whatever this is). */
+  host?: string;
   /** The pool's SPM host listens here, the other hosts on the next ports. Default 54321. */
   port?: number;
   /** Default ./.data/vdsm */
@@ -40,6 +43,7 @@ export interface VdsmSimFlags {
 
 /** The flags, for whoever wires the command (names as commander derives them from --kebab-case). */
 export const VDSM_SIM_FLAGS: ReadonlyArray<{ flag: string; description: string }> = [
+  { flag: '--host <address>', description: 'address to listen on (default 127.0.0.1)' },
   {
     flag: '--port <port>',
     description: "port of the pool's SPM host; the other hosts listen on the next ports (default 54321)",
@@ -71,8 +75,8 @@ function parseFaults(spec: string): FaultConfigInput {
   }
 }
 
-/** `ovirt-tasks vdsm-sim`: runs until SIGINT/SIGTERM. */
-export async function runVdsmSimCommand(flags: VdsmSimFlags): Promise<void> {
+/** The simulator options the `vdsm-sim` flags ask for; throws UsageError for unusable flags. */
+export function simulatorOptionsFromFlags(flags: VdsmSimFlags): SimulatorOptions {
   const tlsFiles = [flags.tlsCert, flags.tlsKey, flags.tlsCa];
   if (tlsFiles.some((f) => f !== undefined) && !tlsFiles.every((f) => f !== undefined)) {
     throw new UsageError('TLS needs all of --tls-cert, --tls-key and --tls-ca');
@@ -80,13 +84,12 @@ export async function runVdsmSimCommand(flags: VdsmSimFlags): Promise<void> {
   for (const file of [flags.fixture, ...tlsFiles]) {
     if (file !== undefined && !existsSync(file)) throw new UsageError(`no such file: ${file}`);
   }
-  const fixture = flags.fixture ? loadFixture(flags.fixture) : generateDataCenter();
-  const shutdown = firstShutdownSignal();
-  const simulator = await startSimulator({
-    fixture,
+  if (flags.host !== undefined && flags.host.trim() === '') throw new UsageError('--host: empty address');
+  return {
+    fixture: flags.fixture ? loadFixture(flags.fixture) : generateDataCenter(),
     dataDir: resolve(flags.data ?? './.data/vdsm'),
     basePort: flags.port ?? 54321,
-    host: '127.0.0.1',
+    host: flags.host ?? '127.0.0.1',
     tls:
       flags.tlsCert && flags.tlsKey && flags.tlsCa
         ? { cert: flags.tlsCert, key: flags.tlsKey, ca: flags.tlsCa }
@@ -98,7 +101,14 @@ export async function runVdsmSimCommand(flags: VdsmSimFlags): Promise<void> {
       process.exit(INJECTED_EXIT_CODE);
     },
     log: (line) => console.error(`vdsm-sim: ${line}`),
-  });
+  };
+}
+
+/** `ovirt-tasks vdsm-sim`: runs until SIGINT/SIGTERM. */
+export async function runVdsmSimCommand(flags: VdsmSimFlags): Promise<void> {
+  const options = simulatorOptionsFromFlags(flags);
+  const shutdown = firstShutdownSignal();
+  const simulator = await startSimulator(options);
   const spm = simulator.spmHostId();
   for (const host of simulator.hosts) {
     const role = host.hostId === spm ? ' (SPM)' : '';

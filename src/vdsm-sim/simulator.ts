@@ -15,6 +15,7 @@ import {
 } from './jsonrpc';
 import { simulatorHostPorts } from './ports';
 import { EVENTS_DESTINATION, type IncomingRequest, StompEndpoint, type TlsFiles } from './stomp-server';
+import type { ChainVolume } from './storage';
 import { isDone, type SimTask, type TaskSnapshot } from './tasks';
 import { VERBS } from './verbs';
 
@@ -94,6 +95,11 @@ export interface Simulator {
   listJobs(): Record<string, Record<string, HostJobInfo>>;
   imageExists(domainId: string, imageId: string): boolean;
   storageSnapshot(): StorageSnapshot;
+  /**
+   * An image's volumes in chain order (base first) with parent, voltype, legality, format, type,
+   * capacity, generation and sequence; undefined when the image does not exist (or is `_remove_me_`).
+   */
+  imageChain(domainId: string, imageId: string): ChainVolume[] | undefined;
   /** Volume.getInfo without going through a host; undefined when the volume does not exist. */
   volumeInfo(domainId: string, imageId: string, volumeId: string): Record<string, unknown> | undefined;
   /** Called after every crash (injected or not); returns an unsubscribe function. */
@@ -104,14 +110,28 @@ const DEFAULT_BASE_PORT = 54321;
 const DEFAULT_HEARTBEAT_FLOOR_MS = 1000;
 const DEFAULT_SNIFF_TIMEOUT_MS = 10_000;
 
+/**
+ * Unknown method names are counted too, but a peer chooses them: past this many distinct ones per
+ * host (or past MAX_COUNTED_NAME_LENGTH), they share UNKNOWN_METHODS_KEY, so memory stays bounded.
+ */
+const MAX_UNKNOWN_METHOD_NAMES = 64;
+const MAX_COUNTED_NAME_LENGTH = 128;
+export const UNKNOWN_METHODS_KEY = '(other unknown methods)';
+
 class CounterBook {
-  private hosts = new Map<string, { verbs: Map<string, number>; connections: number }>();
+  private hosts = new Map<string, { verbs: Map<string, number>; connections: number; unknown: number }>();
 
   constructor(private readonly fixture: DataCenterFixture) {}
 
-  count(hostId: string, method: string): void {
+  count(hostId: string, method: string, known: boolean): void {
     const host = this.entry(hostId);
-    host.verbs.set(method, (host.verbs.get(method) ?? 0) + 1);
+    let key = method;
+    if (!known && !host.verbs.has(method)) {
+      if (host.unknown >= MAX_UNKNOWN_METHOD_NAMES || method.length > MAX_COUNTED_NAME_LENGTH)
+        key = UNKNOWN_METHODS_KEY;
+      else host.unknown += 1;
+    }
+    host.verbs.set(key, (host.verbs.get(key) ?? 0) + 1);
   }
 
   connection(hostId: string): void {
@@ -136,10 +156,10 @@ class CounterBook {
     return { hosts, pools: { [this.fixture.pool.id]: pool } };
   }
 
-  private entry(hostId: string): { verbs: Map<string, number>; connections: number } {
+  private entry(hostId: string): { verbs: Map<string, number>; connections: number; unknown: number } {
     let entry = this.hosts.get(hostId);
     if (!entry) {
-      entry = { verbs: new Map(), connections: 0 };
+      entry = { verbs: new Map(), connections: 0, unknown: 0 };
       this.hosts.set(hostId, entry);
     }
     return entry;
@@ -289,6 +309,10 @@ class VdsmSimulator implements Simulator {
         },
       ]),
     );
+  }
+
+  imageChain(domainId: string, imageId: string): ChainVolume[] | undefined {
+    return this.storage().chain(domainId, imageId);
   }
 
   volumeInfo(domainId: string, imageId: string, volumeId: string): Record<string, unknown> | undefined {
@@ -470,7 +494,7 @@ class VdsmSimulator implements Simulator {
     call: RpcRequest,
   ): Promise<RpcResponse | undefined> {
     const id = call.id ?? null;
-    this.counterBook.count(host.hostId, call.method);
+    this.counterBook.count(host.hostId, call.method, Object.hasOwn(VERBS, call.method));
     try {
       engine.ensureReady();
       const verb = Object.hasOwn(VERBS, call.method) ? VERBS[call.method] : undefined;
