@@ -16,6 +16,21 @@ export class StompHeartbeatTimeoutError extends Error {
   override readonly name = 'StompHeartbeatTimeoutError';
 }
 
+/** The peer sent nothing within the idle limit set by expectTrafficWithin(). */
+export class StompIdleTimeoutError extends Error {
+  override readonly name = 'StompIdleTimeoutError';
+}
+
+export interface StompConnectionOptions {
+  limits?: ParserLimits;
+  /**
+   * Server side: a frame the parser refuses (malformed or over a limit) is answered with an ERROR
+   * frame naming the reason before the connection closes, as STOMP 1.2 asks of servers. A client
+   * never sends ERROR, so it just drops the connection.
+   */
+  answerProtocolErrors?: boolean;
+}
+
 export interface StompConnectionEvents {
   frame: [frame: StompFrame];
   /** Protocol error, socket error or heart-beat timeout; 'close' follows. */
@@ -34,14 +49,19 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
   private lastSentAt = Date.now();
   private sendTimer: NodeJS.Timeout | undefined;
   private expectTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private isClosed = false;
+  /** close() or closeWithError() was called: nothing more is read or sent. */
+  private closing = false;
+  private readonly answerProtocolErrors: boolean;
 
   constructor(
     readonly socket: Socket,
-    limits?: ParserLimits,
+    options: StompConnectionOptions = {},
   ) {
     super();
-    this.parser = new StompParser(limits);
+    this.parser = new StompParser(options.limits);
+    this.answerProtocolErrors = options.answerProtocolErrors ?? false;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('close', () => this.onClose());
@@ -56,7 +76,7 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
    * also learns of the close from 'close'); callers that await an answer must check the result.
    */
   send(frame: StompFrame): boolean {
-    if (this.isClosed || this.socket.destroyed) return false;
+    if (this.isClosed || this.closing || this.socket.destroyed) return false;
     this.socket.write(encodeFrame(frame));
     this.lastSentAt = Date.now();
     return true;
@@ -103,37 +123,78 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
     }
   }
 
+  /**
+   * The peer must send something (a frame or an EOL) at least every `ms`, with no grace: for a
+   * connection that negotiated no incoming heart-beat, so an idle peer cannot hold a slot forever.
+   * Expiry emits StompIdleTimeoutError and destroys the socket. 0 disables it.
+   */
+  expectTrafficWithin(ms: number): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    if (ms <= 0 || this.isClosed) return;
+    this.lastReceivedAt = Date.now();
+    this.idleTimer = setInterval(
+      () => {
+        const silentMs = Date.now() - this.lastReceivedAt;
+        if (silentMs >= ms)
+          this.fail(new StompIdleTimeoutError(`peer idle for ${silentMs} ms (limit ${ms} ms)`));
+      },
+      Math.max(1, Math.floor(ms / 4)),
+    );
+    this.idleTimer.unref();
+  }
+
   /** Graceful close: pending writes are flushed, then the socket ends. */
   close(): void {
-    if (this.isClosed) return;
-    this.stopHeartbeats();
+    if (this.isClosed || this.closing) return;
+    this.closing = true;
+    this.stopTimers();
+    this.parser.release();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
   }
 
+  /** A server's goodbye: an ERROR frame (`message` header and body), then a graceful close. */
+  closeWithError(message: string): void {
+    if (this.isClosed || this.closing || this.socket.destroyed) return;
+    this.send(errorFrame(message));
+    this.close();
+  }
+
   destroy(err?: Error): void {
-    this.stopHeartbeats();
+    this.stopTimers();
+    this.parser.release();
     this.socket.destroy(err);
   }
 
   private onData(chunk: Buffer): void {
+    // After close() the rest of the stream is moot (and must not refill the parser).
+    if (this.closing) return;
     this.lastReceivedAt = Date.now();
     let parsed;
     try {
       parsed = this.parser.push(chunk);
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (this.answerProtocolErrors && err instanceof StompProtocolError) {
+        // The owner hears why (its 'error' listener), the peer gets the reason in an ERROR frame.
+        this.emit('error', error);
+        this.closeWithError(error.message);
+      } else {
+        this.fail(error);
+      }
       return;
     }
     for (const item of parsed) {
       // A listener may close us while we deliver a batch; later frames are moot then.
-      if (this.isClosed || this.socket.destroyed) return;
+      if (this.isClosed || this.closing || this.socket.destroyed) return;
       if (item.kind === 'frame') this.emit('frame', item.frame);
     }
   }
 
   private fail(err: Error): void {
-    this.stopHeartbeats();
+    this.stopTimers();
+    this.parser.release();
     if (this.socket.destroyed) return;
     // destroy(err) makes the socket emit 'error' (forwarded above) then 'close'.
     this.socket.destroy(err);
@@ -142,7 +203,9 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
   private onClose(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.stopHeartbeats();
+    this.stopTimers();
+    // A half-received frame (up to maxFrameBytes) must not outlive the socket.
+    this.parser.release();
     this.emit('close');
   }
 
@@ -152,6 +215,18 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
     this.sendTimer = undefined;
     this.expectTimer = undefined;
   }
+
+  private stopTimers(): void {
+    this.stopHeartbeats();
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}
+
+function errorFrame(message: string): StompFrame {
+  // A header value is one line: keep the first, bounded, for the header; the body has it all.
+  const header = (message.split(/\r?\n/, 1)[0] ?? '').slice(0, 200);
+  return { command: 'ERROR', headers: { message: header }, body: Buffer.from(message) };
 }
 
 /**

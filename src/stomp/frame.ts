@@ -144,6 +144,22 @@ export class StompParser {
     this.maxHeaderLineBytes = limits.maxHeaderLineBytes ?? DEFAULT_MAX_HEADER_LINE_BYTES;
   }
 
+  /** Bytes held for an unfinished frame (bounded by the limits). */
+  get bufferedBytes(): number {
+    const body = this.state.kind === 'body' ? this.state.received : 0;
+    return this.partialLine.length + body;
+  }
+
+  /**
+   * Drops whatever an unfinished frame holds, so a closed connection does not keep up to
+   * maxFrameBytes alive for as long as something references it. The parser is unusable afterwards.
+   */
+  release(): void {
+    this.state = { kind: 'idle' };
+    this.partialLine = EMPTY;
+    this.failed ??= new StompProtocolError('parser released');
+  }
+
   push(chunk: Buffer): StompParsed[] {
     if (this.failed) throw this.failed;
     try {

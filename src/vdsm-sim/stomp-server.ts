@@ -1,12 +1,17 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { StompConnection, type StompFrame } from '../stomp';
+import { encodeFrame, StompConnection, type StompFrame } from '../stomp';
+import { DestinationIndex } from './destinations';
+import { DEFAULT_STOMP_SERVER_LIMITS, type StompServerLimits } from './stomp-limits';
 
 /**
  * One host's listener, behaving like VDSM's protocol detector + yajsonrpc stompserver: the first
  * bytes pick the protocol, then STOMP 1.2 with VDSM's CONNECT/SUBSCRIBE/SEND/DISCONNECT rules.
  * Requests sent to a request queue are handed to `onRequest`; answers and events go out with
  * `publish` to every subscription of a destination, whichever connection made it.
+ *
+ * Unlike VDSM, a peer is held to limits (stomp-limits.ts) and must CONNECT before anything else:
+ * over a limit it gets an ERROR frame naming it, then the connection closes.
  */
 
 /** Destinations VDSM answers itself (config addresses.request_queues); sub-destinations count too. */
@@ -58,6 +63,8 @@ export interface StompEndpointOptions {
   heartbeatFloorMs: number;
   /** A connection that has not sent enough bytes to tell its protocol by then is closed. */
   sniffTimeoutMs: number;
+  /** Defaults: DEFAULT_STOMP_SERVER_LIMITS. */
+  limits?: Partial<StompServerLimits>;
   onRequest(request: IncomingRequest): void;
   onConnection(): void;
   log(line: string): void;
@@ -72,6 +79,8 @@ interface Subscription {
 export class StompSession {
   /** Requests this connection sent to a request queue. */
   requests = 0;
+  /** CONNECT was accepted; until then only CONNECT is served. */
+  connected = false;
   readonly subscriptions = new Map<string, Subscription>();
 
   constructor(readonly connection: StompConnection) {}
@@ -114,9 +123,11 @@ function errorFrame(message: string): StompFrame {
 export class StompEndpoint {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  private readonly destinations = new Map<string, Subscription[]>();
+  private readonly destinations = new DestinationIndex<Subscription>();
+  readonly limits: Readonly<StompServerLimits>;
 
   constructor(private readonly options: StompEndpointOptions) {
+    this.limits = { ...DEFAULT_STOMP_SERVER_LIMITS, ...options.limits };
     if (options.tls) {
       this.server = createTlsServer(
         {
@@ -125,6 +136,8 @@ export class StompEndpoint {
           ca: options.tls.ca,
           requestCert: true,
           rejectUnauthorized: true,
+          // A socket that never completes the handshake (Node's default waits 120 s).
+          handshakeTimeout: this.limits.connectTimeoutMs,
         },
         (socket) => this.accept(socket),
       );
@@ -135,9 +148,29 @@ export class StompEndpoint {
     }
     // Raw TCP sockets, mid-TLS-handshake ones included, so close() can drop them all.
     this.server.on('connection', (socket: Socket) => {
+      if (this.sockets.size >= this.limits.maxConnections) {
+        this.refuse(socket);
+        return;
+      }
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+  }
+
+  /** Open sockets, mid-handshake ones included. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Over maxConnections: a plain peer is told why; a TLS one cannot be before its handshake. */
+  private refuse(socket: Socket): void {
+    socket.on('error', () => undefined);
+    if (this.options.tls) {
+      socket.destroy();
+      return;
+    }
+    socket.end(encodeErrorFrame(`too many connections (limit ${this.limits.maxConnections})`));
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   /** Resolves with the bound port (useful with port 0). */
@@ -162,13 +195,26 @@ export class StompEndpoint {
 
   /** A MESSAGE to every subscription of `destination` (stompserver.StompServer.send). */
   publish(destination: string, body: string): void {
-    for (const subscription of this.destinations.get(destination) ?? []) {
-      subscription.session.connection.send({
+    for (const subscription of this.destinations.exact(destination)) {
+      this.deliver(subscription.session, {
         command: 'MESSAGE',
         headers: { destination, 'content-type': 'application/json', subscription: subscription.id },
         body: Buffer.from(body),
       });
     }
+  }
+
+  /** Sends unless the peer has stopped reading: past maxOutboundBytes it is dropped instead. */
+  private deliver(session: StompSession, frame: StompFrame): void {
+    const socket = session.connection.socket;
+    if (socket.writableLength > this.limits.maxOutboundBytes) {
+      this.options.log(
+        `dropping a connection that does not read (${socket.writableLength} bytes unsent, limit ${this.limits.maxOutboundBytes})`,
+      );
+      session.connection.destroy();
+      return;
+    }
+    session.connection.send(frame);
   }
 
   private accept(socket: Socket): void {
@@ -199,8 +245,16 @@ export class StompEndpoint {
   }
 
   private startSession(socket: Socket): void {
-    const connection = new StompConnection(socket);
+    const { maxFrameBytes, maxHeaders, maxHeaderLineBytes, connectTimeoutMs } = this.limits;
+    const connection = new StompConnection(socket, {
+      limits: { maxFrameBytes, maxHeaders, maxHeaderLineBytes },
+      answerProtocolErrors: true,
+    });
     const session = new StompSession(connection);
+    const connectDeadline = setTimeout(() => {
+      if (!session.connected) connection.closeWithError(`no CONNECT within ${connectTimeoutMs} ms`);
+    }, connectTimeoutMs);
+    connectDeadline.unref();
     connection.on('frame', (frame) => {
       try {
         this.onFrame(session, frame);
@@ -214,7 +268,8 @@ export class StompEndpoint {
     });
     connection.on('error', () => undefined);
     connection.on('close', () => {
-      for (const subscription of session.subscriptions.values()) this.unsubscribe(subscription);
+      clearTimeout(connectDeadline);
+      for (const subscription of session.subscriptions.values()) this.destinations.remove(subscription);
       session.subscriptions.clear();
     });
   }
@@ -222,6 +277,11 @@ export class StompEndpoint {
   private onFrame(session: StompSession, frame: StompFrame): void {
     const { connection } = session;
     const headers = frame.headers;
+    // VDSM serves a SEND from a peer that never CONNECTed; a broker must not.
+    if (!session.connected && frame.command !== 'CONNECT') {
+      connection.closeWithError(`${frame.command} before CONNECT`);
+      return;
+    }
     switch (frame.command) {
       case 'CONNECT': {
         if (headers['accept-version'] !== '1.2') {
@@ -238,6 +298,9 @@ export class StompEndpoint {
           body: Buffer.alloc(0),
         });
         connection.startHeartbeats(clientWants, clientSends);
+        // Without an incoming heart-beat, a silent peer would hold its slot forever.
+        connection.expectTrafficWithin(clientSends === 0 ? this.limits.idleTimeoutMs : 0);
+        session.connected = true;
         return;
       }
       case 'SUBSCRIBE': {
@@ -251,9 +314,15 @@ export class StompEndpoint {
           connection.send(errorFrame('Subscription id already exists'));
           return;
         }
+        if (session.subscriptions.size >= this.limits.maxSubscriptionsPerConnection) {
+          connection.closeWithError(
+            `too many subscriptions (limit ${this.limits.maxSubscriptionsPerConnection} per connection)`,
+          );
+          return;
+        }
         const subscription = { session, destination, id };
         session.subscriptions.set(id, subscription);
-        this.destinations.set(destination, [...(this.destinations.get(destination) ?? []), subscription]);
+        this.destinations.add(destination, subscription);
         return;
       }
       case 'UNSUBSCRIBE': {
@@ -265,7 +334,7 @@ export class StompEndpoint {
         const subscription = session.subscriptions.get(id);
         if (subscription) {
           session.subscriptions.delete(id);
-          this.unsubscribe(subscription);
+          this.destinations.remove(subscription);
         }
         return;
       }
@@ -283,9 +352,9 @@ export class StompEndpoint {
           connection.close();
           return;
         }
-        const subscribers = this.subscribersOf(destination);
+        const subscribers = this.destinations.matching(destination);
         for (const subscription of subscribers) {
-          subscription.session.connection.send({
+          this.deliver(subscription.session, {
             command: 'MESSAGE',
             headers: { subscription: subscription.id, ...headers },
             body: frame.body,
@@ -306,18 +375,8 @@ export class StompEndpoint {
         connection.close();
     }
   }
+}
 
-  /** Subscriptions to the destination or to any of its dot-separated parents. */
-  private subscribersOf(destination: string): Subscription[] {
-    const segments = destination.split('.');
-    return segments.flatMap((_, i) => this.destinations.get(segments.slice(0, i + 1).join('.')) ?? []);
-  }
-
-  private unsubscribe(subscription: Subscription): void {
-    const remaining = (this.destinations.get(subscription.destination) ?? []).filter(
-      (s) => s !== subscription,
-    );
-    if (remaining.length > 0) this.destinations.set(subscription.destination, remaining);
-    else this.destinations.delete(subscription.destination);
-  }
+function encodeErrorFrame(message: string): Buffer {
+  return encodeFrame({ command: 'ERROR', headers: { message }, body: Buffer.from(message) });
 }

@@ -267,7 +267,7 @@ export class VdsmRpcChannel {
         socket.setNoDelay(true);
         socket.setKeepAlive(true);
         // Wrap before resolving so no socket error is ever without a listener.
-        resolve(new StompConnection(socket, this.options.parserLimits));
+        resolve(new StompConnection(socket, { limits: this.options.parserLimits }));
       });
     });
   }
