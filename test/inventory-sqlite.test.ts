@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { generateDataCenter, hostPort } from '../src/fixture';
+import { DataCenterFixture, baseVolumeFormat, generateDataCenter, hostPort } from '../src/fixture';
 import {
   InventoryError,
   PostgresInventory,
@@ -189,12 +189,75 @@ describe('seeding from the fixture', () => {
     const entities = seedEntities({ fixture, vdsmAddress: '10.0.0.1', vdsmBasePort: 50_000 });
     expect(entities.disks.every((d) => d.poolId === fixture.pool.id)).toBe(true);
     expect(entities.disks.map((d) => d.volumeIds)).toEqual(fixture.disks.map((d) => d.volumeIds));
+    expect(entities.volumes.map((v) => v.id)).toEqual(fixture.disks.flatMap((d) => d.volumeIds));
     expect(entities.hosts.every((h) => h.address === '10.0.0.1')).toBe(true);
+  });
+
+  it('gives a fresh disk the engine’s default format: thin, RAW on file storage, COW on block storage', () => {
+    expect(baseVolumeFormat('file')).toEqual({ format: 'RAW', volumeType: 'SPARSE' });
+    expect(baseVolumeFormat('block')).toEqual({ format: 'COW', volumeType: 'SPARSE' });
+    expect(baseVolumeFormat('block', { format: 'RAW' })).toEqual({
+      format: 'RAW',
+      volumeType: 'PREALLOCATED',
+    });
+    expect(baseVolumeFormat('file', { volumeType: 'PREALLOCATED' })).toEqual({
+      format: 'RAW',
+      volumeType: 'PREALLOCATED',
+    });
+    expect(baseVolumeFormat('file', { format: 'COW' })).toEqual({ format: 'COW', volumeType: 'SPARSE' });
+  });
+
+  it('seeds a fixture disk’s own format for its base, and COW + SPARSE above it', () => {
+    const iscsi = fixture.domains.find((d) => d.storageType === 'iscsi')!;
+    const [first, second] = fixture.disks;
+    const custom = DataCenterFixture.parse({
+      ...fixture,
+      disks: [
+        { ...first, domainId: iscsi.id, format: 'RAW', volumeIds: first!.volumeIds.slice(0, 1) },
+        {
+          ...second,
+          domainId: iscsi.id,
+          volumeType: 'PREALLOCATED',
+          volumeIds: [second!.volumeIds[0], '00000000-0000-4000-8000-000000000001'],
+        },
+      ],
+    });
+    const { volumes, disks } = seedEntities({ fixture: custom, vdsmAddress: 'h', vdsmBasePort: 50_000 });
+    expect(volumes.map((v) => [v.format, v.volumeType, v.active])).toEqual([
+      ['RAW', 'PREALLOCATED', true],
+      ['RAW', 'PREALLOCATED', false],
+      ['COW', 'SPARSE', true],
+    ]);
+    expect(disks.map((d) => [d.format, d.volumeType])).toEqual([
+      ['RAW', 'PREALLOCATED'],
+      ['COW', 'SPARSE'],
+    ]);
+  });
+
+  it('refuses a fixture that repeats a volume id or asks for RAW + SPARSE on block storage; accepts posixfs', () => {
+    const iscsi = fixture.domains.find((d) => d.storageType === 'iscsi')!;
+    const [first, second] = fixture.disks;
+    const repeated = DataCenterFixture.safeParse({
+      ...fixture,
+      disks: [first, { ...second, volumeIds: [first!.volumeIds[0]] }],
+    });
+    expect(repeated.success).toBe(false);
+    expect(repeated.error?.issues.map((i) => i.path.join('.'))).toEqual(['disks.1.volumeIds.0']);
+    const rawSparse = DataCenterFixture.safeParse({
+      ...fixture,
+      disks: [{ ...first, domainId: iscsi.id, format: 'RAW', volumeType: 'SPARSE' }],
+    });
+    expect(rawSparse.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/RAW \+ SPARSE/)]);
+    const posix = DataCenterFixture.parse({
+      ...fixture,
+      domains: fixture.domains.map((d, i) => (i === 0 ? { ...d, storageType: 'posixfs' } : d)),
+    });
+    expect(posix.domains[0]!.storageType).toBe('posixfs');
   });
 });
 
 describe('schema upgrades', () => {
-  it('a version-1 store with a start intent in flight upgrades to version 2 and keeps it', async () => {
+  it('a version-1 store with a start intent in flight upgrades to the latest version and keeps it', async () => {
     const file = join(dir, 'v1.db');
     const db = new Database(file);
     db.exec(SQLITE_MIGRATIONS[0]!.sql);

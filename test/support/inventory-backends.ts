@@ -2,9 +2,9 @@
  * The two stores the inventory contract tests run against: SQLite (a file per database) and
  * PostgreSQL (a database per test on a throw-away server), with raw access behind the adapter's back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { openInventory, type InventoryRepository, type InventorySeed } from '../../src/inventory';
@@ -38,7 +38,10 @@ export async function sqliteBackend(): Promise<Backend> {
         const statement = db.prepare(sql);
         return statement.reader ? statement.all() : (statement.run(), []);
       }),
-    exec: async (url, sql) => withDb(url, (db) => void db.exec(sql)),
+    exec: async (url, sql) => {
+      mkdirSync(dirname(url.slice('sqlite:'.length)), { recursive: true });
+      withDb(url, (db) => void db.exec(sql));
+    },
     stop: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
