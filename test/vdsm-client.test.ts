@@ -17,6 +17,7 @@ import {
   VdsmRpcChannel,
   type VdsmChannelOptions,
   VdsmTransportError,
+  VdsmCode,
 } from '../src/vdsm';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -341,6 +342,68 @@ describe('VDSM client: protocol', () => {
     ]);
   });
 
+  test('Volume.create sends its optional params only when set; Image.deleteVolumes; Volume.getInfo is typed', async () => {
+    const fake = await startVdsm();
+    const info = {
+      uuid: TASK_A,
+      image: TASK_B,
+      domain: POOL,
+      parent: '00000000-0000-0000-0000-000000000000',
+      voltype: 'LEAF',
+      format: 'COW',
+      type: 'SPARSE',
+      legality: 'LEGAL',
+      capacity: '1073741824',
+      apparentsize: '196616',
+      truesize: 200704,
+      generation: 3,
+      status: 'OK',
+      lease: { path: '/x.lease', offset: 0, owners: [2], version: 5 },
+      children: [],
+      sequence: 4,
+    };
+    fake.handler = (request) => request.ok(request.method === 'Volume.getInfo' ? info : TASK_A);
+    const client = clientFor(fake);
+    const create = {
+      volumeID: TASK_A,
+      storagepoolID: POOL,
+      storagedomainID: POOL,
+      imageID: TASK_B,
+      size: '1073741824',
+      volFormat: 4 as const,
+      preallocate: 2 as const,
+      diskType: 'DATA',
+      desc: '',
+      srcImgUUID: TASK_B,
+      srcVolUUID: TASK_B,
+    };
+    await expect(client.volumeCreate(create)).resolves.toBe(TASK_A);
+    await expect(
+      client.volumeCreate({ ...create, initialSize: '4096', legal: false, sequence: 2, addBitmaps: true }),
+    ).resolves.toBe(TASK_A);
+    await expect(
+      client.imageDeleteVolumes({
+        imageID: TASK_B,
+        storagepoolID: POOL,
+        storagedomainID: POOL,
+        volumeList: [TASK_A],
+      }),
+    ).resolves.toBe(TASK_A);
+    const ref = { volumeID: TASK_A, imageID: TASK_B, storagepoolID: POOL, storagedomainID: POOL };
+    // Sizes come back as strings whatever VDSM sent; unknown keys are kept.
+    await expect(client.volumeGetInfo(ref)).resolves.toEqual({ ...info, truesize: '200704' });
+
+    expect(fake.requests.map((request) => [request.method, request.params])).toEqual([
+      ['Volume.create', create],
+      ['Volume.create', { ...create, initialSize: '4096', legal: false, sequence: 2, addBitmaps: true }],
+      [
+        'Image.deleteVolumes',
+        { imageID: TASK_B, storagepoolID: POOL, storagedomainID: POOL, volumeList: [TASK_A] },
+      ],
+      ['Volume.getInfo', ref],
+    ]);
+  });
+
   test('call() is an escape hatch for untyped verbs', async () => {
     const fake = await startVdsm();
     fake.handler = (request) => request.ok({ echoed: request.params });
@@ -351,6 +414,28 @@ describe('VDSM client: protocol', () => {
     expect(fake.requests[0]?.frame.headers.ovirtCorrelationId).toBe('flow-7');
   });
 });
+
+/** A well-formed Volume.getInfo answer, for the malformed variants. */
+function volumeInfo(): Record<string, unknown> {
+  return {
+    uuid: TASK_A,
+    image: TASK_B,
+    domain: POOL,
+    parent: '00000000-0000-0000-0000-000000000000',
+    voltype: 'LEAF',
+    format: 'RAW',
+    type: 'PREALLOCATED',
+    legality: 'ILLEGAL',
+    capacity: '1073741824',
+    apparentsize: '1073741824',
+    truesize: '1073741824',
+    generation: 0,
+  };
+}
+
+function withoutKey(value: Record<string, unknown>, key: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== key));
+}
 
 describe('VDSM client: errors', () => {
   test('a JSON-RPC error becomes VdsmError with code, verb and host', async () => {
@@ -373,6 +458,23 @@ describe('VDSM client: errors', () => {
     });
   });
 
+  test('storage codes are final; a task with active references (442) is worth another try', async () => {
+    const fake = await startVdsm();
+    const codes: Record<string, number> = { 'Task.revert': 442, 'Volume.getInfo': 201 };
+    fake.handler = (request) => request.fail(codes[request.method] ?? 100, 'x');
+    const client = clientFor(fake);
+    await expect(client.taskRevert(TASK_A)).rejects.toMatchObject({
+      code: VdsmCode.TaskHasRefs,
+      retryable: true,
+    });
+    await expect(
+      client.volumeGetInfo({ volumeID: TASK_A, imageID: TASK_B, storagepoolID: POOL, storagedomainID: POOL }),
+    ).rejects.toMatchObject({ code: VdsmCode.VolumeDoesNotExist, retryable: false });
+    expect([VdsmCode.VolumeAlreadyExists, VdsmCode.ImageDeleteError, VdsmCode.IllegalParentVolume]).toEqual([
+      212, 256, 226,
+    ]);
+  });
+
   test.each([
     ['Task.getStatus wrapped in its return key', 'Task.getStatus', { taskStatus: status(TASK_A) }],
     ['Task.getStatus with an unknown state', 'Task.getStatus', status(TASK_A, 'preparing')],
@@ -385,6 +487,16 @@ describe('VDSM client: errors', () => {
       'StoragePool.getSpmStatus',
       { spm_st: { spmStatus: 'SPM', spmLver: 1, spmId: 1 } },
     ],
+    ['Volume.getInfo wrapped in info', 'Volume.getInfo', { info: volumeInfo() }],
+    ['Volume.getInfo without a uuid', 'Volume.getInfo', withoutKey(volumeInfo(), 'uuid')],
+    ['Volume.getInfo with an unknown voltype', 'Volume.getInfo', { ...volumeInfo(), voltype: 'BRANCH' }],
+    ['Volume.getInfo with a non-numeric capacity', 'Volume.getInfo', { ...volumeInfo(), capacity: '10G' }],
+    [
+      'Volume.getInfo with lease owners not a list',
+      'Volume.getInfo',
+      { ...volumeInfo(), lease: { owners: 1 } },
+    ],
+    ['Image.deleteVolumes wrapped in {uuid}', 'Image.deleteVolumes', { uuid: TASK_A }],
   ])('malformed result (%s) → VdsmMalformedResponseError naming the verb', async (_name, verb, result) => {
     const fake = await startVdsm();
     fake.handler = (request) => request.ok(result);
@@ -403,6 +515,20 @@ describe('VDSM client: errors', () => {
       'Task.stop': () => client.taskStop(TASK_A),
       'Host.getAllTasksStatuses': () => client.hostGetAllTasksStatuses(),
       'StoragePool.getSpmStatus': () => client.storagePoolGetSpmStatus(POOL),
+      'Volume.getInfo': () =>
+        client.volumeGetInfo({
+          volumeID: TASK_A,
+          imageID: TASK_B,
+          storagepoolID: POOL,
+          storagedomainID: POOL,
+        }),
+      'Image.deleteVolumes': () =>
+        client.imageDeleteVolumes({
+          imageID: TASK_B,
+          storagepoolID: POOL,
+          storagedomainID: POOL,
+          volumeList: [],
+        }),
     };
     const error = await rejection(calls[verb]!());
     expect(error).toBeInstanceOf(VdsmMalformedResponseError);

@@ -136,6 +136,68 @@ test('Volume.create, Volume.getInfo and Task.revert', async () => {
   expect(isVdsmError(await rejection(spm.volumeGetInfo(ref)), 201)).toBe(true);
 });
 
+test('a snapshot with the optional params, typed Volume.getInfo, a 212 retry, Image.deleteVolumes', async () => {
+  const spm = api(0);
+  const target = fixture.disks.slice(3).find((d) => d.volumeIds.length === 1)!;
+  const [base] = target.volumeIds as [string];
+  const snap = randomUUID();
+  const params = {
+    volumeID: snap,
+    storagepoolID: poolId,
+    storagedomainID: target.domainId,
+    imageID: target.id,
+    size: String(target.sizeBytes),
+    volFormat: 4 as const,
+    preallocate: 2 as const,
+    diskType: 'DATA',
+    desc: '',
+    srcImgUUID: target.id,
+    srcVolUUID: base,
+    sequence: 2,
+    legal: true,
+  };
+  const taskID = await spm.volumeCreate(params);
+  expect(await spm.taskGetInfo(taskID)).toEqual({ id: taskID, verb: 'createVolume' });
+  expect(await untilEnded(spm, taskID)).toMatchObject({ taskResult: 'success' });
+  const ref = { imageID: target.id, storagepoolID: poolId, storagedomainID: target.domainId };
+  const info = await spm.volumeGetInfo({ ...ref, volumeID: snap });
+  expect(info).toMatchObject({
+    uuid: snap,
+    image: target.id,
+    domain: target.domainId,
+    parent: base,
+    voltype: 'LEAF',
+    format: 'COW',
+    type: 'SPARSE',
+    legality: 'LEGAL',
+    capacity: String(target.sizeBytes),
+    generation: 0,
+    lease: { owners: [] },
+    // Keys beyond the typed ones pass through.
+    sequence: 2,
+  });
+  expect(typeof info.apparentsize).toBe('string');
+  expect((await spm.volumeGetInfo({ ...ref, volumeID: base })).voltype).toBe('INTERNAL');
+
+  // The caller-chosen volume id makes a retry harmless: its task fails with 212, the volume stays.
+  const retry = await spm.volumeCreate(params);
+  expect(await untilEnded(spm, retry)).toMatchObject({
+    taskResult: 'cleanSuccess',
+    code: VdsmCode.VolumeAlreadyExists,
+  });
+
+  const deletion = await spm.imageDeleteVolumes({ ...ref, volumeList: [snap] });
+  expect(await spm.taskGetInfo(deletion)).toEqual({ id: deletion, verb: 'deleteVolume' });
+  expect(await untilEnded(spm, deletion)).toMatchObject({ taskResult: 'success' });
+  expect((await spm.volumeGetInfo({ ...ref, volumeID: base })).voltype).toBe('LEAF');
+  const gone = await rejection(spm.volumeGetInfo({ ...ref, volumeID: snap }));
+  expect(isVdsmError(gone, VdsmCode.VolumeDoesNotExist)).toBe(true);
+  expect((gone as { retryable: boolean }).retryable).toBe(false);
+  const missing = await spm.imageDeleteVolumes({ ...ref, volumeList: [snap], postZero: false });
+  expect(await untilEnded(spm, missing)).toMatchObject({ code: VdsmCode.VolumeDoesNotExist });
+  for (const id of [taskID, retry, deletion, missing]) await spm.taskClear(id);
+});
+
 test('SDM.copy_data and Host.getJobs, with the end announced as an event', async () => {
   const host = api(1);
   const events: VdsmEvent[] = [];

@@ -5,6 +5,7 @@ import type {
   CopyDataParams,
   HostJob,
   ImageDeleteParams,
+  ImageDeleteVolumesParams,
   ImageMoveParams,
   SpmStartParams,
   SpmStatus,
@@ -14,6 +15,7 @@ import type {
   VdsmTaskInfo,
   VdsmTaskStatus,
   VolumeCreateParams,
+  VolumeInfo,
 } from './port';
 import {
   allTasksInfoSchema,
@@ -21,7 +23,6 @@ import {
   allTasksStatusesSchema,
   describeIssues,
   hostJobsSchema,
-  objectSchema,
   spmStatusSchema,
   storagePoolInfoSchema,
   taskInfoSchema,
@@ -29,7 +30,13 @@ import {
   trueSchema,
   uuidListSchema,
   uuidSchema,
+  volumeInfoSchema,
 } from './schemas';
+
+/** The params without undefined members: an optional param left out is not sent (VDSM applies its default). */
+function definedOnly(params: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
+}
 
 /**
  * Typed VDSM API of one host. Each method is exactly one JSON-RPC request whose `result` is
@@ -139,8 +146,13 @@ export class VdsmHostClient implements VdsmHostApi {
     return this.typedCall('Image.getVolumes', { ...params }, uuidListSchema);
   }
 
+  imageDeleteVolumes(params: ImageDeleteVolumesParams): Promise<string> {
+    return this.typedCall('Image.deleteVolumes', definedOnly({ ...params }), uuidSchema);
+  }
+
+  /** The optional params (initialSize, legal, sequence, addBitmaps) are sent only when set. */
   volumeCreate(params: VolumeCreateParams): Promise<string> {
-    return this.typedCall('Volume.create', { ...params }, uuidSchema);
+    return this.typedCall('Volume.create', definedOnly({ ...params }), uuidSchema);
   }
 
   volumeGetInfo(params: {
@@ -148,8 +160,8 @@ export class VdsmHostClient implements VdsmHostApi {
     imageID: string;
     storagepoolID: string;
     storagedomainID: string;
-  }): Promise<Record<string, unknown>> {
-    return this.typedCall('Volume.getInfo', { ...params }, objectSchema);
+  }): Promise<VolumeInfo> {
+    return this.typedCall('Volume.getInfo', { ...params }, volumeInfoSchema);
   }
 
   async sdmCopyData(params: CopyDataParams): Promise<void> {

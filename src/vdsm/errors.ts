@@ -8,6 +8,7 @@ export const RETRYABLE_VDSM_CODES: ReadonlySet<number> = new Set([
   99, // recovery in progress: VDSM still starting
   851, // resource lock timeout
   405, // task queue full
+  442, // task has active references: a flow (worker, stop) still holds it for a moment
 ]);
 
 export const VdsmCode = {
@@ -17,13 +18,25 @@ export const VdsmCode = {
   TaskStateNotAllowed: 410,
   TaskAborted: 411,
   BadStateTransition: 441,
+  TaskHasRefs: 442,
   InvalidId: 1000,
   RecoveryInProgress: 99,
   GeneralException: 100,
-  ImageDoesNotExist: 268,
+  VolumeDoesNotExist: 201,
+  IncorrectFormat: 202,
+  VolumeCreationError: 205,
+  VolumeAlreadyExists: 212,
+  /** Older name of VolumeAlreadyExists. */
   VolumeExists: 212,
+  VolumeCannotGetParent: 216,
+  CannotDeleteVolume: 222,
   SharedVolume: 223,
+  IllegalParentVolume: 226,
+  ImageDeleteError: 256,
+  ImageDoesNotExist: 268,
+  DiscardNotSupported: 349,
   NotSpm: 654,
+  UnsupportedOperation: 2009,
   ResourceLockTimeout: 851,
   MethodNotFound: -32601,
 } as const;

@@ -83,6 +83,51 @@ export interface VolumeCreateParams {
   desc: string;
   srcImgUUID: string;
   srcVolUUID: string;
+  /** Bytes, decimal string: what a thin volume allocates at first (the engine sends it for sparse COW on block). */
+  initialSize?: string;
+  /** false: the volume stays ILLEGAL once created (VDSM default true). */
+  legal?: boolean;
+  /** The volume's number in its chain (the engine: 1 for a new disk, one more per snapshot; VDSM default 0). */
+  sequence?: number;
+  /** Copy the parent's bitmaps into the new volume (incremental backup; needs a COW parent). */
+  addBitmaps?: boolean;
+}
+
+export interface ImageDeleteVolumesParams {
+  imageID: string;
+  storagepoolID: string;
+  storagedomainID: string;
+  /** Deleted in this order (children before their parent). */
+  volumeList: string[];
+  postZero?: boolean;
+  force?: boolean;
+  discard?: boolean;
+}
+
+export type VolumeRole = 'LEAF' | 'INTERNAL' | 'SHARED';
+
+/**
+ * Volume.getInfo's answer (VDSM's VolumeInfoResponse): the fields the engine reads are typed; any
+ * other key VDSM sends is kept as is. capacity and the sizes are decimal strings, as VDSM sends them.
+ */
+export interface VolumeInfo {
+  uuid: string;
+  image: string;
+  domain: string;
+  /** BLANK_UUID for a base volume. */
+  parent: string;
+  voltype: VolumeRole;
+  format: 'COW' | 'RAW';
+  type: 'SPARSE' | 'PREALLOCATED';
+  /** VDSM also knows FAKE (a placeholder template on a backup domain), which the engine never meets here. */
+  legality: 'LEGAL' | 'ILLEGAL';
+  capacity: string;
+  apparentsize: string;
+  truesize: string;
+  generation: number;
+  /** Absent (or null) when the domain has no volume leases; owners are host ids holding it. */
+  lease?: { owners: number[]; [key: string]: unknown } | null;
+  [key: string]: unknown;
 }
 
 export interface SpmStartParams {
@@ -128,14 +173,16 @@ export interface VdsmHostApi {
     storagepoolID: string;
     storagedomainID: string;
   }): Promise<string[]>;
-  /** Returns the VDSM task id. */
+  /** Returns the VDSM task id (task verb `deleteVolume`). */
+  imageDeleteVolumes(params: ImageDeleteVolumesParams): Promise<string>;
+  /** Returns the VDSM task id (task verb `createVolume`). */
   volumeCreate(params: VolumeCreateParams): Promise<string>;
   volumeGetInfo(params: {
     volumeID: string;
     imageID: string;
     storagepoolID: string;
     storagedomainID: string;
-  }): Promise<Record<string, unknown>>;
+  }): Promise<VolumeInfo>;
   sdmCopyData(params: CopyDataParams): Promise<void>;
 }
 

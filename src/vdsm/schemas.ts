@@ -24,8 +24,9 @@
  * | StorageDomain.getImages       | imageslist          | `[<imageID>, ...]`                                           |
  * | Image.delete / Image.move     | uuid                | `"<taskID>"`                                                 |
  * | Image.getVolumes              | uuidlist            | `[<volumeID>, ...]`                                          |
+ * | Image.deleteVolumes           | uuid                | `"<taskID>"`                                                 |
  * | Volume.create                 | uuid                | `"<taskID>"`                                                 |
- * | Volume.getInfo                | info                | `{...VolumeInfo}` (passed through unchecked beyond "object") |
+ * | Volume.getInfo                | info                | `{uuid, image, domain, parent, voltype, format, type, legality, capacity: "<n>", apparentsize: "<n>", truesize: "<n>", generation: int, lease?, ...}` |
  * | SDM.copy_data                 | —                   | `true`                                                       |
  *
  * Field notes (lib/vdsm/storage/task.py): the status dict is `Task.deprecated_getStatus()`;
@@ -35,7 +36,7 @@
  * Host job dicts are `Job.info()` in lib/vdsm/jobs.py: `progress` and `error` appear only when set.
  */
 import { z } from 'zod';
-import type { HostJob, SpmStatus, VdsmTaskDetails, VdsmTaskInfo, VdsmTaskStatus } from './port';
+import type { HostJob, SpmStatus, VdsmTaskDetails, VdsmTaskInfo, VdsmTaskStatus, VolumeInfo } from './port';
 
 /** VDSM ids are RFC 4122 text; VDSM itself does not check version bits, so neither do we. */
 export const uuidSchema = z
@@ -90,6 +91,42 @@ export const spmStatusSchema: z.ZodType<SpmStatus> = z.object({
   spmLver: int,
   spmId: int,
 });
+
+/** A byte count: VDSM sends decimal strings (VolumeMetadata turns capacity into one); numbers are normalised. */
+const byteCount = z.union([
+  z.string().regex(/^\d+$/, 'not a decimal byte count'),
+  z
+    .number()
+    .int()
+    .nonnegative()
+    .transform((n) => String(n)),
+]);
+
+/**
+ * volume.getInfo (lib/vdsm/storage/volume.py: metadata2info + sizes + lease). Unknown keys pass
+ * through; `children` is always [] in VDSM and not relied on.
+ */
+export const volumeInfoSchema: z.ZodType<VolumeInfo, z.ZodTypeDef, unknown> = z
+  .object({
+    uuid: uuidSchema,
+    image: uuidSchema,
+    domain: uuidSchema,
+    parent: uuidSchema,
+    voltype: z.enum(['LEAF', 'INTERNAL', 'SHARED']),
+    format: z.enum(['COW', 'RAW']),
+    type: z.enum(['SPARSE', 'PREALLOCATED']),
+    legality: z.enum(['LEGAL', 'ILLEGAL']),
+    capacity: byteCount,
+    apparentsize: byteCount,
+    truesize: byteCount,
+    generation: int.nonnegative(),
+    lease: z
+      .object({ owners: z.array(int) })
+      .passthrough()
+      .nullable()
+      .optional(),
+  })
+  .passthrough();
 
 /** Verbs whose API function returns no value: yajsonrpc answers `true`. */
 export const trueSchema = z.literal(true);
