@@ -4,9 +4,11 @@
  * Image.deleteVolumes, Volume.getInfo's fields, and the control endpoint's view of a chain.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { generateDataCenter } from '../src/fixture';
+import { fixtureVolumes } from '../src/inventory/volumes';
 import { startSimulator, type ChainVolume, type Simulator } from '../src/vdsm-sim';
-import { BLANK_UUID } from '../src/vdsm-sim/storage';
+import { BLANK_UUID, StorageModel } from '../src/vdsm-sim/storage';
 import { eventually, RpcPeer, tempDir } from './vdsm-sim-helpers';
 
 const fixture = generateDataCenter({ vmCount: 6 });
@@ -109,6 +111,32 @@ function getInfo(disk: Disk, volumeID: string) {
     storagedomainID: disk.domainId,
   });
 }
+
+test('the seeded storage holds the chains the inventory seeds (format, allocation, legality, parents)', () => {
+  // The running simulator's own seed, with one disk made ILLEGAL in a fixture of its own.
+  const disks = fixture.disks.map((d, i) => (i === 0 ? { ...d, status: 'ILLEGAL' as const } : d));
+  const illegal = { ...fixture, disks };
+  const seedDir = tempDir('sim-seed');
+  const other = StorageModel.open(join(seedDir.dir, poolId), illegal);
+  seedDir.remove();
+  const kinds = new Set<string>();
+  for (const disk of disks) {
+    const expected = fixtureVolumes(illegal, disk).map((v) => ({
+      id: v.id,
+      parent: v.parentId ?? BLANK_UUID,
+      voltype: v.active ? 'LEAF' : 'INTERNAL',
+      legality: v.legality,
+      format: v.format,
+      type: v.volumeType,
+      capacity: v.sizeBytes,
+    }));
+    expect(other.chain(disk.domainId, disk.id)).toEqual(expected.map((e) => expect.objectContaining(e)));
+    kinds.add(`${expected[0]!.format}/${expected[0]!.type}`);
+  }
+  // The default fixture has RAW bases on file domains and COW ones on block domains.
+  expect([...kinds].sort()).toEqual(['COW/SPARSE', 'RAW/SPARSE']);
+  expect(other.chain(disks[0]!.domainId, disks[0]!.id)?.[0]?.legality).toBe('ILLEGAL');
+});
 
 describe('Volume.create of a snapshot', () => {
   test('the parent turns INTERNAL at once; the new volume is ILLEGAL while created, then the LEGAL COW leaf', async () => {

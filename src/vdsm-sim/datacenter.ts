@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { DataCenterFixture, HostFixture } from '../fixture/schema';
+import { type DataCenterFixture, type DomainKind, domainKind, type HostFixture } from '../fixture/schema';
 import { VdsmErrors } from './errors';
 import type { Faults, HostRef } from './faults';
 import { HostJobs, type HostJobInfo } from './jobs';
@@ -731,9 +731,8 @@ export class DataCenterSim {
     }
   }
 
-  private kind(domainId: string): 'block' | 'file' {
-    const type = this.options.fixture.domains.find((d) => d.id === domainId)?.storageType;
-    return type === 'iscsi' || type === 'fcp' ? 'block' : 'file';
+  private kind(domainId: string): DomainKind {
+    return domainKind(this.options.fixture.domains.find((d) => d.id === domainId)?.storageType ?? 'nfs');
   }
 
   /** The `abortableJobs: "all"` fault: every running job is cut off by Task.stop (not VDSM's behaviour). */

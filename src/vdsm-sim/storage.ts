@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DataCenterFixture } from '../fixture/schema';
+import { baseVolumeFormat, type DataCenterFixture, domainKind } from '../fixture/schema';
 
 /** VDSM's "no volume / no image" UUID (sc.BLANK_UUID). */
 export const BLANK_UUID = '00000000-0000-0000-0000-000000000000';
@@ -92,19 +92,22 @@ function seedFromFixture(fixture: DataCenterFixture): StorageState {
     const images = domains[disk.domainId];
     if (!images) continue;
     const chain = disk.volumeIds;
+    // The inventory seeds the same formats (inventory/volumes.ts fixtureVolumes).
+    const storageType = fixture.domains.find((d) => d.id === disk.domainId)?.storageType ?? 'nfs';
+    const base = baseVolumeFormat(domainKind(storageType), disk);
     images[disk.id] = {
       removed: false,
       volumes: chain.map((volumeId, i) => ({
         id: volumeId,
         parentId: i === 0 ? BLANK_UUID : (chain[i - 1] ?? BLANK_UUID),
-        // A base volume holds the data (RAW); snapshots on top of it are qcow2 overlays.
-        format: i === 0 ? 'RAW' : 'COW',
-        type: 'SPARSE',
+        // Snapshots on top of the base are thin qcow2 overlays.
+        format: i === 0 ? base.format : 'COW',
+        type: i === 0 ? base.volumeType : 'SPARSE',
         voltype: i === chain.length - 1 ? 'LEAF' : 'INTERNAL',
         diskType: 'DATA',
         capacity: disk.sizeBytes,
         description: i === 0 ? disk.alias : '',
-        legality: 'LEGAL',
+        legality: disk.status === 'ILLEGAL' ? 'ILLEGAL' : 'LEGAL',
         generation: 0,
         ctime: FIXTURE_CTIME,
         // The engine numbers a chain from 1 (AddDisk sends sequence=1, each snapshot one more).
