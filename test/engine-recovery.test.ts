@@ -4,57 +4,23 @@
  * failover mid-task, transient VDSM codes, a VM with 100 images, and the janitor. Real dev server,
  * simulator on loopback, workers as real processes where they get killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import type { JanitorReport } from '../src/activities';
 import { queryCommandState, submitRemoveVm } from '../src/client';
 import { ErrorType, type IllegalDisksDetails } from '../src/shared/errors';
 import { workflowIds } from '../src/shared/names';
-import { assertCliBuilt, CLI_BIN } from './support/cli';
-import {
-  eventually,
-  expectClean,
-  startEngineStack,
-  TEST_CONFIG_OVERRIDES,
-  type EngineStack,
-} from './support/engine-stack';
-import { testAddress } from './support/temporal';
+import { eventually, expectClean, startEngineStack, type EngineStack } from './support/engine-stack';
+import { killed, killSpawnedWorkers, spawnWorker } from './support/worker-process';
 
 jest.setTimeout(180_000);
 
 let stack: EngineStack | undefined;
-const children: ChildProcess[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  killSpawnedWorkers();
   await stack?.stop();
   stack = undefined;
 });
-
-/** `ovirt-tasks worker` as a real process, configured only through its environment. */
-function spawnWorker(s: EngineStack): ChildProcess {
-  assertCliBuilt();
-  const child = spawn(process.execPath, [CLI_BIN, 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: testAddress(),
-      TEMPORAL_NAMESPACE: 'default',
-      OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
-      OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
-      LOG_LEVEL: 'WARN',
-      ...TEST_CONFIG_OVERRIDES,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  return child;
-}
-
-async function killed(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function poolCounters(s: EngineStack): Record<string, number> {
   return s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};

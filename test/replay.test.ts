@@ -142,7 +142,7 @@ describe('a deliberately changed RemoveImage (a new step before Image.delete)', 
       );
       await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
       // The error names the mismatch itself: the recorded activity (or patch) against the new one.
-      await expect(replay).rejects.toThrow(/startImageDelete|checkImageNotInUse|patch/i);
+      await expect(replay).rejects.toThrow(/startSpmTask|checkImageNotInUse|patch/i);
     },
   );
 

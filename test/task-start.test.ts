@@ -9,9 +9,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type OvirtActivities } from '../src/activities';
 import type { ImagePlan } from '../src/shared/commands';
+import type { SpmTaskSpec } from '../src/shared/steps';
 import { ErrorType } from '../src/shared/errors';
 import type { VdsmHostApi } from '../src/vdsm/port';
 import { BLANK_UUID } from '../src/vdsm-sim/storage';
+import { removeImageStep } from '../src/workflows/step-inputs';
 import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
 
 jest.setTimeout(120_000);
@@ -52,11 +54,18 @@ async function planOf(s: EngineStack, diskId: string): Promise<ImagePlan> {
     alias: disk.alias,
     poolId: disk.poolId,
     domainId: disk.domainId,
+    domainName: disk.domainId,
     postZero: false,
     discard: false,
     sizeBytes: disk.sizeBytes,
+    volumeIds: disk.volumeIds,
     priorStatus: 'OK',
   };
+}
+
+/** The start activity's input for a RemoveImage step of `plan`. */
+function deleteOf(plan: ImagePlan): { task: SpmTaskSpec; poolId: string } {
+  return { task: removeImageStep({ commandId: 'test', vmId: null }, plan, false).task, poolId: plan.poolId };
 }
 
 /** What a step does before its Image.delete answer is lost: an intent, then the verb, nothing recorded. */
@@ -89,7 +98,7 @@ async function startedAndFinished(
   owner: string,
   plan: ImagePlan,
 ): Promise<string> {
-  const started = await asStep(owner, activities.startImageDelete, { image: plan, force: false });
+  const started = await asStep(owner, activities.startSpmTask, deleteOf(plan));
   if (started.kind !== 'started') throw new Error(`expected a started task, got ${started.kind}`);
   const task = started.vdsmTaskId;
   await eventually(
@@ -117,11 +126,11 @@ test('two steps lost their Image.delete answers in a row: each retry finds its o
   const planB = await planOf(s, diskB!);
   const taskA = await startWithLostAnswer(s, 'step-a', planA);
   const taskB = await startWithLostAnswer(s, 'step-b', planB);
-  const { startImageDelete } = activitiesOf(s);
+  const { startSpmTask } = activitiesOf(s);
 
   // A retries first: both unclaimed tasks are new to its intent; only A's existed when B wrote its own.
-  const resultA = await asStep('step-a', startImageDelete, { image: planA, force: false });
-  const resultB = await asStep('step-b', startImageDelete, { image: planB, force: false });
+  const resultA = await asStep('step-a', startSpmTask, deleteOf(planA));
+  const resultB = await asStep('step-b', startSpmTask, deleteOf(planB));
 
   expect(resultA).toMatchObject({ kind: 'started', vdsmTaskId: taskA, reconciled: true });
   expect(resultB).toMatchObject({ kind: 'started', vdsmTaskId: taskB, reconciled: true });
@@ -173,13 +182,13 @@ test('a full SPM task queue: Image.delete is not sent, so VDSM never renames the
   });
   const s = stack;
   const [first, second, third] = s.vmByName('web-01').disks;
-  const { startImageDelete } = activitiesOf(s);
+  const { startSpmTask } = activitiesOf(s);
   for (const [i, disk] of [first, second].entries()) {
-    await asStep(`step-${i}`, startImageDelete, { image: await planOf(s, disk!), force: false });
+    await asStep(`step-${i}`, startSpmTask, deleteOf(await planOf(s, disk!)));
   }
   const plan = await planOf(s, third!);
 
-  const failure = await failureOf(asStep('step-full', startImageDelete, { image: plan, force: false }));
+  const failure = await failureOf(asStep('step-full', startSpmTask, deleteOf(plan)));
 
   expect(failure.type).toBe(ErrorType.SpmTaskQueueFull);
   expect(failure.nonRetryable).toBe(false);
@@ -214,15 +223,15 @@ test('405 after VDSM renamed the image: the retry fails ImageNotPurged instead o
     }),
   );
   expect(await Promise.all(fillers)).toHaveLength(510);
-  const { startImageDelete } = activitiesOf(s);
+  const { startSpmTask } = activitiesOf(s);
 
-  const refused = await failureOf(asStep('step-405', startImageDelete, { image: plan, force: false }));
+  const refused = await failureOf(asStep('step-405', startSpmTask, deleteOf(plan)));
   expect(refused.type).toBe(ErrorType.VdsmError);
   expect(refused.details?.[0]).toMatchObject({ code: 405 });
   expect(s.sim.imageExists(plan.domainId, plan.diskId)).toBe(false);
   expect((await s.inventory.getStartIntent('step-405'))?.refusedCode).toBe(405);
 
-  const retried = await failureOf(asStep('step-405', startImageDelete, { image: plan, force: false }));
+  const retried = await failureOf(asStep('step-405', startSpmTask, deleteOf(plan)));
   expect(retried.type).toBe(ErrorType.ImageNotPurged);
   expect(retried.nonRetryable).toBe(true);
   expect(retried.message).toContain('_remove_me_');
@@ -234,7 +243,7 @@ test('a start queued behind another in the same worker heartbeats while it waits
   stack = await startEngineStack({ worker: false, faults: { latencyMs: 1_500 } });
   const s = stack;
   const [first, second] = s.vmByName('web-01').disks;
-  const { startImageDelete } = activitiesOf(s);
+  const { startSpmTask } = activitiesOf(s);
   const envOf = (owner: string): MockActivityEnvironment =>
     new MockActivityEnvironment({
       workflowExecution: { workflowId: owner, runId: randomUUID() },
@@ -245,8 +254,8 @@ test('a start queued behind another in the same worker heartbeats while it waits
   let queuedBeats = 0;
   queuedEnv.on('heartbeat', () => (queuedBeats += 1));
 
-  const firstDone = firstEnv.run(startImageDelete, { image: await planOf(s, first!), force: false });
-  const queuedDone = queuedEnv.run(startImageDelete, { image: await planOf(s, second!), force: false });
+  const firstDone = firstEnv.run(startSpmTask, deleteOf(await planOf(s, first!)));
+  const queuedDone = queuedEnv.run(startSpmTask, deleteOf(await planOf(s, second!)));
   await firstDone;
   const beatsWhileQueued = queuedBeats;
   await queuedDone;

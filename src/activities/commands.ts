@@ -1,9 +1,15 @@
-import type { Disk, EntityRef, InventoryRepository } from '../inventory/port';
-import type { ImagePlan, RemoveVmPlan } from '../shared/commands';
-import { ErrorType } from '../shared/errors';
-import { REMOVABLE_VM_STATUSES, type ImageStatus, type VmStatus } from '../shared/vocabulary';
+import type { EntityRef } from '../inventory/port';
+import { checkRemoveDisk, checkRemoveVm, imagePlans } from '../rules/remove';
+import type {
+  ImagePlan,
+  RemoveDiskInput,
+  RemoveDiskPlan,
+  RemoveVmInput,
+  RemoveVmPlan,
+} from '../shared/commands';
+import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import type { ActivityDeps } from './deps';
-import { currentWorkflowId, invalid, typed } from './failures';
+import { currentWorkflowId, typed } from './failures';
 import { auditOnce } from './task-step';
 
 const commandIdOfCurrentRun = currentWorkflowId;
@@ -22,94 +28,42 @@ export interface FinishCommandInput {
   } | null;
   illegalDiskIds: string[];
   reason: string | null;
-}
-
-async function imagePlan(inventory: InventoryRepository, disk: Disk): Promise<ImagePlan> {
-  const domain = await inventory.getDomain(disk.domainId);
-  return {
-    diskId: disk.id,
-    alias: disk.alias,
-    poolId: disk.poolId,
-    domainId: disk.domainId,
-    postZero: disk.wipeAfterDelete,
-    discard: domain?.discardAfterDelete ?? false,
-    sizeBytes: disk.sizeBytes,
-    priorStatus: disk.status,
-  };
-}
-
-/** Disks LOCKED by something other than this command block removal unless forced. */
-async function foreignLockedDisks(
-  inventory: InventoryRepository,
-  commandId: string,
-  disks: Disk[],
-): Promise<Disk[]> {
-  const ours = new Set((await inventory.listLocks({ owner: commandId })).map((l) => l.id));
-  return disks.filter((d) => d.status === 'LOCKED' && !ours.has(d.id));
+  /** RemoveDisk: the domain the image was on and the VMs it was attached to (named in the audit). */
+  domainName?: string;
+  attachedVmNames?: string[];
 }
 
 export function createCommandActivities(deps: ActivityDeps): {
-  prepareRemoveVm(input: { vmId: string; force: boolean }): Promise<RemoveVmPlan>;
+  prepareRemoveVm(input: RemoveVmInput): Promise<RemoveVmPlan>;
   removeVmRecord(input: { vmId: string }): Promise<void>;
-  prepareRemoveDisk(input: { diskId: string; force: boolean }): Promise<ImagePlan>;
+  prepareRemoveDisk(input: RemoveDiskInput): Promise<RemoveDiskPlan>;
   finishCommand(input: FinishCommandInput): Promise<void>;
 } {
   const { inventory, config } = deps;
 
   return {
     /**
-     * RemoveVm's validate + lock, as the engine: the VM exists, is not delete-protected, is in a
-     * status that allows removal, its disks are not locked (unless force). Then, durably: lock the
-     * VM and its images, set the VM ImageLocked and the images LOCKED. Re-running it (activity
+     * RemoveVm's validate + lock, as the engine (rules in src/rules/remove.ts). Then, durably: lock
+     * the VM and its images, set the VM ImageLocked and the images LOCKED. Re-running it (activity
      * retry) finds its own locks and passes.
      */
-    async prepareRemoveVm({ vmId, force }) {
+    async prepareRemoveVm(input) {
       return typed(async () => {
         const commandId = commandIdOfCurrentRun();
-        const vm = await inventory.getVm(vmId);
-        if (!vm) throw invalid(ErrorType.VmNotFound, `VM ${vmId} does not exist`, { vmId });
-        if (vm.deleteProtected) {
-          throw invalid(ErrorType.VmDeleteProtected, `VM ${vm.name} is delete-protected`, { vmId });
-        }
-        const ownLocks = new Set((await inventory.listLocks({ owner: commandId })).map((l) => l.id));
-        const retrying = ownLocks.has(vm.id);
-        if (!retrying && !REMOVABLE_VM_STATUSES.includes(vm.status)) {
-          throw invalid(
-            ErrorType.VmStatusNotAllowed,
-            `VM ${vm.name} is ${vm.status}; it can be removed only when ${REMOVABLE_VM_STATUSES.join(', ')}`,
-            { vmId, status: vm.status },
-          );
-        }
-        // Shareable disks outlive the VM (the engine detaches them); only its own images go.
-        const disks = (await inventory.listDisks({ vmId })).filter((d) => !d.shareable);
-        const locked = await foreignLockedDisks(inventory, commandId, disks);
-        if (locked.length > 0 && !force) {
-          throw invalid(
-            ErrorType.DiskLocked,
-            `VM ${vm.name} has locked disks: ${locked.map((d) => d.alias).join(', ')} (use force to remove anyway)`,
-            { vmId, diskIds: locked.map((d) => d.id) },
-          );
-        }
+        const owned = new Set((await inventory.listLocks({ owner: commandId })).map((l) => l.id));
+        const { vm, disks } = await checkRemoveVm(inventory, input, { entityIds: owned });
+        const retrying = owned.has(vm.id);
         const entities: EntityRef[] = [
           { type: 'VM', id: vm.id },
           ...disks.map((d) => ({ type: 'DISK' as const, id: d.id })),
         ];
         await inventory.acquireLocks(commandId, `RemoveVm ${vm.name}`, entities);
-        const images = await Promise.all(disks.map((d) => imagePlan(inventory, d)));
+        const images = await imagePlans(inventory, disks);
         await inventory.setVmStatus(vm.id, 'ImageLocked');
         await inventory.setDiskStatus(
           disks.map((d) => d.id),
           'LOCKED',
         );
-        if (!retrying) {
-          await auditOnce(inventory, {
-            type: 'USER_REMOVE_VM',
-            severity: 'INFO',
-            message: `Removal of VM ${vm.name} started (${disks.length} disks)`,
-            correlationId: commandId,
-            entityIds: [vm.id, ...disks.map((d) => d.id)],
-          });
-        }
         return {
           vmId: vm.id,
           vmName: vm.name,
@@ -127,32 +81,23 @@ export function createCommandActivities(deps: ActivityDeps): {
       return typed(() => inventory.removeVm(vmId));
     },
 
-    async prepareRemoveDisk({ diskId, force }) {
+    /**
+     * RemoveDisk's validate + lock, as the engine: an exclusive lock on the disk and a shared one
+     * on each VM it is attached to (other disks of the VM may go at the same time).
+     */
+    async prepareRemoveDisk(input) {
       return typed(async () => {
         const commandId = commandIdOfCurrentRun();
-        const disk = await inventory.getDisk(diskId);
-        if (!disk) throw invalid(ErrorType.DiskNotFound, `disk ${diskId} does not exist`, { diskId });
-        const entities: EntityRef[] = [{ type: 'DISK', id: disk.id }];
-        if (disk.vmId) {
-          const vm = await inventory.getVm(disk.vmId);
-          if (vm && !REMOVABLE_VM_STATUSES.includes(vm.status)) {
-            throw invalid(
-              ErrorType.VmStatusNotAllowed,
-              `disk ${disk.alias} is attached to VM ${vm.name}, which is ${vm.status}; stop the VM first`,
-              { diskId, vmId: vm.id, status: vm.status },
-            );
-          }
-        }
-        const locked = await foreignLockedDisks(inventory, commandId, [disk]);
-        if (locked.length > 0 && !force) {
-          throw invalid(ErrorType.DiskLocked, `disk ${disk.alias} is locked (use force to remove anyway)`, {
-            diskId,
-          });
-        }
+        const owned = new Set((await inventory.listLocks({ owner: commandId })).map((l) => l.id));
+        const { disk, vms } = await checkRemoveDisk(inventory, input, { entityIds: owned });
+        const entities: EntityRef[] = [
+          { type: 'DISK', id: disk.id, mode: 'exclusive' },
+          ...vms.map((vm) => ({ type: 'VM' as const, id: vm.id, mode: 'shared' as const })),
+        ];
         await inventory.acquireLocks(commandId, `RemoveDisk ${disk.alias}`, entities);
-        const plan = await imagePlan(inventory, disk);
+        const [image] = await imagePlans(inventory, [disk]);
         await inventory.setDiskStatus([disk.id], 'LOCKED');
-        return plan;
+        return { image: image!, attachedVmNames: vms.map((vm) => vm.name) };
       });
     },
 
@@ -173,29 +118,7 @@ export function createCommandActivities(deps: ActivityDeps): {
           for (const [status, ids] of byStatus) await inventory.setDiskStatus(ids, status);
         }
         await inventory.releaseLocks(commandId);
-        const what =
-          input.commandType === 'RemoveVm' ? `VM ${input.subjectName}` : `disk ${input.subjectName}`;
-        const audit = {
-          succeeded: {
-            type: input.commandType === 'RemoveVm' ? 'USER_REMOVE_VM_FINISHED' : 'USER_FINISHED_REMOVE_DISK',
-            severity: 'INFO' as const,
-            message: `Removal of ${what} finished`,
-          },
-          failed: {
-            type:
-              input.commandType === 'RemoveVm'
-                ? 'USER_REMOVE_VM_FINISHED_ILLEGAL_DISKS'
-                : 'USER_FINISHED_FAILED_REMOVE_DISK',
-            severity: 'ERROR' as const,
-            message: `Removal of ${what} failed: ${input.reason ?? 'unknown reason'}`,
-          },
-          cancelled: {
-            type:
-              input.commandType === 'RemoveVm' ? 'USER_REMOVE_VM_CANCELLED' : 'USER_REMOVE_DISK_CANCELLED',
-            severity: 'WARNING' as const,
-            message: `Removal of ${what} was cancelled${input.illegalDiskIds.length ? `; ${input.illegalDiskIds.length} disk(s) left ILLEGAL` : ''}`,
-          },
-        }[input.outcome];
+        const audit = finishAudit(input);
         await auditOnce(inventory, {
           ...audit,
           correlationId: commandId,
@@ -204,4 +127,67 @@ export function createCommandActivities(deps: ActivityDeps): {
       });
     },
   };
+}
+
+/**
+ * The engine's audit types and messages for the end of RemoveVm and RemoveDisk (AuditLogType,
+ * AuditLogMessages.properties). The engine has no user cancel: USER_REMOVE_VM_CANCELLED and
+ * USER_REMOVE_DISK_CANCELLED are this project's additions.
+ */
+function finishAudit(input: FinishCommandInput): {
+  type: string;
+  severity: 'INFO' | 'WARNING';
+  message: string;
+} {
+  const name = input.subjectName;
+  const illegal = input.illegalDiskIds.length;
+  if (input.commandType === 'RemoveVm') {
+    switch (input.outcome) {
+      case 'succeeded':
+        return {
+          type: 'USER_REMOVE_VM_FINISHED',
+          severity: 'INFO',
+          message: `VM ${name} was successfully removed.`,
+        };
+      case 'failed':
+        return {
+          type: 'USER_REMOVE_VM_FINISHED_WITH_ILLEGAL_DISKS',
+          severity: 'WARNING',
+          message: `VM ${name} has been removed, but the following disks could not be removed: ${input.reason ?? input.illegalDiskIds.join(', ')}. These disks will appear in the main disks tab in illegal state, please remove manually when possible.`,
+        };
+      case 'cancelled':
+        return {
+          type: 'USER_REMOVE_VM_CANCELLED',
+          severity: 'WARNING',
+          message: `Removal of VM ${name} was cancelled${illegal ? `; ${illegal} disk(s) left ILLEGAL` : ''}.`,
+        };
+    }
+  }
+  const domain = input.domainName ?? 'its domain';
+  switch (input.outcome) {
+    case 'succeeded':
+      return input.attachedVmNames?.length
+        ? {
+            type: 'USER_FINISHED_REMOVE_DISK_ATTACHED_TO_VMS',
+            severity: 'INFO',
+            message: `Disk ${name} associated to the VMs ${input.attachedVmNames.join(', ')} was successfully removed from domain ${domain}.`,
+          }
+        : {
+            type: 'USER_FINISHED_REMOVE_DISK',
+            severity: 'INFO',
+            message: `Disk ${name} was successfully removed from domain ${domain}.`,
+          };
+    case 'failed':
+      return {
+        type: 'USER_FINISHED_FAILED_REMOVE_DISK',
+        severity: 'WARNING',
+        message: `Failed to remove disk ${name} from storage domain ${domain}${input.reason ? `: ${input.reason}` : ''}.`,
+      };
+    case 'cancelled':
+      return {
+        type: 'USER_REMOVE_DISK_CANCELLED',
+        severity: 'WARNING',
+        message: `Removal of disk ${name} was cancelled${illegal ? '; the disk is ILLEGAL' : ''}.`,
+      };
+  }
 }

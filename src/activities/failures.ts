@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { InventoryError, TaskClaimError } from '../inventory/errors';
 import { EntityLockedError, NotFoundError } from '../inventory/port';
+import { Refusal } from '../rules/refusal';
 import { ErrorType } from '../shared/errors';
 import { VdsmError, VdsmMalformedResponseError, VdsmTransportError } from '../vdsm/errors';
 
@@ -11,6 +12,14 @@ import { VdsmError, VdsmMalformedResponseError, VdsmTransportError } from '../vd
  */
 export function toApplicationFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Refusal) {
+    return ApplicationFailure.create({
+      type: err.type,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ field: err.field, ...err.details }],
+    });
+  }
   if (err instanceof VdsmError) {
     return ApplicationFailure.create({
       type: ErrorType.VdsmError,

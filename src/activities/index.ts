@@ -1,5 +1,8 @@
 import type { ActivityDeps } from './deps';
+import { createAddDiskActivities } from './add-disk';
 import { createCommandActivities } from './commands';
+import { createSnapshotActivities } from './create-snapshot';
+import { createEndActivities } from './end-actions';
 import { createJanitorActivities } from './janitor';
 import { SpmLocator } from './spm-locator';
 import { TaskStatusHub } from './status-hub';
@@ -9,6 +12,7 @@ export type { ActivityDeps } from './deps';
 export type { StartTaskResult } from './task-step';
 export type { JanitorReport } from './janitor';
 export type { CommandOutcome, FinishCommandInput } from './commands';
+export type { EndTaskStepInput } from './end-actions';
 export { TaskStatusHub } from './status-hub';
 export { SpmLocator } from './spm-locator';
 
@@ -27,7 +31,10 @@ export function createActivities(deps: ActivityDeps) {
   return {
     activities: {
       ...createCommandActivities(deps),
+      ...createAddDiskActivities(deps),
+      ...createSnapshotActivities(deps),
       ...createTaskStepActivities(deps, spm, hub),
+      ...createEndActivities(deps, spm),
       ...createJanitorActivities(deps, spm),
     },
     statusHub: hub,

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { InventoryRepository, TaskStartIntent } from '../inventory/port';
-import type { ImagePlan } from '../shared/commands';
+import { naturalKeyOf, type SpmTaskSpec } from '../shared/steps';
 import { ErrorType } from '../shared/errors';
 import { isVdsmError, VdsmCode } from '../vdsm/errors';
-import type { VdsmTaskInfo, VdsmTaskStatus } from '../vdsm/port';
+import type { VdsmHostApi, VdsmTaskInfo, VdsmTaskStatus } from '../vdsm/port';
 import type { ActivityDeps } from './deps';
 import { currentWorkflowId, typed } from './failures';
 import { keepHeartbeating } from './heartbeat';
@@ -14,29 +14,37 @@ import type { TaskStatusHub } from './status-hub';
 
 export type StartTaskResult =
   | { kind: 'started'; vdsmTaskId: string; spmHostId: string; reconciled: boolean }
-  /** VDSM said 268 (no such image) and no task of ours exists: the image is already gone. */
-  | { kind: 'alreadyGone'; vdsmMessage: string };
-
-/** The VDSM verb of Image.delete tasks, as Task.getInfo names it. */
-const DELETE_IMAGE_VERB = 'deleteImage';
+  /**
+   * The verb's work is already done and no task of ours exists: Image.delete answered 268 (no such
+   * image). The engine ends such a step successfully at once.
+   */
+  | { kind: 'alreadyDone'; vdsmCode: number; vdsmMessage: string };
 
 const ownerOfCurrentStep = currentWorkflowId;
+
+/** Sends the step's verb to the SPM; every verb returns the id of the task VDSM created. */
+function sendVerb(api: VdsmHostApi, task: SpmTaskSpec): Promise<string> {
+  switch (task.verb) {
+    case 'Image.delete':
+      return api.imageDelete(task.params);
+    case 'Volume.create':
+      return api.volumeCreate(task.params);
+    case 'Image.deleteVolumes':
+      return api.imageDeleteVolumes(task.params);
+  }
+}
 
 export function createTaskStepActivities(
   deps: ActivityDeps,
   spm: SpmLocator,
   hub: TaskStatusHub,
 ): {
-  startImageDelete(input: { image: ImagePlan; force: boolean }): Promise<StartTaskResult>;
+  startSpmTask(input: { task: SpmTaskSpec; poolId: string }): Promise<StartTaskResult>;
   waitForTaskEnd(input: { poolId: string; vdsmTaskId: string }): Promise<VdsmTaskStatus>;
   stopTask(input: { poolId: string; vdsmTaskId: string }): Promise<void>;
   clearTask(input: { poolId: string; vdsmTaskId: string }): Promise<void>;
-  endRemoveImage(input: {
-    image: ImagePlan;
-    rootCommandId: string;
-    succeeded: boolean;
-    failureReason: string | null;
-  }): Promise<void>;
+  revertTask(input: { poolId: string; vdsmTaskId: string }): Promise<void>;
+  imageGone(input: { poolId: string; domainId: string; imageId: string }): Promise<boolean>;
 } {
   const { inventory, config } = deps;
   const startMutex = new KeyedMutex();
@@ -65,8 +73,8 @@ export function createTaskStepActivities(
   }
 
   /**
-   * The task an earlier attempt of this step created but never heard of: a deleteImage task the
-   * SPM did not have when the intent was written and that no step has claimed. Starts are
+   * The task an earlier attempt of this step created but never heard of: a task of the intent's
+   * verb that the SPM did not have when the intent was written and that no step has claimed. Starts are
    * serialised per pool, so when two such tasks exist the next intent written after ours tells
    * them apart: it was written after our task existed and before any later one.
    */
@@ -79,7 +87,7 @@ export function createTaskStepActivities(
     );
     const known = new Set(intent.knownTaskIds);
     let candidates = Object.values(tasksNow)
-      .filter((t) => t.verb === DELETE_IMAGE_VERB && !known.has(t.id) && !claimed.has(t.id))
+      .filter((t) => t.verb === intent.verb && !known.has(t.id) && !claimed.has(t.id))
       .map((t) => t.id);
     if (candidates.length > 1) {
       const next = (await inventory.listStartIntents({ poolId: intent.poolId })).find(
@@ -95,7 +103,7 @@ export function createTaskStepActivities(
     if (candidates.length > 1) {
       throw ApplicationFailure.create({
         type: ErrorType.AmbiguousTask,
-        message: `cannot tell which of ${candidates.length} new deleteImage tasks belongs to ${intent.owner}`,
+        message: `cannot tell which of ${candidates.length} new ${intent.verb} tasks belongs to ${intent.owner}`,
         nonRetryable: true,
         details: [{ candidates }],
       });
@@ -105,17 +113,18 @@ export function createTaskStepActivities(
 
   return {
     /**
-     * Starts Image.delete at most once per step. VDSM picks task ids and no SPM verb takes ours,
-     * so before sending we record the SPM's current task ids (an intent) under a per-pool lease.
-     * If a previous attempt died after sending, the one new, unclaimed deleteImage task is ours.
+     * Starts the step's verb at most once. VDSM picks task ids and no SPM verb takes ours, so
+     * before sending we record the SPM's current task ids (an intent, keyed by the task's verb and
+     * natural key) under a per-pool lease. If a previous attempt died after sending, the one new,
+     * unclaimed task of that verb is ours.
      */
-    async startImageDelete({ image, force }) {
+    async startSpmTask({ task, poolId }) {
       return typed(async () => {
         const owner = ownerOfCurrentStep();
-        return withStartLease(image.poolId, owner, async () => {
+        return withStartLease(poolId, owner, async () => {
           const intent = await inventory.getStartIntent(owner);
           if (intent?.vdsmTaskId) {
-            const current = await spm.spm(image.poolId);
+            const current = await spm.spm(poolId);
             return {
               kind: 'started',
               vdsmTaskId: intent.vdsmTaskId,
@@ -123,67 +132,65 @@ export function createTaskStepActivities(
               reconciled: true,
             };
           }
-          const tasksNow = await spm.onSpm(image.poolId, (s) => s.api.hostGetAllTasksInfo());
+          const tasksNow = await spm.onSpm(poolId, (s) => s.api.hostGetAllTasksInfo());
           if (intent) {
             const found = await findTaskOfIntent(intent, tasksNow);
             if (found) {
               await inventory.completeStartIntent(owner, found);
-              const spmNow = await spm.spm(image.poolId);
+              const spmNow = await spm.spm(poolId);
               return { kind: 'started', vdsmTaskId: found, spmHostId: spmNow.host.id, reconciled: true };
             }
             // No new task: the earlier attempt never reached VDSM. Sending again is safe.
           }
           const taskCount = Object.keys(tasksNow).length;
           if (taskCount >= config.vdsm.spmTaskLimit) {
-            // Sending now could get 405 after VDSM renamed the image (see ImageNotPurged).
+            // Sending now could get 405 after VDSM changed storage (see ImageNotPurged).
             throw ApplicationFailure.create({
               type: ErrorType.SpmTaskQueueFull,
-              message: `the SPM of pool ${image.poolId} holds ${taskCount} tasks (limit ${config.vdsm.spmTaskLimit}); Image.delete not sent yet`,
+              message: `the SPM of pool ${poolId} holds ${taskCount} tasks (limit ${config.vdsm.spmTaskLimit}); ${task.verb} not sent yet`,
               nonRetryable: false,
-              details: [{ poolId: image.poolId, taskCount, limit: config.vdsm.spmTaskLimit }],
+              details: [{ poolId, taskCount, limit: config.vdsm.spmTaskLimit }],
             });
           }
           await inventory.putStartIntent({
             owner,
-            poolId: image.poolId,
-            verb: DELETE_IMAGE_VERB,
-            subjectId: image.diskId,
+            poolId,
+            verb: task.taskVerb,
+            subjectId: naturalKeyOf(task),
             knownTaskIds: Object.keys(tasksNow),
           });
-          const spmHost = await spm.spm(image.poolId);
+          const spmHost = await spm.spm(poolId);
           let vdsmTaskId: string;
           try {
-            vdsmTaskId = await spmHost.api.imageDelete({
-              imageID: image.diskId,
-              storagepoolID: image.poolId,
-              storagedomainID: image.domainId,
-              postZero: image.postZero,
-              force,
-              discard: image.discard,
-            });
+            vdsmTaskId = await sendVerb(spmHost.api, task);
           } catch (err) {
             if (isVdsmError(err, VdsmCode.TaskQueueFull)) {
-              // VDSM renamed the image before refusing the task: remember it, a retry will get 268.
+              // Image.delete renames the image before VDSM refuses the task: remember it, a retry will get 268.
               await inventory.markStartIntentRefused(owner, VdsmCode.TaskQueueFull);
               throw err;
             }
             // Any other synchronous failure leaves no task: forget the intent so nothing waits for one.
             if (isVdsmError(err)) await inventory.deleteStartIntent(owner);
-            if (isVdsmError(err, VdsmCode.ImageDoesNotExist)) {
+            if (task.verb === 'Image.delete' && isVdsmError(err, VdsmCode.ImageDoesNotExist)) {
+              const image = task.params;
               if (intent?.refusedCode === VdsmCode.TaskQueueFull) {
                 throw ApplicationFailure.create({
                   type: ErrorType.ImageNotPurged,
-                  message: `VDSM renamed image ${image.diskId} on domain ${image.domainId} for deletion but refused the task that purges it (405, task queue full); its volumes remain there as _remove_me_ volumes until an administrator removes them`,
+                  message: `VDSM renamed image ${image.imageID} on domain ${image.storagedomainID} for deletion but refused the task that purges it (405, task queue full); its volumes remain there as _remove_me_ volumes until an administrator removes them`,
                   nonRetryable: true,
                   details: [
-                    { diskId: image.diskId, domainId: image.domainId, refusedCode: intent.refusedCode },
+                    {
+                      diskId: image.imageID,
+                      domainId: image.storagedomainID,
+                      refusedCode: intent.refusedCode,
+                    },
                   ],
                   cause: err,
                 });
               }
-              return { kind: 'alreadyGone', vdsmMessage: err.vdsmMessage };
+              return { kind: 'alreadyDone', vdsmCode: err.code, vdsmMessage: err.vdsmMessage };
             }
-            spm.noteFailure(image.poolId, spmHost.host.id, err);
+            spm.noteFailure(poolId, spmHost.host.id, err);
             throw err;
           }
           await inventory.completeStartIntent(owner, vdsmTaskId);
@@ -244,21 +251,26 @@ export function createTaskStepActivities(
       });
     },
 
-    /** endSuccessfully: the disk's records go. endWithFailure: the image group becomes ILLEGAL. */
-    async endRemoveImage({ image, rootCommandId, succeeded, failureReason }) {
+    /** True when the domain no longer lists the image (a renamed `_remove_me_` image is not listed). */
+    async imageGone({ poolId, domainId, imageId }) {
       return typed(async () => {
-        if (succeeded) {
-          await inventory.removeDisk(image.diskId);
-          return;
+        const images = await spm.onSpm(poolId, (s) => s.api.storageDomainGetImages(domainId));
+        return !images.includes(imageId);
+      });
+    },
+
+    /**
+     * Task.revert: VDSM rolls a finished task back (the new volume goes, its parent is a leaf
+     * again) and reports it cleanSuccess. 441 means an earlier attempt, whose answer was lost,
+     * already reverted it.
+     */
+    async revertTask({ poolId, vdsmTaskId }) {
+      return typed(async () => {
+        try {
+          await spm.onSpmTask(poolId, (s) => s.api.taskRevert(vdsmTaskId));
+        } catch (err) {
+          if (!isVdsmError(err, VdsmCode.BadStateTransition)) throw err;
         }
-        await inventory.setDiskStatus([image.diskId], 'ILLEGAL');
-        await auditOnce(inventory, {
-          type: 'DELETE_IMAGE_GROUP_TASK_FAILED',
-          severity: 'ERROR',
-          message: `Deletion of disk ${image.alias} (image group ${image.diskId}) failed: ${failureReason ?? 'unknown reason'}. The disk is ILLEGAL.`,
-          correlationId: ownerOfCurrentStep(),
-          entityIds: [image.diskId, rootCommandId],
-        });
       });
     },
   };

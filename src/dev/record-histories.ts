@@ -35,7 +35,7 @@ import {
 } from '@temporalio/worker';
 import { queryCommandState, submitRemoveDisk, submitRemoveVm } from '../client';
 import { loadConfig } from '../config/config';
-import { generateDataCenter, type DataCenterFixture } from '../fixture';
+import { generateDataCenter, uuidFromName, type DataCenterFixture } from '../fixture';
 import { openInventory } from '../inventory';
 import type { InventoryRepository } from '../inventory/port';
 import { DEFAULT_NAMESPACE, workflowIds, WorkflowType } from '../shared/names';
@@ -236,6 +236,66 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'add-disk-success',
+    description: 'AddDisk of a floating disk on the block domain: one Volume.create task',
+    faults: { durations: { 'Volume.create': 300 } },
+    async run(ctx) {
+      return [{ workflowId: await startAddDisk(ctx, 'iscsi', 'scratch-01'), expect: 'COMPLETED' }];
+    },
+  },
+  {
+    name: 'add-disk-task-failure',
+    description: 'AddDisk whose Volume.create task fails (code 100): the rows go',
+    faults: {
+      durations: { 'Volume.create': 300 },
+      failures: [{ verb: 'Volume.create', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [{ workflowId: await startAddDisk(ctx, 'nfs', 'doomed-01'), expect: 'FAILED' }];
+    },
+  },
+  {
+    name: 'add-disk-cancelled',
+    description: 'AddDisk cancelled while Volume.create runs: stopped, rolled back, the rows go',
+    faults: { durations: { 'Volume.create': 3_000 }, rollbackMs: 200 },
+    async run(ctx) {
+      const workflowId = await startAddDisk(ctx, 'nfs', 'cancelled-01');
+      await allStepsPolling(ctx, workflowId, 1);
+      await ctx.client.workflow.getHandle(workflowId).cancel();
+      return [{ workflowId, expect: 'CANCELLED' }];
+    },
+  },
+  {
+    name: 'create-snapshot-success',
+    description: 'CreateSnapshot of web-01: a new COW leaf on each of its 4 disks, committed',
+    faults: { durations: { 'Volume.create': 300 } },
+    async run(ctx) {
+      return [{ workflowId: await startSnapshot(ctx, 'web-01', 'nightly'), expect: 'COMPLETED' }];
+    },
+  },
+  {
+    name: 'create-snapshot-reverted',
+    description: 'CreateSnapshot of web-01 where one Volume.create task fails: the 3 others are reverted',
+    faults: {
+      durations: { 'Volume.create': 300 },
+      failures: [{ verb: 'Volume.create', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [{ workflowId: await startSnapshot(ctx, 'web-01', 'doomed'), expect: 'FAILED' }];
+    },
+  },
+  {
+    name: 'create-snapshot-cancelled',
+    description: 'CreateSnapshot of web-01 cancelled while its 4 tasks run: stopped, rolled back, cleared',
+    faults: { durations: { 'Volume.create': 3_000 }, rollbackMs: 200 },
+    async run(ctx) {
+      const workflowId = await startSnapshot(ctx, 'web-01', 'cancelled');
+      await allStepsPolling(ctx, workflowId, 4);
+      await ctx.client.workflow.getHandle(workflowId).cancel();
+      return [{ workflowId, expect: 'CANCELLED' }];
+    },
+  },
+  {
     name: 'task-janitor',
     description: "One sweep of the pool's SPM tasks (what the janitor Schedule runs every interval)",
     async run(ctx) {
@@ -249,6 +309,35 @@ export const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** Starts AddDisk with a command id fixed by the scenario (same workflow ids on every recording). */
+async function startAddDisk(
+  ctx: ScenarioContext,
+  storageType: 'nfs' | 'iscsi',
+  alias: string,
+): Promise<string> {
+  const domain = ctx.fixture.domains.find((d) => d.storageType === storageType);
+  if (!domain) throw new Error(`the data center has no ${storageType} domain`);
+  const commandId = uuidFromName(`${ctx.fixture.pool.id}/AddDisk/${alias}`);
+  const workflowId = workflowIds.addDisk(commandId);
+  await ctx.client.workflow.start(WorkflowType.addDisk, {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [{ domainId: domain.id, sizeBytes: 2 * 1024 ** 3, alias, vmId: null, sparse: true, commandId }],
+  });
+  return workflowId;
+}
+
+async function startSnapshot(ctx: ScenarioContext, vmName: string, description: string): Promise<string> {
+  const commandId = uuidFromName(`${ctx.fixture.pool.id}/CreateSnapshot/${vmName}/${description}`);
+  const workflowId = workflowIds.createSnapshot(commandId);
+  await ctx.client.workflow.start(WorkflowType.createSnapshot, {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [{ vmId: ctx.vm(vmName).id, description, commandId }],
+  });
+  return workflowId;
+}
 
 /** Waits until the command's `count` steps all poll a running VDSM task. */
 async function allStepsPolling(ctx: ScenarioContext, workflowId: string, count: number): Promise<void> {

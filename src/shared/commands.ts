@@ -78,13 +78,22 @@ export interface ImagePlan {
   alias: string;
   poolId: string;
   domainId: string;
+  domainName: string;
   /** Image.delete postZero = the disk's wipe-after-delete. */
   postZero: boolean;
   /** Image.delete discard = the domain's discard-after-delete. */
   discard: boolean;
   sizeBytes: number;
+  /** The image's volumes, base first (named in DELETE_IMAGE_GROUP_TASK_FAILED). */
+  volumeIds: string[];
   /** Status before the command locked it (restored if the command is undone before any delete). */
   priorStatus: 'OK' | 'LOCKED' | 'ILLEGAL';
+}
+
+/** RemoveDisk after validation: its image, and the VMs it was attached to (named in the audit). */
+export interface RemoveDiskPlan {
+  image: ImagePlan;
+  attachedVmNames: string[];
 }
 
 export interface RemoveVmPlan {
@@ -97,20 +106,55 @@ export interface RemoveVmPlan {
   maxConcurrentImages: number;
 }
 
-export interface RemoveImageInput {
-  parentCommandId: string;
-  rootCommandId: string;
+/** AddDisk after validation: the new disk, its rows added LOCKED, its ids chosen by the workflow. */
+export interface AddDiskPlan {
+  diskId: string;
+  volumeId: string;
+  alias: string;
+  poolId: string;
+  domainId: string;
   vmId: string | null;
-  image: ImagePlan;
-  force: boolean;
+  vmName: string | null;
+  sizeBytes: number;
+  format: 'COW' | 'RAW';
+  volumeType: 'SPARSE' | 'PREALLOCATED';
+  /** Volume.create initialSize: set for sparse COW on block storage, where the volume grows. */
+  initialSizeBytes: number | null;
 }
 
-export interface RemoveImageResult {
+export interface AddDiskResult {
   diskId: string;
-  succeeded: boolean;
-  vdsmTaskId: string | null;
-  /** Why the image was not removed (VDSM code/message, cancellation). */
-  failureReason: string | null;
+  volumeId: string;
+}
+
+/** One disk of a CreateSnapshot: its current leaf gets a new COW child. */
+export interface SnapshotDiskPlan {
+  diskId: string;
+  alias: string;
+  domainId: string;
+  sizeBytes: number;
+  leafVolumeId: string;
+  /** Chosen by the workflow after validation (deterministic on replay). */
+  newVolumeId: string;
+  /** Volume.create `sequence`: one more than the chain's length. */
+  sequence: number;
+  priorStatus: 'OK' | 'LOCKED' | 'ILLEGAL';
+}
+
+export interface CreateSnapshotPlan {
+  snapshotId: string;
+  vmId: string;
+  vmName: string;
+  poolId: string;
+  description: string;
+  disks: SnapshotDiskPlan[];
+}
+
+export interface CreateSnapshotResult {
+  snapshotId: string;
+  vmId: string;
+  /** The new active volume of each disk. */
+  volumes: Array<{ diskId: string; volumeId: string }>;
 }
 
 export interface RemoveVmResult {

@@ -17,6 +17,8 @@ export const ErrorType = {
   VolumeFormatNotAllowed: 'VolumeFormatNotAllowed',
   /** Another disk of the VM has this alias. */
   DiskAliasInUse: 'DiskAliasInUse',
+  /** The disk is ILLEGAL: VDSM refuses to build on it (a snapshot's parent must be LEGAL). */
+  DiskIllegal: 'DiskIllegal',
   /** The VM has no disk a snapshot can include (or a named disk is not one of them). */
   NoSnapshotableDisks: 'NoSnapshotableDisks',
   /** A durable lock on an entity is held by another command. */
@@ -29,6 +31,10 @@ export const ErrorType = {
   VdsmMalformedResponse: 'VdsmMalformedResponse',
   /** Could not reach VDSM (connect/timeout); retryable. */
   VdsmUnavailable: 'VdsmUnavailable',
+  /** The command was cancelled before this part of it was done. */
+  Cancelled: 'Cancelled',
+  /** A member of an all-or-nothing group was undone because another member failed. */
+  GroupFailed: 'GroupFailed',
   /** A VDSM task ended in failure (cleanSuccess, cleanFailure, unknown, failure). */
   TaskFailed: 'TaskFailed',
   /** RemoveVm ended with some images not removed; those disks stay ILLEGAL. */
@@ -60,6 +66,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.VolumeFormatNotAllowed,
   ErrorType.DiskAliasInUse,
   ErrorType.NoSnapshotableDisks,
+  ErrorType.DiskIllegal,
   ErrorType.EntityLocked,
   ErrorType.VdsmMalformedResponse,
   ErrorType.TaskFailed,
@@ -73,4 +80,6 @@ export interface IllegalDisksDetails {
   vmId: string;
   illegalDiskIds: string[];
   removedDiskIds: string[];
+  /** Each illegal disk's step failure type (TaskFailed, ImageNotPurged, VdsmError, ...). */
+  failureTypes: Record<string, string>;
 }

@@ -1,6 +1,7 @@
 /**
- * What RemoveVm and RemoveDisk share: the command's state for queries and the Web UI, and running
- * one RemoveImage child per image with a bounded window, cleaning up on every path.
+ * What every storage command shares: its state for queries and the Web UI, and running one task
+ * step child per image with a bounded window (all-or-nothing groups wait for every member and
+ * then tell them to commit or revert), cleaning up on every path.
  */
 import {
   ApplicationFailure,
@@ -9,16 +10,18 @@ import {
   ParentClosePolicy,
   condition,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
-  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ImagePlan, RemoveImageResult } from '../shared/commands';
+import { ErrorType } from '../shared/errors';
 import {
   commandStateQuery,
+  groupVerdictSignal,
+  rowSucceeded,
   taskProgressSignal,
   taskTableQuery,
   type CommandState,
@@ -26,22 +29,26 @@ import {
 } from '../shared/messages';
 import { workflowIds } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
+import type { StepType, TaskStepInput, TaskStepResult } from '../shared/steps';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
-import { initialTaskRow, renderTaskTableLine, renderTaskTableLines } from './details';
-import { removeImageWorkflow, type RemoveImageOutcome } from './remove-image';
+import { renderTaskTableLine, renderTaskTableLines, stepRow } from './details';
+import { addImageFromScratchWorkflow, createSnapshotDiskWorkflow, removeImageWorkflow } from './task-step';
 
-/**
- * Patch id of the lean command (runs started before it replay the old command sequence): the
- * command's VdsmTaskIds search attribute is written once, with its final CommandStatus (one
- * upsert), instead of once per progress signal that brings a new task id. While the command runs,
- * each VDSM task id is searchable on its RemoveImage step (which carries VdsmTaskIds from the
- * moment the task exists, with ParentCommandId and VmId).
- */
-export const LEAN_COMMAND_PATCH = 'command-tracker-lean-progress';
+const STEP_WORKFLOWS: Record<StepType, (input: TaskStepInput) => Promise<TaskStepResult>> = {
+  RemoveImage: removeImageWorkflow,
+  AddImageFromScratch: addImageFromScratchWorkflow,
+  CreateSnapshotDisk: createSnapshotDiskWorkflow,
+};
+
+/** A step's deterministic child id: replay checks it, and a retried parent finds the same child. */
+export const stepWorkflowId = (parentId: string, step: Pick<TaskStepInput, 'stepType' | 'image'>): string =>
+  workflowIds.taskStep(parentId, step.stepType, step.image.id);
 
 type Outcome = 'succeeded' | 'failed' | 'running';
 const outcomeOf = (row: TaskRow): Outcome =>
-  row.state !== 'Cleared' ? 'running' : isTaskSuccess(row.status, row.result) ? 'succeeded' : 'failed';
+  row.state !== 'Cleared' ? 'running' : rowSucceeded(row) ? 'succeeded' : 'failed';
+/** A member of a group whose task has ended: it waits for the verdict (Ended) or is done (Cleared). */
+const hasEnded = (row: TaskRow | undefined): boolean => row?.state === 'Ended' || row?.state === 'Cleared';
 
 /**
  * The command's task table. Current details (the Web UI, `temporal workflow describe`) are kept
@@ -54,14 +61,10 @@ export class CommandTracker {
   status: CommandStatus = 'ACTIVE';
   failureReason: string | null = null;
   storagePoolId: string | null = null;
-  /** Called first, before any command (the tracker is built before the first activity). */
-  private readonly lean = patched(LEAN_COMMAND_PATCH);
   private readonly rows = new Map<string, TaskRow>();
-  private readonly planned = new Map<string, ImagePlan>();
-  /** Task ids for VdsmTaskIds, in the order they were first reported. */
+  private readonly planned = new Map<string, TaskStepInput>();
+  /** Task ids for VdsmTaskIds, in the order they were first reported; written with the final status. */
   private readonly reportedTaskIds: string[] = [];
-  /** How many of reportedTaskIds the search attribute holds already. */
-  private upsertedTaskIds = 0;
   /** Rendered table line per planned image, in plan order, and how many images end how. */
   private readonly lines = new Map<string, string>();
   private readonly tally: Record<Outcome, number> = { succeeded: 0, failed: 0, running: 0 };
@@ -71,29 +74,26 @@ export class CommandTracker {
     readonly commandType: CommandType,
     readonly vmId: string | null,
     private readonly title: () => string,
+    /** How the counts read in the details heading, e.g. "removed". */
+    private readonly doneWord = 'done',
   ) {
     setHandler(commandStateQuery, () => this.state());
     setHandler(taskTableQuery, () => this.taskRows());
     setHandler(taskProgressSignal, (row) => {
       this.report(row);
-      const isNew = this.noteTaskId(row.vdsmTaskId);
-      if (isNew && !this.lean) {
-        // Runs recorded before LEAN_COMMAND_PATCH: one upsert per new task id, as they did.
-        this.upsertedTaskIds = this.reportedTaskIds.length;
-        upsertSearchAttributes([{ key: SA.VdsmTaskIds, value: [...this.reportedTaskIds] }]);
-      }
       this.renderSoon();
     });
   }
 
-  plan(images: ImagePlan[]): void {
-    for (const image of images) {
-      const previous = this.planned.has(image.diskId) ? this.rowOf(image) : undefined;
-      this.planned.set(image.diskId, image);
+  plan(steps: TaskStepInput[]): void {
+    for (const step of steps) {
+      const id = step.image.id;
+      const previous = this.planned.has(id) ? this.rowOf(step) : undefined;
+      this.planned.set(id, step);
       if (previous) this.tally[outcomeOf(previous)]--;
-      const row = this.rowOf(image);
+      const row = this.rowOf(step);
       this.tally[outcomeOf(row)]++;
-      this.lines.set(image.diskId, renderTaskTableLine(row));
+      this.lines.set(id, renderTaskTableLine(row));
     }
     this.render();
   }
@@ -101,68 +101,65 @@ export class CommandTracker {
   setStatus(status: CommandStatus, failureReason: string | null = null): void {
     this.status = status;
     this.failureReason = failureReason;
-    const taskIds =
-      this.lean && this.reportedTaskIds.length > this.upsertedTaskIds ? [...this.reportedTaskIds] : undefined;
-    if (taskIds) this.upsertedTaskIds = taskIds.length;
     upsertSearchAttributes([
       { key: SA.CommandStatus, value: status },
-      ...(taskIds ? [{ key: SA.VdsmTaskIds, value: taskIds }] : []),
+      ...(this.reportedTaskIds.length ? [{ key: SA.VdsmTaskIds, value: [...this.reportedTaskIds] }] : []),
     ]);
     this.render();
   }
 
   /**
-   * A step's row, from its progress signal or (lean steps) its result. A row that has reached
-   * Cleared is final: a report that arrives after it (signals of lean steps are not awaited, so
-   * their delivery may trail the step's end) does not move it back.
+   * A step's row, from its progress signal or its result. A row that has reached Cleared is final:
+   * a report that arrives after it (signals are not awaited, so their delivery may trail the
+   * step's end) does not move it back.
    */
   report(row: TaskRow): void {
     const previous = this.rows.get(row.imageId);
     if (previous?.state === 'Cleared' && row.state !== 'Cleared') return;
-    const image = this.planned.get(row.imageId);
-    const shown = image ? this.rowOf(image) : undefined;
+    const step = this.planned.get(row.imageId);
+    const shown = step ? this.rowOf(step) : undefined;
     this.rows.set(row.imageId, row);
-    if (!image || !shown) return;
+    if (!step || !shown) return;
     this.tally[outcomeOf(shown)]--;
     this.tally[outcomeOf(row)]++;
     this.lines.set(row.imageId, renderTaskTableLine(row));
   }
 
-  /** Records a step's result: its final row when it carries one (lean steps). */
-  reportResult(result: RemoveImageOutcome): void {
-    if (!result.row) return;
+  /** Records a step's result: its final row and its task id (for VdsmTaskIds). */
+  reportResult(result: TaskStepResult): void {
     this.report(result.row);
-    // Lean runs only (old steps' results carry no row): their VdsmTaskIds are written at the end.
-    if (this.lean) this.noteTaskId(result.row.vdsmTaskId);
-    this.renderSoon();
-  }
-
-  /** Remembers a task id for VdsmTaskIds (up to the cap); true if it is new. */
-  private noteTaskId(vdsmTaskId: string | null): boolean {
+    const id = result.row.vdsmTaskId;
     if (
-      !vdsmTaskId ||
-      this.reportedTaskIds.includes(vdsmTaskId) ||
-      this.reportedTaskIds.length >= MAX_IDS_IN_SEARCH_ATTRIBUTE
+      id &&
+      !this.reportedTaskIds.includes(id) &&
+      this.reportedTaskIds.length < MAX_IDS_IN_SEARCH_ATTRIBUTE
     ) {
-      return false;
+      this.reportedTaskIds.push(id);
     }
-    this.reportedTaskIds.push(vdsmTaskId);
-    return true;
+    this.renderSoon();
   }
 
   /** The last row a child reported, or a placeholder for images not started yet. */
   taskRows(): TaskRow[] {
-    return [...this.planned.values()].map((image) => this.rowOf(image));
+    return [...this.planned.values()].map((step) => this.rowOf(step));
   }
 
-  private rowOf(image: ImagePlan): TaskRow {
+  /** The row reported for an image, if any. */
+  reported(imageId: string): TaskRow | undefined {
+    return this.rows.get(imageId);
+  }
+
+  private rowOf(step: TaskStepInput): TaskRow {
     return (
-      this.rows.get(image.diskId) ??
-      initialTaskRow({
-        commandId: workflowIds.removeImage(this.commandId, image.diskId),
+      this.rows.get(step.image.id) ??
+      stepRow({
+        commandType: step.stepType,
+        commandId: stepWorkflowId(this.commandId, step),
         parentCommandId: this.commandId,
         rootCommandId: this.commandId,
-        image,
+        image: step.image,
+        taskType: step.task.taskVerb,
+        description: step.description,
         status: 'unknown',
         startTime: null,
       })
@@ -198,89 +195,94 @@ export class CommandTracker {
     const { succeeded, failed, running } = this.tally;
     setCurrentDetails(
       renderTaskTableLines(
-        `**${this.title()}** — ${this.status}: ${succeeded} removed, ${failed} failed, ${running} in progress${this.failureReason ? `\n\n${this.failureReason}` : ''}`,
+        `**${this.title()}** — ${this.status}: ${succeeded} ${this.doneWord}, ${failed} failed, ${running} in progress${this.failureReason ? `\n\n${this.failureReason}` : ''}`,
         this.lines.values(),
       ),
     );
   }
 
-  /** Did the image end removed? Uses the child's result, else its last report (e.g. it was cancelled). */
-  imageSucceeded(diskId: string, result: RemoveImageResult | undefined): boolean {
+  /** Did the image's step succeed? Uses the child's result, else its last report (e.g. it was cancelled). */
+  stepSucceeded(imageId: string, result: TaskStepResult | undefined): boolean {
     if (result) return result.succeeded;
-    const row = this.rows.get(diskId);
-    return row !== undefined && row.state === 'Cleared' && isTaskSuccess(row.status, row.result);
+    const row = this.rows.get(imageId);
+    return row !== undefined && rowSucceeded(row);
   }
 }
 
-export interface ImagesOutcome {
-  removed: string[];
-  illegal: string[];
+export interface StepsOutcome {
+  succeeded: string[];
+  failed: string[];
   /** Never started (cancelled first): untouched on storage. */
-  notStarted: ImagePlan[];
+  notStarted: TaskStepInput[];
   cancellation: unknown;
+  /** Why each failed image failed, and the failure's type (ErrorType) when the step named one. */
   reasons: Map<string, string>;
+  failureTypes: Map<string, string>;
+  results: Map<string, TaskStepResult>;
 }
 
 /**
- * One RemoveImage child per image, at most `window` at once, with deterministic ids. On
- * cancellation no new child starts and every started child is awaited while it cleans up.
+ * One task step child per image, at most `window` at once, with deterministic ids. On
+ * cancellation no new child starts and every started child is awaited while it cleans up. With
+ * `group`, once every member's task has ended the members are told to commit (all succeeded) or
+ * to revert; a cancelled group's members revert on their own.
  */
-export async function runImageSteps(
+export async function runSteps(
   tracker: CommandTracker,
-  images: ImagePlan[],
-  options: { window: number; vmId: string | null; force: boolean },
-): Promise<ImagesOutcome> {
-  const results = new Map<string, RemoveImageResult>();
+  steps: TaskStepInput[],
+  options: { window: number; group?: boolean },
+): Promise<StepsOutcome> {
+  const results = new Map<string, TaskStepResult>();
   const reasons = new Map<string, string>();
-  const started = new Set<string>();
+  const failureTypes = new Map<string, string>();
+  const started = new Map<string, TaskStepInput>();
   const children: Array<Promise<void>> = [];
   let running = 0;
   let cancellation: unknown;
 
   try {
-    for (const image of images) {
+    for (const step of steps) {
       await condition(() => running < options.window);
       running++;
-      started.add(image.diskId);
+      started.set(step.image.id, step);
       children.push(
-        executeChild(removeImageWorkflow, {
-          workflowId: workflowIds.removeImage(tracker.commandId, image.diskId),
-          args: [
-            {
-              parentCommandId: tracker.commandId,
-              rootCommandId: tracker.commandId,
-              vmId: options.vmId,
-              image,
-              force: options.force,
-            },
-          ],
+        executeChild(STEP_WORKFLOWS[step.stepType], {
+          workflowId: stepWorkflowId(tracker.commandId, step),
+          args: [step],
           // A parent closed abnormally asks its steps to clean up instead of killing them mid-task.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          staticSummary: `Remove image ${image.alias} (${image.diskId})`,
+          staticSummary: `${step.description} (${step.image.id})`,
           typedSearchAttributes: [
-            { key: SA.CommandType, value: 'RemoveImage' },
+            { key: SA.CommandType, value: step.stepType },
             { key: SA.CommandStatus, value: 'ACTIVE' },
             { key: SA.ParentCommandId, value: tracker.commandId },
-            { key: SA.ImageIds, value: [image.diskId] },
-            { key: SA.StoragePoolId, value: image.poolId },
+            { key: SA.ImageIds, value: [step.image.id] },
+            { key: SA.StoragePoolId, value: step.image.poolId },
             { key: SA.AsyncTaskState, value: 'Initializing' },
-            ...(options.vmId ? [{ key: SA.VmId, value: options.vmId }] : []),
+            ...(step.vmId ? [{ key: SA.VmId, value: step.vmId }] : []),
           ],
         })
           .then(
             (result) => {
               tracker.reportResult(result);
-              results.set(image.diskId, result);
-              if (result.failureReason) reasons.set(image.diskId, result.failureReason);
+              results.set(step.image.id, result);
+              if (result.failureReason) reasons.set(step.image.id, result.failureReason);
+              if (result.failureType) failureTypes.set(step.image.id, result.failureType);
             },
             (err: unknown) => {
               const cause = (err as { cause?: Error }).cause;
-              reasons.set(image.diskId, cause?.message ?? (err as Error).message);
+              reasons.set(step.image.id, cause?.message ?? (err as Error).message);
+              const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+              failureTypes.set(
+                step.image.id,
+                type ?? (isCancellation(err) ? ErrorType.Cancelled : ErrorType.TaskFailed),
+              );
             },
           )
           .finally(() => running--),
       );
     }
+    if (options.group) await decideGroup(tracker, [...started.values()], results);
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancellation = err;
@@ -291,20 +293,48 @@ export async function runImageSteps(
     cancellation = new CancelledFailure('command cancelled');
   }
 
-  const removed: string[] = [];
-  const illegal: string[] = [];
-  for (const diskId of started) {
-    (tracker.imageSucceeded(diskId, results.get(diskId)) ? removed : illegal).push(diskId);
+  const succeeded: string[] = [];
+  const failed: string[] = [];
+  for (const id of started.keys()) {
+    (tracker.stepSucceeded(id, results.get(id)) ? succeeded : failed).push(id);
   }
   return {
-    removed,
-    illegal,
-    notStarted: images.filter((i) => !started.has(i.diskId)),
+    succeeded,
+    failed,
+    notStarted: steps.filter((s) => !started.has(s.image.id)),
     cancellation,
     reasons,
+    failureTypes,
+    results,
   };
 }
 
+/** Waits until every member's task has ended, then tells each waiting member to commit or revert. */
+async function decideGroup(
+  tracker: CommandTracker,
+  members: TaskStepInput[],
+  results: Map<string, TaskStepResult>,
+): Promise<void> {
+  const endedOrDone = (m: TaskStepInput): boolean =>
+    results.has(m.image.id) || hasEnded(tracker.reported(m.image.id));
+  await condition(() => members.every(endedOrDone));
+  const failedMember = members.find((m) => {
+    const row = results.get(m.image.id)?.row ?? tracker.reported(m.image.id);
+    return !row || !isTaskSuccess(row.status, row.result);
+  });
+  const verdict = {
+    commit: failedMember === undefined,
+    reason: failedMember ? `${failedMember.description} failed` : null,
+  };
+  await Promise.all(
+    members
+      .filter((m) => !results.has(m.image.id))
+      .map((m) =>
+        getExternalWorkflowHandle(stepWorkflowId(tracker.commandId, m)).signal(groupVerdictSignal, verdict),
+      ),
+  );
+}
+
 export function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+  return ApplicationFailure.create({ type: ErrorType.InvalidInput, message, nonRetryable: true });
 }

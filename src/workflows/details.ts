@@ -1,30 +1,34 @@
 /** Markdown for the Web UI's details panes. Pure functions: safe in workflow code. */
 import type { TaskRow } from '../shared/messages';
 import type { ImagePlan } from '../shared/commands';
+import type { StepImage, StepType } from '../shared/steps';
 
 const GiB = 1024 ** 3;
 
-/** A RemoveImage step's row before anything happened to it (the step's own, or its parent's placeholder). */
-export function initialTaskRow(ids: {
+/** A step's row before anything happened to it (the step's own, or its parent's placeholder). */
+export function stepRow(ids: {
+  commandType: StepType;
   commandId: string;
   parentCommandId: string;
   rootCommandId: string;
-  image: ImagePlan;
+  image: StepImage;
+  taskType: string;
+  description: string;
   status: TaskRow['status'];
   startTime: string | null;
 }): TaskRow {
   const { image } = ids;
   return {
-    commandType: 'RemoveImage',
+    commandType: ids.commandType,
     commandId: ids.commandId,
     parentCommandId: ids.parentCommandId,
     rootCommandId: ids.rootCommandId,
-    imageId: image.diskId,
+    imageId: image.id,
     imageAlias: image.alias,
     storagePoolId: image.poolId,
-    taskType: 'deleteImage',
+    taskType: ids.taskType,
     vdsmTaskId: null,
-    stepDescription: `Removing disk ${image.alias}`,
+    stepDescription: ids.description,
     status: ids.status,
     result: 'unknown',
     state: 'Initializing',

@@ -7,10 +7,16 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import { describeZodError, RemoveDiskInput, type ImagePlan, type RemoveDiskResult } from '../shared/commands';
+import {
+  describeZodError,
+  RemoveDiskInput,
+  type RemoveDiskPlan,
+  type RemoveDiskResult,
+} from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runImageSteps } from './command-runner';
+import { CommandTracker, invalidInput, runSteps } from './command-runner';
+import { removeImageStep } from './step-inputs';
 import { commandActivityOptions, surfaceActivityFailure } from './options';
 
 const { prepareRemoveDisk } = proxyActivities<OvirtActivities>({
@@ -27,18 +33,24 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
   const parsed = RemoveDiskInput.safeParse(rawInput);
   if (!parsed.success) throw invalidInput(`invalid RemoveDisk input: ${describeZodError(parsed.error)}`);
   const input = parsed.data;
-  let image: ImagePlan | undefined;
-  const tracker = new CommandTracker('RemoveDisk', null, () => `Remove disk ${image?.alias ?? input.diskId}`);
+  let prepared: RemoveDiskPlan | undefined;
+  const tracker = new CommandTracker(
+    'RemoveDisk',
+    null,
+    () => `Remove disk ${prepared?.image.alias ?? input.diskId}`,
+    'removed',
+  );
 
   try {
-    image = await CancellationScope.nonCancellable(() => prepareRemoveDisk(input));
+    prepared = await CancellationScope.nonCancellable(() => prepareRemoveDisk(input));
   } catch (err) {
     tracker.setStatus('FAILED', (err as Error).message);
     throw surfaceActivityFailure(err);
   }
-  const plan = image;
+  const { image: plan, attachedVmNames } = prepared;
+  const step = removeImageStep({ commandId: tracker.commandId, vmId: null }, plan, input.force);
   tracker.storagePoolId = plan.poolId;
-  tracker.plan([plan]);
+  tracker.plan([step]);
   upsertSearchAttributes([{ key: SA.StoragePoolId, value: plan.poolId }]);
   const finish = (
     outcome: 'succeeded' | 'failed' | 'cancelled',
@@ -55,6 +67,8 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
         restore: restore ? { disks: [{ id: plan.diskId, status: plan.priorStatus }] } : null,
         illegalDiskIds: illegal,
         reason,
+        domainName: plan.domainName,
+        attachedVmNames,
       }),
     );
 
@@ -64,15 +78,15 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
     throw new CancelledFailure('cancelled before the image was touched');
   }
 
-  const outcome = await runImageSteps(tracker, [plan], { window: 1, vmId: null, force: input.force });
-  const reason = outcome.illegal.length
+  const outcome = await runSteps(tracker, [step], { window: 1 });
+  const reason = outcome.failed.length
     ? `disk ${plan.alias} is ILLEGAL: ${outcome.reasons.get(plan.diskId) ?? 'failed'}`
     : null;
   const cancelled = outcome.cancellation !== undefined;
   await finish(
     cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded',
     outcome.notStarted.length > 0,
-    outcome.illegal,
+    outcome.failed,
     reason,
   );
   if (cancelled && isCancellation(outcome.cancellation)) {
@@ -81,8 +95,9 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
   }
   if (reason) {
     tracker.setStatus('ENDED_WITH_FAILURE', reason);
+    // The step's own failure type (TaskFailed, ImageNotPurged, VdsmError, ...) names the outcome.
     throw ApplicationFailure.create({
-      type: ErrorType.TaskFailed,
+      type: outcome.failureTypes.get(plan.diskId) ?? ErrorType.TaskFailed,
       message: reason,
       nonRetryable: true,
       details: [{ diskId: plan.diskId }],

@@ -10,7 +10,8 @@ import type { OvirtActivities } from '../activities';
 import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runImageSteps } from './command-runner';
+import { CommandTracker, invalidInput, runSteps } from './command-runner';
+import { removeImageStep } from './step-inputs';
 import { commandActivityOptions, surfaceActivityFailure } from './options';
 
 const { prepareRemoveVm } = proxyActivities<OvirtActivities>({
@@ -36,8 +37,11 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   if (!parsed.success) throw invalidInput(`invalid RemoveVm input: ${describeZodError(parsed.error)}`);
   const input = parsed.data;
   let plan: RemoveVmPlan | undefined;
-  const tracker = new CommandTracker('RemoveVm', input.vmId, () =>
-    plan ? `Remove VM ${plan.vmName}: ${plan.images.length} images` : `Remove VM ${input.vmId}`,
+  const tracker = new CommandTracker(
+    'RemoveVm',
+    input.vmId,
+    () => (plan ? `Remove VM ${plan.vmName}: ${plan.images.length} images` : `Remove VM ${input.vmId}`),
+    'removed',
   );
 
   try {
@@ -49,8 +53,11 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
     throw surfaceActivityFailure(err);
   }
   const { images } = plan;
+  const steps = images.map((image) =>
+    removeImageStep({ commandId: tracker.commandId, vmId: plan.vmId }, image, input.force),
+  );
   tracker.storagePoolId = plan.poolId;
-  tracker.plan(images);
+  tracker.plan(steps);
   upsertSearchAttributes([
     { key: SA.StoragePoolId, value: plan.poolId },
     { key: SA.ImageIds, value: images.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE).map((i) => i.diskId) },
@@ -79,11 +86,7 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   let outcome;
   try {
     await CancellationScope.nonCancellable(() => removeVmRecord({ vmId: plan.vmId }));
-    outcome = await runImageSteps(tracker, images, {
-      window: plan.maxConcurrentImages,
-      vmId: plan.vmId,
-      force: input.force,
-    });
+    outcome = await runSteps(tracker, steps, { window: plan.maxConcurrentImages });
   } catch (err) {
     // Unexpected (not a child's failure, which runImageSteps absorbs): still release everything.
     await CancellationScope.nonCancellable(() =>
@@ -102,9 +105,13 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   }
 
   const cancelled = outcome.cancellation !== undefined;
-  const reason = outcome.illegal.length
-    ? `finished with illegal disks: ${outcome.illegal.map((id) => `${images.find((i) => i.diskId === id)?.alias ?? id} (${outcome.reasons.get(id) ?? 'failed'})`).join('; ')}`
-    : null;
+  // The engine's DisksNames, with why each one failed.
+  const illegalDisks = outcome.failed
+    .map(
+      (id) => `${images.find((i) => i.diskId === id)?.alias ?? id} (${outcome.reasons.get(id) ?? 'failed'})`,
+    )
+    .join('; ');
+  const reason = outcome.failed.length ? `finished with illegal disks: ${illegalDisks}` : null;
   await CancellationScope.nonCancellable(() =>
     finishCommand({
       commandType: 'RemoveVm',
@@ -113,10 +120,15 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
       outcome: cancelled ? 'cancelled' : reason ? 'failed' : 'succeeded',
       // Images never started are intact: they go back to what they were.
       restore: outcome.notStarted.length
-        ? { disks: outcome.notStarted.map((i) => ({ id: i.diskId, status: i.priorStatus })) }
+        ? {
+            disks: outcome.notStarted.map((s) => ({
+              id: s.image.id,
+              status: images.find((i) => i.diskId === s.image.id)?.priorStatus ?? 'OK',
+            })),
+          }
         : null,
-      illegalDiskIds: outcome.illegal,
-      reason,
+      illegalDiskIds: outcome.failed,
+      reason: illegalDisks || null,
     }),
   );
 
@@ -128,8 +140,9 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
     tracker.setStatus('ENDED_WITH_FAILURE', reason);
     const details: IllegalDisksDetails = {
       vmId: plan.vmId,
-      illegalDiskIds: outcome.illegal,
-      removedDiskIds: outcome.removed,
+      illegalDiskIds: outcome.failed,
+      removedDiskIds: outcome.succeeded,
+      failureTypes: Object.fromEntries(outcome.failureTypes),
     };
     throw ApplicationFailure.create({
       type: ErrorType.FinishedWithIllegalDisks,
@@ -139,5 +152,5 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
     });
   }
   tracker.setStatus('ENDED_SUCCESSFULLY');
-  return { vmId: plan.vmId, vmName: plan.vmName, removedDiskIds: outcome.removed };
+  return { vmId: plan.vmId, vmName: plan.vmName, removedDiskIds: outcome.succeeded };
 }
