@@ -71,6 +71,11 @@ export class StompConnection extends EventEmitter<StompConnectionEvents> {
     return this.isClosed;
   }
 
+  /** Bytes held for a frame still being received (0 once closed). */
+  get bufferedBytes(): number {
+    return this.parser.bufferedBytes;
+  }
+
   /**
    * Writes one frame. Once the connection is closed it writes nothing and returns false (the owner
    * also learns of the close from 'close'); callers that await an answer must check the result.

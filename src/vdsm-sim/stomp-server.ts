@@ -141,8 +141,9 @@ export class StompEndpoint {
         },
         (socket) => this.accept(socket),
       );
-      // A refused handshake is the client's problem; the server goes on.
-      this.server.on('tlsClientError', () => undefined);
+      // A refused or timed-out handshake is the client's problem; the server goes on. With a
+      // listener here Node leaves the socket open, so a silent one would stay forever.
+      this.server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
     } else {
       this.server = createTcpServer((socket) => this.accept(socket));
     }
