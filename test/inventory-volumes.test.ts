@@ -141,6 +141,15 @@ describe.each(BACKENDS)('%s inventory: volumes and snapshots', (_kind, makeBacke
       expect(await free(inv, ISCSI.id)).toBe(before);
     });
 
+    it('overlapping attempts from two connections add one disk with one volume', async () => {
+      const { url } = await h.seeded(SEED);
+      const [a, b] = [h.open(url), h.open(url)];
+      const before = await free(a, ISCSI.id);
+      await Promise.all([a.addDisk(NEW_DISK), b.addDisk(NEW_DISK), a.addDisk(NEW_DISK), b.addDisk(NEW_DISK)]);
+      expect((await a.listVolumes({ diskId: NEW_DISK.id })).map((v) => v.id)).toEqual([NEW_DISK.volumeId]);
+      expect(await free(a, ISCSI.id)).toBe(before - NEW_DISK.sizeBytes);
+    });
+
     it('adds a floating disk; refuses unknown pool, domain or VM, a reused volume id and bad formats', async () => {
       const { inv } = await h.seeded(SEED);
       await inv.addDisk({ ...NEW_DISK, vmId: null, domainId: NFS.id, format: 'RAW' });
