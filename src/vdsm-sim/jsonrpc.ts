@@ -1,4 +1,5 @@
 import { RpcErrors, VdsmFault } from './errors';
+import { RawJsonNumber, scanJsonText } from './json-text';
 import type { PyValue } from './pyrepr';
 
 /**
@@ -7,7 +8,8 @@ import type { PyValue } from './pyrepr';
  * except when its method is unknown; a batch with one answer gets that answer unwrapped.
  */
 
-export type RpcId = string | number | null;
+/** A numeric id arrives as RawJsonNumber (its exact text) when parsed by parseMessage. */
+export type RpcId = string | number | RawJsonNumber | null;
 
 export interface RpcRequest {
   method: string;
@@ -33,8 +35,8 @@ export function errorResponse(id: RpcId, fault: VdsmFault): RpcResponse {
   return { jsonrpc: '2.0', id, error: { code: fault.code, message: fault.message } };
 }
 
-/** JsonRpcRequest.fromRawObject */
-function toRequest(raw: unknown): RpcRequest {
+/** JsonRpcRequest.fromRawObject; `rawId`: the numeric id's source text. */
+function toRequest(raw: unknown, rawId: string | undefined): RpcRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw RpcErrors.internal();
   const obj = raw as Record<string, unknown>;
   if (obj.jsonrpc !== '2.0') throw RpcErrors.invalidRequest(obj as PyValue, 'Wrong protocol version');
@@ -44,7 +46,16 @@ function toRequest(raw: unknown): RpcRequest {
   const params = obj.params ?? [];
   if (typeof params !== 'object' || params === null)
     throw RpcErrors.invalidRequest(obj as PyValue, 'wrong params type');
-  const id = obj.id === undefined ? undefined : (obj.id as RpcId);
+  // JSON-RPC 2.0 ids are strings, numbers or null. VDSM takes anything and then fails to answer
+  // a deep one; an invalid request is answered instead.
+  if (obj.id !== undefined && obj.id !== null && typeof obj.id !== 'string' && typeof obj.id !== 'number')
+    throw RpcErrors.invalidRequest(obj as PyValue, 'invalid request id');
+  const id =
+    typeof obj.id === 'number' && rawId !== undefined
+      ? new RawJsonNumber(rawId)
+      : obj.id === undefined
+        ? undefined
+        : (obj.id as RpcId);
   return {
     method: typeof obj.method === 'string' ? obj.method : JSON.stringify(obj.method),
     params: params as RpcRequest['params'],
@@ -59,6 +70,8 @@ export function parseMessage(body: string): ParsedMessage {
   } catch {
     return { requests: [], errors: [errorResponse(null, RpcErrors.parse())] };
   }
+  const text = scanJsonText(body);
+  if (text.tooDeep) return { requests: [], errors: [errorResponse(null, RpcErrors.parse())] };
   if (Array.isArray(decoded) && decoded.length === 0) {
     return {
       requests: [],
@@ -67,9 +80,9 @@ export function parseMessage(body: string): ParsedMessage {
   }
   const requests: RpcRequest[] = [];
   const errors: RpcResponse[] = [];
-  for (const raw of Array.isArray(decoded) ? decoded : [decoded]) {
+  for (const [index, raw] of (Array.isArray(decoded) ? decoded : [decoded]).entries()) {
     try {
-      requests.push(toRequest(raw));
+      requests.push(toRequest(raw, text.numericIds.get(index)));
     } catch (err) {
       errors.push(errorResponse(null, err instanceof VdsmFault ? err : RpcErrors.internal()));
     }
@@ -80,7 +93,19 @@ export function parseMessage(body: string): ParsedMessage {
 /** One answer goes alone, several as an array (even for a batch of one: VDSM unwraps it). */
 export function encodeResponses(responses: readonly RpcResponse[]): string | undefined {
   if (responses.length === 0) return undefined;
-  return responses.length === 1 ? JSON.stringify(responses[0]) : JSON.stringify(responses);
+  return responses.length === 1
+    ? encodeResponse(responses[0]!)
+    : `[${responses.map(encodeResponse).join(',')}]`;
+}
+
+function encodeResponse(response: RpcResponse): string {
+  if (!(response.id instanceof RawJsonNumber)) return JSON.stringify(response);
+  // JSON.stringify cannot write a number's own text: it goes where a placeholder id stands.
+  const text = JSON.stringify({ ...response, id: 0 });
+  const head = '{"jsonrpc":"2.0","id":0';
+  return text.startsWith(head)
+    ? `{"jsonrpc":"2.0","id":${response.id.text}${text.slice(head.length)}`
+    : JSON.stringify(response);
 }
 
 /** Named params as the Bridge builds them from a positional list. */
