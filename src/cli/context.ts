@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { CommandWorkflowId, WORKFLOW_ID_RULE } from '../client';
 import { ConfigError, loadConfig } from '../config/config';
 import type { InventoryRepository } from '../inventory/port';
 import { RemoveDiskInput, RemoveVmInput } from '../shared/commands';
-import { workflowIds } from '../shared/names';
 import { connectClient } from '../shared/temporal-connection';
 import { UsageError } from './exit-codes';
 
@@ -84,18 +84,9 @@ const uuid = RemoveVmInput.shape.vmId;
 
 /** `<workflowId>` arguments: the business ids ovirt-tasks gives its commands and their steps. */
 export function parseCommandId(value: string): string {
-  const [type, id, stepType, stepId, ...rest] = value.split('/');
-  const command = uuid.safeParse(id);
-  const step = uuid.safeParse(stepId);
-  if (command.success && rest.length === 0 && (type === 'RemoveVm' || type === 'RemoveDisk')) {
-    const commandId =
-      type === 'RemoveVm' ? workflowIds.removeVm(command.data) : workflowIds.removeDisk(command.data);
-    if (stepType === undefined) return commandId;
-    if (stepType === 'RemoveImage' && step.success) return workflowIds.removeImage(commandId, step.data);
-  }
-  throw new InvalidArgumentError(
-    'must be RemoveVm/<vmId>, RemoveDisk/<diskId> or <one of those>/RemoveImage/<diskId>, ids being UUIDs.',
-  );
+  const parsed = CommandWorkflowId.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(`${WORKFLOW_ID_RULE}.`);
+  return parsed.data;
 }
 
 export function parseDiskId(value: string): string {

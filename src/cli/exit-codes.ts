@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { isGrpcServiceError } from '@temporalio/client';
+import { InvalidCommandInputError } from '../client/errors';
 import { ConfigError } from '../config/config';
 import { TemporalUnreachableError } from '../shared/temporal-connection';
 
@@ -25,7 +26,8 @@ const GRPC_UNAVAILABLE = 14;
 
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-  if (err instanceof UsageError || err instanceof ConfigError) return ExitCode.Usage;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof InvalidCommandInputError)
+    return ExitCode.Usage;
   // The client wraps gRPC errors (ServiceError with a cause): look down the chain.
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e instanceof TemporalUnreachableError) return ExitCode.Unreachable;

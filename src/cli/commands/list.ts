@@ -1,8 +1,16 @@
 import { Option, type Command } from 'commander';
-import { commandListQuery, listCommands, type CommandFilter } from '../../client';
+import { InvalidArgumentError } from 'commander';
+import { commandListQuery, listCommands, MAX_LIST_LIMIT, type CommandFilter } from '../../client';
 import { CommandStatus, CommandType } from '../../shared/vocabulary';
 import { loadCliSettings, parseVmRef, resolveVm, withInventory, withTemporal, type VmRef } from '../context';
 import { parsePositiveInt } from '../options';
+
+/** 1 to MAX_LIST_LIMIT: each listed run is described, so the bound keeps a listing quick. */
+function parseLimit(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n > MAX_LIST_LIMIT) throw new InvalidArgumentError(`must be at most ${MAX_LIST_LIMIT}.`);
+  return n;
+}
 import { formatTime, printJson, renderTable } from '../render';
 
 const DEFAULT_LIMIT = 20;
@@ -24,7 +32,7 @@ export function registerListCommand(program: Command): void {
     .option('--vm <id|name>', 'only commands on this VM (a name is looked up in the inventory)', parseVmRef)
     .addOption(new Option('--type <type>', 'command type').choices(CommandType))
     .addOption(new Option('--status <status>', 'CommandStatus').choices(CommandStatus))
-    .option('--limit <n>', 'at most n commands', parsePositiveInt, DEFAULT_LIMIT)
+    .option('--limit <n>', 'at most n commands', parseLimit, DEFAULT_LIMIT)
     .option('--json', 'print JSON', false)
     .action(async (flags: ListFlags) => {
       const settings = loadCliSettings();
