@@ -15,7 +15,13 @@ import { generateDataCenter, loadFixture } from './fixture';
 import { openInventory } from './inventory';
 import type { InventoryRepository } from './inventory/port';
 import { scheduleIds, workflowIds } from './shared/names';
-import { connectClient, connectWorkerConnection } from './shared/temporal-connection';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  connectClient,
+  connectWorkerConnection,
+  probeTemporal,
+  TemporalUnreachableError,
+} from './shared/temporal-connection';
 import { createVdsmConnector } from './vdsm';
 import type { VdsmConnector } from './vdsm/port';
 import type { taskJanitorWorkflow } from './workflows';
@@ -147,6 +153,7 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
           }
         : undefined,
     );
+    await waitForTemporal(env);
     const { connection, namespace } = await connectWorkerConnection({ env });
     const { client, connection: clientConnection } = await connectClient({ env });
     try {
@@ -161,5 +168,48 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
   } finally {
     await vdsm.close();
     await inventory.close();
+  }
+}
+
+/** While Temporal cannot be reached at start: how often to try again, and to say so again. */
+const OUTAGE_RETRY_MS = 5_000;
+const OUTAGE_REPEAT_LOG_MS = 60_000;
+
+/**
+ * Returns once the Temporal frontend answers. Probed first, so an outage is logged at once (the
+ * worker's own connection retries quietly: a frozen server showed up in the log 37 s later),
+ * then again every minute while it lasts; a worker started before its server waits for it.
+ */
+export async function waitForTemporal(
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<void> {
+  let downSince: number | undefined;
+  let lastLog = 0;
+  for (;;) {
+    try {
+      const { connection } = await connectClient({ env });
+      try {
+        await probeTemporal(connection);
+      } finally {
+        await connection.close();
+      }
+      if (downSince !== undefined)
+        log(
+          `ovirt-tasks worker: Temporal answers again after ${Math.round((Date.now() - downSince) / 1000)} s`,
+        );
+      return;
+    } catch (err) {
+      if (!(err instanceof TemporalUnreachableError)) throw err;
+      const now = Date.now();
+      downSince ??= now;
+      if (now - lastLog >= OUTAGE_REPEAT_LOG_MS || lastLog === 0) {
+        log(
+          `ovirt-tasks worker: ${err.message}; retrying every ${OUTAGE_RETRY_MS / 1000} s until it answers`,
+        );
+        lastLog = now;
+      }
+      await sleep(OUTAGE_RETRY_MS);
+    }
   }
 }

@@ -1,5 +1,6 @@
 /** Reading a command's task table and waiting for its outcome, as the client commands report them. */
 import {
+  Connection,
   isGrpcServiceError,
   WorkflowFailedError,
   type Client,
@@ -8,8 +9,8 @@ import {
 import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import { queryLiveCommandState } from '../client';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
-import type { CommandState } from '../shared/messages';
-import { isTaskSuccess } from '../shared/vocabulary';
+import { rowSucceeded, type CommandState } from '../shared/messages';
+import { probeTemporal, TemporalUnreachableError } from '../shared/temporal-connection';
 import { ExitCode, exitCodeFor } from './exit-codes';
 
 /** A query waits for a worker to answer; without one it would hang until the gRPC default deadline. */
@@ -24,7 +25,9 @@ export type StateReading = { state: CommandState; unavailable: null } | { state:
 /**
  * Queries the command's state. Workers answer queries for running and closed runs alike; when none
  * does (no worker polls the run's task queue), that is reported, not thrown. An unreachable server
- * is still thrown (exit 3).
+ * is thrown as TemporalUnreachableError (exit 3): a query nobody answers looks the same whether no
+ * worker polls or the server itself is frozen, so a timed-out query is followed by a probe of
+ * the server.
  */
 export async function readCommandState(client: Client, workflowId: string): Promise<StateReading> {
   try {
@@ -33,19 +36,27 @@ export async function readCommandState(client: Client, workflowId: string): Prom
     );
     return { state, unavailable: null };
   } catch (err) {
-    if (exitCodeFor(err) === ExitCode.Unreachable) throw err;
+    const connection = client.connection instanceof Connection ? client.connection : undefined;
+    if (exitCodeFor(err) === ExitCode.Unreachable) {
+      if (err instanceof TemporalUnreachableError || !connection) throw err;
+      throw new TemporalUnreachableError(connection.options.address, err);
+    }
+    if (connection && isUnanswered(err)) await probeTemporal(connection);
     return { state: null, unavailable: whyUnanswered(err) };
   }
 }
 
+function isUnanswered(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause)
+    if (isGrpcServiceError(e) && [GRPC_CANCELLED, GRPC_DEADLINE_EXCEEDED].includes(e.code)) return true;
+  return false;
+}
+
 /** The client wraps gRPC errors: look down the chain for the code and the server's own words. */
 function whyUnanswered(err: unknown): string {
+  if (isUnanswered(err)) return `no worker answered the query within ${QUERY_TIMEOUT_MS / 1000} s`;
   let message = String(err);
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (isGrpcServiceError(e) && [GRPC_CANCELLED, GRPC_DEADLINE_EXCEEDED].includes(e.code))
-      return `no worker answered the query within ${QUERY_TIMEOUT_MS / 1000} s`;
-    message = e.message;
-  }
+  for (let e: unknown = err; e instanceof Error; e = e.cause) message = e.message;
   return `the query failed: ${message}`;
 }
 
@@ -124,7 +135,7 @@ export async function awaitFinalReport(
   const reading = await readCommandState(client, handle.workflowId);
   if (!outcome.succeeded && outcome.failure.illegalDiskIds.length === 0 && reading.state) {
     outcome.failure.illegalDiskIds = reading.state.tasks
-      .filter((t) => t.state === 'Cleared' && !isTaskSuccess(t.status, t.result))
+      .filter((t) => t.state === 'Cleared' && !rowSucceeded(t))
       .map((t) => t.imageId);
   }
   return { outcome, reading };

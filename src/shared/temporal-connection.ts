@@ -172,6 +172,21 @@ export async function connectClient(
   return { client: new Client({ connection, namespace }), connection, namespace };
 }
 
+/** How long a probe waits for the frontend's answer: a frozen server accepts and never answers. */
+const PROBE_TIMEOUT_MS = 3_000;
+
+/**
+ * Throws TemporalUnreachableError unless the frontend answers a cheap call (GetSystemInfo) in
+ * time: tells "the server cannot be reached" apart from "no worker answered".
+ */
+export async function probeTemporal(connection: Connection, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+  try {
+    await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.getSystemInfo({}));
+  } catch (err) {
+    throw new TemporalUnreachableError(connection.options.address, err);
+  }
+}
+
 /** The Rust-core connection a Worker needs; throws TemporalUnreachableError when unreachable. */
 export async function connectWorkerConnection(
   overrides: TemporalConnectionOverrides = {},
