@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { InventoryError, TaskClaimError } from '../inventory/errors';
+import { InventoryConflictError, InventoryError, TaskClaimError } from '../inventory/errors';
 import { EntityLockedError, NotFoundError } from '../inventory/port';
 import { Refusal } from '../rules/refusal';
 import { ErrorType } from '../shared/errors';
@@ -57,9 +57,12 @@ export function toApplicationFailure(err: unknown): unknown {
     });
   }
   if (err instanceof NotFoundError) {
-    const type = { VM: ErrorType.VmNotFound, Disk: ErrorType.DiskNotFound, DISK: ErrorType.DiskNotFound }[
-      err.entity
-    ];
+    const type = {
+      VM: ErrorType.VmNotFound,
+      Disk: ErrorType.DiskNotFound,
+      DISK: ErrorType.DiskNotFound,
+      StorageDomain: ErrorType.StorageDomainNotFound,
+    }[err.entity];
     return ApplicationFailure.create({
       type: type ?? ErrorType.InventoryError,
       message: err.message,
@@ -74,6 +77,17 @@ export function toApplicationFailure(err: unknown): unknown {
       message: err.message,
       nonRetryable: true,
       details: [{ owner: err.owner, vdsmTaskId: err.vdsmTaskId }],
+      cause: err,
+    });
+  }
+  if (err instanceof InventoryConflictError) {
+    // The call contradicts what the inventory holds (a second active volume, a parent removed
+    // before its child): retrying the same call cannot help.
+    return ApplicationFailure.create({
+      type: ErrorType.InventoryError,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ operation: err.operation }],
       cause: err,
     });
   }
