@@ -18,6 +18,12 @@ step postgres
 # Exported so the inventory tests use the server binaries found (or installed) here.
 PG_BIN="$(bash scripts/ensure-postgres.sh)"
 export PG_BIN
+step temporal-server
+# test/cluster.test.ts runs the production shape: the Temporal server, its schema tool and the Web
+# UI server, built from the Go module proxy once (long on a cold cache) here rather than inside jest.
+for piece in server sql-tool schema ui-server ui-config; do
+  bash scripts/ensure-temporal-server.sh "$piece" >/dev/null
+done
 step chromium
 # test/web-ui.test.ts drives Debian's Chromium through playwright-core (it never downloads a browser);
 # exported so the test uses the one found (or installed) here.
