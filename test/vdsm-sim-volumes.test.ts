@@ -393,6 +393,24 @@ describe('Volume.create of a snapshot', () => {
   });
 });
 
+test('Volume.create whose answer is lost: the task runs; a retry with the same id fails 212 and the volume stays', async () => {
+  sim.setFaults({ durations: { 'Volume.create': 200 }, dropConnections: { afterRequests: 1 } });
+  const disk = singles[10]!;
+  const snap = randomUUID();
+  const lost = await RpcPeer.open(sim.hosts[0]!.port);
+  peers.push(lost);
+  await expect(lost.request('Volume.create', snapshotParams(disk, snap), 1000)).rejects.toThrow();
+  sim.setFaults({ dropConnections: null });
+  const [first] = Object.keys(await spm.call<Record<string, unknown>>('Host.getAllTasksInfo'));
+  expect((await until(first!, 'finished')).taskResult).toBe('success');
+  const retry = await spm.call<string>('Volume.create', snapshotParams(disk, snap));
+  expect(await until(retry, 'finished')).toMatchObject({ taskResult: 'cleanSuccess', code: 212 });
+  expect(shape(disk)).toEqual([
+    [disk.volumeIds[0], 'INTERNAL', 'LEGAL'],
+    [snap, 'LEAF', 'LEGAL'],
+  ]);
+});
+
 describe('Task.revert of a createVolume task', () => {
   test('finished+success: the snapshot goes, the parent is the LEAF again; then 441; running: 403', async () => {
     sim.setFaults({ durations: { 'Volume.create': 200 } });
