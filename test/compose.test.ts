@@ -1,7 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildProgram } from '../src/cli/program';
+import {
+  namespaceSetupSpec,
+  postgresSettings,
+  schemaSetupSpec,
+  simulatorArgs,
+  TEMPORAL_SERVICES,
+  temporalServiceSpec,
+  uiSpec,
+  withFlags,
+  workerArgs,
+  workerEnv,
+  type ClusterLayout,
+  type ClusterPorts,
+  type ClusterTools,
+} from '../src/cluster/cluster-env';
+import { loadCompose } from '../src/cluster/compose';
 import { loadConfig } from '../src/config/config';
 import { projectRoot } from '../src/dev/project-root';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../src/shared/search-attributes';
@@ -185,5 +202,195 @@ describe('Dockerfile', () => {
   it('keeps local state out of the build context', () => {
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     for (const path of ['node_modules', 'lib', '.data', '.tools']) expect(ignored).toContain(path);
+  });
+});
+
+describe('docker-compose.yml and `npm run cluster` share their configuration', () => {
+  // A cluster layout on made-up ports and tool paths: only how each process is derived is checked.
+  const ports: ClusterPorts = {
+    postgres: 15432,
+    frontend: 17233,
+    frontendHttp: 17243,
+    frontendMembership: 16933,
+    history: 17234,
+    historyMembership: 16934,
+    matching: 17235,
+    matchingMembership: 16935,
+    worker: 17239,
+    workerMembership: 16939,
+    ui: 18080,
+    vdsm: 24321,
+    vdsmControl: 24320,
+  };
+  const tools: ClusterTools = {
+    server: '/tools/bin/temporal-server',
+    sqlTool: '/tools/bin/temporal-sql-tool',
+    schemaDir: '/tools/temporal-schema',
+    uiServer: '/tools/bin/temporal-ui-server',
+    uiConfigDir: '/tools/temporal-ui/config',
+    temporalCli: '/tools/bin/temporal',
+    pgBin: '/usr/lib/postgresql/15/bin',
+  };
+  // Nothing set in the environment: compose's own defaults, as on a fresh machine.
+  const layout: ClusterLayout = {
+    compose: loadCompose(root, {}),
+    ports,
+    dataDir: '/data/cluster',
+    tools,
+    baseEnv: {},
+  };
+  const composeEnv = (name: string): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(service(name).environment ?? {}).map(([k, v]) => [k, withDefaults(String(v))]),
+    );
+  /** The variables the cluster sets differently from compose (or adds). */
+  const changed = (derived: NodeJS.ProcessEnv, name: string): string[] => {
+    const original = composeEnv(name);
+    return Object.keys(derived)
+      .filter((k) => derived[k] !== original[k])
+      .sort();
+  };
+
+  it('runs every Temporal service from the one config file compose mounts, and its dynamic config', () => {
+    const env = composeEnv('temporal');
+    const configDir = hostPathMountedAt(service('temporal'), `/etc/temporal/${env.TEMPORAL_CONFIG_DIR}`);
+    expect(configDir).toBe(join(root, 'deploy', 'temporal'));
+    // The image's start script runs `temporal-server --env docker start`: it loads <dir>/docker.yaml.
+    const template = readFileSync(join(configDir!, 'docker.yaml'), 'utf8');
+    expect(template.split('\n')[0]).toBe('# enable-template');
+    for (const svc of TEMPORAL_SERVICES) {
+      const spec = temporalServiceSpec(layout, svc);
+      expect(spec.command).toBe(tools.server);
+      expect(spec.args).toEqual(['--env', 'docker', 'start', '--service', svc]);
+      expect(spec.env.TEMPORAL_CONFIG_DIR).toBe(configDir);
+      expect(spec.env.DYNAMIC_CONFIG_FILE_PATH).toBe(
+        join(root, 'deploy', 'dynamicconfig', 'ovirt-tasks.yaml'),
+      );
+      expect(existsSync(spec.env.DYNAMIC_CONFIG_FILE_PATH!)).toBe(true);
+      // Only where things are differs: the database's address, the listeners, the file paths.
+      expect(changed(spec.env, 'temporal')).toEqual(
+        [
+          'TEMPORAL_ROOT',
+          'TEMPORAL_CONFIG_DIR',
+          'DYNAMIC_CONFIG_FILE_PATH',
+          'POSTGRES_SEEDS',
+          'DB_PORT',
+          'BIND_ON_IP',
+          'TEMPORAL_BROADCAST_ADDRESS',
+          ...['FRONTEND', 'HISTORY', 'MATCHING', 'WORKER'].map((s) => `${s}_GRPC_PORT`),
+          ...['FRONTEND', 'HISTORY', 'MATCHING', 'WORKER'].map((s) => `${s}_MEMBERSHIP_PORT`),
+          'FRONTEND_HTTP_PORT',
+        ].sort(),
+      );
+    }
+    // Every variable compose sets for the server is read by the config or by the server itself.
+    const readByServer = ['TEMPORAL_CONFIG_DIR', 'TEMPORAL_ALLOW_NO_AUTH'];
+    for (const key of Object.keys(env)) {
+      if (!readByServer.includes(key)) expect(`${key}: ${template}`).toContain(`env "${key}"`);
+    }
+  });
+
+  it("renders the config with compose's environment (the server's own template engine)", () => {
+    const server = execFileSync('bash', [join(root, 'scripts', 'ensure-temporal-server.sh'), 'server'], {
+      encoding: 'utf8',
+    }).trim();
+    const render = (env: Record<string, string>): string =>
+      execFileSync(
+        server,
+        ['--root', '/', '--config', join(root, 'deploy', 'temporal'), '--env', 'docker', 'render-config'],
+        { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    // The image's entrypoint sets the broadcast address when BIND_ON_IP is 0.0.0.0.
+    const rendered = parse(
+      render({ ...composeEnv('temporal'), TEMPORAL_BROADCAST_ADDRESS: '172.18.0.5' }),
+    ) as {
+      persistence: {
+        datastores: Record<string, { sql: { connectAddr: string; pluginName: string; user: string } }>;
+      };
+      services: Record<string, { rpc: { bindOnIP: string; grpcPort: number } }>;
+    };
+    for (const store of Object.values(rendered.persistence.datastores))
+      expect(store.sql).toMatchObject({
+        connectAddr: 'postgresql:5432',
+        pluginName: 'postgres12',
+        user: 'temporal',
+      });
+    expect(Object.keys(rendered.services).sort()).toEqual([...TEMPORAL_SERVICES].sort());
+    expect(rendered.services.frontend?.rpc).toMatchObject({ bindOnIP: '0.0.0.0', grpcPort: 7233 });
+    // A missing database address is an error, not a server on the wrong database.
+    expect(() => render({ ...composeEnv('temporal'), POSTGRES_SEEDS: '' })).toThrow(/POSTGRES_SEEDS/);
+  });
+
+  it('sets up the schema with the script compose runs, on the same database settings', () => {
+    const spec = schemaSetupSpec(layout);
+    const compose = service('temporal-admin-tools');
+    expect(spec.command).toBe('sh');
+    expect(spec.args).toEqual([join(root, 'deploy', 'scripts', 'setup-postgres.sh')]);
+    expect(compose.command).toEqual(['/scripts/setup-postgres.sh']);
+    expect(changed(spec.env, 'temporal-admin-tools')).toEqual(
+      ['POSTGRES_SEEDS', 'DB_PORT', 'TEMPORAL_SQL_TOOL', 'TEMPORAL_SCHEMA_DIR'].sort(),
+    );
+    // The schema tool outside the image finds the schema laid out as the image has it.
+    const setup = readFileSync(spec.args[0]!, 'utf8');
+    expect(setup).toContain('${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema}');
+    expect(setup).toContain('${TEMPORAL_SQL_TOOL:-temporal-sql-tool}');
+  });
+
+  it('registers the namespace and search attributes with the script compose runs', () => {
+    const spec = namespaceSetupSpec(layout);
+    expect(spec.args).toEqual([join(root, 'deploy', 'scripts', 'create-namespace.sh')]);
+    expect(service('temporal-create-namespace').command).toEqual(['/scripts/create-namespace.sh']);
+    expect(changed(spec.env, 'temporal-create-namespace')).toEqual(['PATH', 'TEMPORAL_ADDRESS']);
+    expect(spec.env.TEMPORAL_ADDRESS).toBe(`127.0.0.1:${ports.frontend}`);
+    expect(spec.env.PATH?.split(':')[0]).toBe('/tools/bin');
+  });
+
+  it("creates the inventory's database with the init script compose's PostgreSQL runs", () => {
+    const pg = postgresSettings(layout);
+    expect(pg.initScripts).toEqual([join(root, 'deploy', 'postgres', 'init-ovirt-tasks.sh')]);
+    const env = composeEnv('postgresql');
+    expect(pg.superuser).toBe(env.POSTGRES_USER);
+    expect(pg.password).toBe(env.POSTGRES_PASSWORD);
+    expect(pg.initEnv.OVIRT_TASKS_DB_PASSWORD).toBe(env.OVIRT_TASKS_DB_PASSWORD);
+  });
+
+  it("gives each worker compose's worker environment and command, on loopback", () => {
+    const env = workerEnv(layout);
+    expect(changed(env, 'ovirt-tasks-worker')).toEqual(
+      [
+        'TEMPORAL_ADDRESS',
+        'OVIRT_TASKS_INVENTORY_URL',
+        'OVIRT_TASKS_SEED_VDSM_ADDRESS',
+        'OVIRT_TASKS_SEED_VDSM_BASE_PORT',
+      ].sort(),
+    );
+    // The same database, role and password; only the host and port differ.
+    const composed = new URL(composeEnv('ovirt-tasks-worker').OVIRT_TASKS_INVENTORY_URL!);
+    const derived = new URL(env.OVIRT_TASKS_INVENTORY_URL!);
+    expect([derived.protocol, derived.username, derived.password, derived.pathname]).toEqual([
+      composed.protocol,
+      composed.username,
+      composed.password,
+      composed.pathname,
+    ]);
+    expect(derived.host).toBe(`127.0.0.1:${ports.postgres}`);
+    expect(workerArgs(layout)).toEqual(service('ovirt-tasks-worker').command);
+    expect(loadConfig(env).seed).toEqual({ vdsmAddress: '127.0.0.1', vdsmBasePort: ports.vdsm });
+  });
+
+  it("runs the simulator with compose's command, on loopback, and the Web UI with its environment", () => {
+    const composed = service('vdsm-sim').command!;
+    expect(simulatorArgs(layout)).toEqual(
+      withFlags(composed, {
+        '--host': '127.0.0.1',
+        '--port': String(ports.vdsm),
+        '--data': '/data/cluster/vdsm',
+        '--control-port': String(ports.vdsmControl),
+      }),
+    );
+    expect(simulatorArgs(layout).slice(0, 3)).toEqual(['vdsm-sim', '--host', '127.0.0.1']);
+    const ui = uiSpec(layout);
+    expect(changed(ui.env, 'temporal-ui')).toEqual(['TEMPORAL_ADDRESS', 'TEMPORAL_UI_PORT']);
+    expect(ui.args).toEqual(['--root', '/', '--config', tools.uiConfigDir, '--env', 'docker', 'start']);
   });
 });
