@@ -8,6 +8,13 @@
  * VdsmTransportError and the caller decides (a blind re-send of a task-creating verb could start
  * a second task). The connection opens lazily; after a failed connect, the next attempt waits an
  * exponential backoff, and requests arriving before then fail fast.
+ *
+ * A hostile or broken VDSM costs at most one request or one connection, never the worker: a frame
+ * over the receive limit drops the connection (its requests fail with VdsmTransportError, the next
+ * request reconnects); an unparsable answer that names a pending request fails it with
+ * VdsmMalformedResponseError; an answer with an unknown id is dropped (its request times out); a
+ * VDSM that stops reading is dropped once MAX_UNSENT_BYTES wait. Events are handled as they
+ * arrive, never queued, and not even decoded while nobody listens: a flood holds no memory.
  */
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
@@ -25,6 +32,20 @@ const DEFAULT_HEARTBEAT_MS = 10_000;
 const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
 const DEFAULT_BACKOFF_MAX_MS = 30_000;
 const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * What one VDSM frame may hold. The largest answers the worker asks for (all tasks of a host, at
+ * most 510) are ~200 KiB; 8 MiB leaves a wide margin and bounds what one connection buffers.
+ */
+export const DEFAULT_CLIENT_PARSER_LIMITS: Readonly<Required<ParserLimits>> = Object.freeze({
+  maxFrameBytes: 8 * 1024 * 1024,
+  maxHeaders: 64,
+  maxHeaderLineBytes: 64 * 1024,
+});
+/** Requests waiting in the socket for a VDSM that does not read: past this, the connection is dropped. */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** Our request ids (randomUUID), as they appear in an answer's text. */
+const REQUEST_ID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /** PEM contents (not paths). VDSM demands a client certificate; without one it refuses the handshake. */
 export interface VdsmTlsMaterial {
@@ -44,6 +65,7 @@ export interface VdsmChannelOptions {
   /** Offered in CONNECT as `heart-beat:<ms>,<ms>`; 0 disables heart-beats. */
   heartbeatMs?: number;
   reconnectBackoff?: { initialMs?: number; maxMs?: number };
+  /** Defaults: DEFAULT_CLIENT_PARSER_LIMITS. */
   parserLimits?: ParserLimits;
 }
 
@@ -139,6 +161,13 @@ export class VdsmRpcChannel {
     };
     if (options.flowId !== undefined) headers.ovirtCorrelationId = options.flowId;
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+
+    const unsent = session.connection.socket.writableLength;
+    if (unsent > MAX_UNSENT_BYTES) {
+      session.lastError = new Error(`${this.target} does not read: ${unsent} bytes unsent`);
+      session.connection.destroy();
+      throw new VdsmTransportError(session.lastError.message, method, hostLabel);
+    }
 
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -267,7 +296,11 @@ export class VdsmRpcChannel {
         socket.setNoDelay(true);
         socket.setKeepAlive(true);
         // Wrap before resolving so no socket error is ever without a listener.
-        resolve(new StompConnection(socket, { limits: this.options.parserLimits }));
+        resolve(
+          new StompConnection(socket, {
+            limits: { ...DEFAULT_CLIENT_PARSER_LIMITS, ...this.options.parserLimits },
+          }),
+        );
       });
     });
   }
@@ -382,29 +415,50 @@ export class VdsmRpcChannel {
     if (frame.command !== 'MESSAGE') return;
     const { subscription, destination } = frame.headers;
     if (subscription === session.eventsSubscriptionId || destination === EVENTS_DESTINATION) {
-      this.onEventMessage(frame.body);
+      // Nobody listening: not even decoded, so a flood costs no more than reading it.
+      if (this.eventListeners.size > 0) this.onEventMessage(frame.body);
     } else if (subscription === session.replySubscriptionId || destination === this.replyQueue) {
-      this.onResponseMessage(frame.body);
+      this.onResponseMessage(session, frame.body);
     }
   }
 
-  private onResponseMessage(body: Buffer): void {
+  private onResponseMessage(session: Session, body: Buffer): void {
+    const text = body.toString('utf8');
     let decoded: unknown;
     try {
-      decoded = JSON.parse(body.toString('utf8'));
-    } catch {
-      // Unparsable: no id to route it by; the request it answers will time out.
+      decoded = JSON.parse(text);
+    } catch (err) {
+      this.failNamedRequest(session, text, `unparsable JSON-RPC response: ${errorText(err)}`);
       return;
     }
     // yajsonrpc answers a batch with an array; we never batch, but route each element anyway.
-    for (const item of Array.isArray(decoded) ? decoded : [decoded]) this.onResponse(item);
+    let routed = false;
+    for (const item of Array.isArray(decoded) ? decoded : [decoded]) routed = this.onResponse(item) || routed;
+    if (!routed) this.failNamedRequest(session, text, 'JSON-RPC response without a usable id');
   }
 
-  private onResponse(item: unknown): void {
+  /**
+   * An answer we cannot route by its id still fails the request whose id it contains, if any:
+   * better a typed error now than a timeout later. Without one, the request times out.
+   */
+  private failNamedRequest(session: Session, text: string, issues: string): void {
+    for (const [candidate] of text.matchAll(REQUEST_ID_PATTERN)) {
+      const pending = this.pending.get(candidate);
+      if (pending?.session !== session) continue;
+      this.takePending(candidate);
+      pending.reject(
+        new VdsmMalformedResponseError(pending.method, pending.hostLabel, issues, text.slice(0, 1000)),
+      );
+      return;
+    }
+  }
+
+  /** Returns whether the item answered a pending request. */
+  private onResponse(item: unknown): boolean {
     const rawId = isRecord(item) ? item.id : undefined;
-    if (typeof rawId !== 'string' && typeof rawId !== 'number') return;
+    if (typeof rawId !== 'string' && typeof rawId !== 'number') return false;
     const request = this.takePending(String(rawId));
-    if (!request) return; // answer after its timeout, or not ours
+    if (!request) return false; // answer after its timeout, or not ours
     const envelope = responseEnvelopeSchema.safeParse(item);
     if (!envelope.success) {
       request.reject(
@@ -427,6 +481,7 @@ export class VdsmRpcChannel {
     } else {
       request.resolve(envelope.data.result);
     }
+    return true;
   }
 
   private onEventMessage(body: Buffer): void {
