@@ -289,10 +289,13 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
   }
 
   let taskSucceeded = waitFailure === null && isTaskSuccess(final.taskState, resultOf(final));
-  // Storage is the truth for a delete: VDSM lets a stopped purge run to its end and then reports
-  // the task rolled back, and a task may vanish after its work was done. A gone image is removed.
+  // Storage is the truth for a delete we stopped: VDSM lets the purge run to its end (it has no
+  // abort callback) and then reports the task rolled back. A gone image is removed. Not for a
+  // purge that failed by itself: its image is renamed away but its volumes stay (ILLEGAL).
+  const stoppedByUs = cancelledBy !== undefined || waitFailure !== null;
   const imageRemovedAnyway =
     !taskSucceeded &&
+    stoppedByUs &&
     task.verb === 'Image.delete' &&
     (await CancellationScope.nonCancellable(() =>
       imageGone({ poolId: image.poolId, domainId: image.domainId, imageId: image.id }).catch(() => false),
