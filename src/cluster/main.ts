@@ -31,14 +31,15 @@ function describe(cluster: Cluster): string[] {
   return [
     `PostgreSQL          127.0.0.1:${p.postgres} (databases temporal, temporal_visibility, ovirt_tasks)`,
     ...TEMPORAL_SERVICES.map(
-      (s) => `Temporal ${s.padEnd(10)} pid ${cluster.temporal[s].pid}, log ${cluster.temporal[s].logFile}`,
+      (s) =>
+        `Temporal ${s.padEnd(10)} process group ${cluster.temporal[s].pid}, log ${cluster.temporal[s].logFile}`,
     ),
     `Temporal frontend   ${cluster.frontendAddress} (gRPC), http://127.0.0.1:${p.frontendHttp} (HTTP); namespace ${cluster.namespace}`,
     `Web UI              ${cluster.uiUrl ?? '(off)'}`,
     `VDSM simulator      127.0.0.1:${p.vdsm} and the next ports; control ${cluster.simulatorControlUrl}`,
-    ...cluster.workers.map((w) => `ovirt-tasks ${w.name.padEnd(8)} pid ${w.pid}, log ${w.logFile}`),
+    ...cluster.workers.map((w) => `ovirt-tasks ${w.name.padEnd(8)} process group ${w.pid}, log ${w.logFile}`),
     `inventory           ${cluster.inventoryUrl.replace(/:[^:@/]*@/, ':***@')}`,
-    `client commands     TEMPORAL_ADDRESS=${cluster.frontendAddress} OVIRT_TASKS_INVENTORY_URL=<inventory> node bin/ovirt-tasks list`,
+    `client commands     TEMPORAL_ADDRESS=${cluster.frontendAddress} OVIRT_TASKS_INVENTORY_URL=<inventory>${cluster.uiUrl ? ` OVIRT_TASKS_UI_URL=${cluster.uiUrl}` : ''} node bin/ovirt-tasks list`,
     `state and logs      ${cluster.dataDir}`,
   ];
 }
