@@ -219,6 +219,47 @@ test('RemoveDisk removes one floating disk on the same step', async () => {
   await expectClean(stack, [disk.id]);
 });
 
+test('a start VDSM keeps refusing with a retryable code gives up after TASK_START_MAX_ATTEMPTS: the disk is ILLEGAL, typed', async () => {
+  stack = await startEngineStack({
+    config: { TASK_START_MAX_ATTEMPTS: '3' },
+    faults: { failures: [{ verb: 'Image.delete', phase: 'sync', code: 851 }] },
+  });
+  const disk = stack.fixture.disks.find((d) => d.vmId === null)!;
+  const { handle } = await submitRemoveDisk(
+    stack.client,
+    { diskId: disk.id },
+    { taskQueue: stack.taskQueue },
+  );
+  const failure = await failureOf(handle.result());
+  expect((failure.cause as ApplicationFailure).type).toBe(ErrorType.VdsmError);
+  expect(stack.sim.counters().pools[stack.fixture.pool.id]!.verbs['Image.delete']).toBe(3);
+  expect((await stack.inventory.getDisk(disk.id))?.status).toBe('ILLEGAL');
+  await expectClean(stack, [disk.id]);
+});
+
+test('VDSM 256 (image delete error) ends the step with failure at once, without retrying', async () => {
+  stack = await startEngineStack({
+    faults: { failures: [{ verb: 'Image.delete', phase: 'sync', code: 256, count: 1 }] },
+  });
+  const disk = stack.fixture.disks.find((d) => d.vmId === null)!;
+  const { handle } = await submitRemoveDisk(
+    stack.client,
+    { diskId: disk.id },
+    { taskQueue: stack.taskQueue },
+  );
+  const failure = await failureOf(handle.result());
+  expect((failure.cause as ApplicationFailure).type).toBe(ErrorType.VdsmError);
+  expect(stack.sim.counters().pools[stack.fixture.pool.id]!.verbs['Image.delete']).toBe(1);
+  const audit = await stack.inventory.listAudit({ type: 'DELETE_IMAGE_GROUP_TASK_FAILED' });
+  expect(audit).toHaveLength(1);
+  // The engine's message, with the image's volume ids.
+  for (const volumeId of disk.volumeIds) expect(audit[0]!.message).toContain(volumeId);
+  expect(audit[0]!.severity).toBe('ERROR');
+  expect(await stack.inventory.listAudit({ type: 'USER_FINISHED_FAILED_REMOVE_DISK' })).toEqual([
+    expect.objectContaining({ severity: 'WARNING' }),
+  ]);
+});
+
 describe('validation refuses bad commands before anything changes', () => {
   beforeEach(async () => {
     stack = await startEngineStack();

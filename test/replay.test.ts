@@ -2,10 +2,10 @@
  * Replay: every history recorded from real runs (test/fixtures/histories, written by
  * `npm run record-histories`) must replay against today's workflow code under its real workflow
  * id. A workflow change that would break executions already running fails here, before it ships.
- * Every recorded set is replayed: the first one (top of the folder) and each later recording
- * (a sub-folder with its own index.json), so histories of older workflow code keep being checked
- * after a patched() change has been recorded anew. Needs no server: replay runs the workflow code
- * against the recorded events only.
+ * Every recorded set (a sub-folder with its own index.json) is replayed, so once a release is out,
+ * histories of older workflow code keep being checked after a patched() change is recorded anew.
+ * Nothing has been released yet, so there is one set, recorded from the current code. Needs no
+ * server: replay runs the workflow code against the recorded events only.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +28,12 @@ const allFixtures = sets.flatMap((set) => set.index.fixtures.map((fixture) => ({
 
 /** The paths the issue names; a recording that lost one of them must not pass unnoticed. */
 const REQUIRED_SCENARIOS = [
+  'add-disk-success',
+  'add-disk-task-failure',
+  'add-disk-cancelled',
+  'create-snapshot-success',
+  'create-snapshot-reverted',
+  'create-snapshot-cancelled',
   'remove-vm-success',
   'remove-vm-partial-failure',
   'remove-vm-cancelled',
@@ -55,9 +61,8 @@ function currentBundle(): Promise<WorkflowBundleWithSourceMap> {
 beforeAll(() => quietRuntime());
 
 describe('the recorded histories', () => {
-  test('the first recording and later ones are all there', () => {
-    expect(sets.map((s) => s.name)).toContain('.');
-    expect(sets.length).toBeGreaterThan(1);
+  test('at least one recording is there', () => {
+    expect(sets.length).toBeGreaterThan(0);
   });
 
   test.each(sets.map((set) => [set.name, set] as const))(

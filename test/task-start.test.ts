@@ -65,7 +65,7 @@ async function planOf(s: EngineStack, diskId: string): Promise<ImagePlan> {
 
 /** The start activity's input for a RemoveImage step of `plan`. */
 function deleteOf(plan: ImagePlan): { task: SpmTaskSpec; poolId: string } {
-  return { task: removeImageStep({ commandId: 'test', vmId: null }, plan, false).task, poolId: plan.poolId };
+  return { task: removeImageStep({ commandId: 'test', vmId: null }, plan, false, 1).task, poolId: plan.poolId };
 }
 
 /** What a step does before its Image.delete answer is lost: an intent, then the verb, nothing recorded. */

@@ -74,6 +74,7 @@ export function createAddDiskActivities(deps: ActivityDeps): {
           format,
           volumeType,
           initialSizeBytes: null,
+          startMaxAttempts: deps.config.taskStartMaxAttempts,
         };
       });
     },

@@ -73,6 +73,7 @@ export function createCommandActivities(deps: ActivityDeps): {
           priorVmStatus: retrying ? 'Down' : vm.status,
           images,
           maxConcurrentImages: config.maxConcurrentImages,
+          startMaxAttempts: config.taskStartMaxAttempts,
         };
       });
     },
@@ -97,7 +98,11 @@ export function createCommandActivities(deps: ActivityDeps): {
         await inventory.acquireLocks(commandId, `RemoveDisk ${disk.alias}`, entities);
         const [image] = await imagePlans(inventory, [disk]);
         await inventory.setDiskStatus([disk.id], 'LOCKED');
-        return { image: image!, attachedVmNames: vms.map((vm) => vm.name) };
+        return {
+          image: image!,
+          attachedVmNames: vms.map((vm) => vm.name),
+          startMaxAttempts: config.taskStartMaxAttempts,
+        };
       });
     },
 

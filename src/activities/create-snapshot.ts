@@ -63,6 +63,7 @@ export function createSnapshotActivities(deps: ActivityDeps): {
           vmName: vm.name,
           poolId: vm.poolId,
           description: input.description,
+          startMaxAttempts: deps.config.taskStartMaxAttempts,
           disks: disks.map(({ disk, leaf, chainLength }) => ({
             diskId: disk.id,
             alias: disk.alias,

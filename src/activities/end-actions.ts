@@ -63,7 +63,7 @@ export function createEndActivities(
       await auditOnce(inventory, {
         type: 'DELETE_IMAGE_GROUP_TASK_FAILED',
         severity: 'ERROR',
-        message: `Could not delete disk ${end.alias} (image group ${end.diskId}, volumes ${end.volumeIds.join(', ')}): ${failureReason ?? 'unknown reason'}. Manual volume removal might be required. The disk is ILLEGAL.`,
+        message: `Image group deletion task for disk ${end.diskId} with volume(s) [${end.volumeIds.join(', ')}] failed. Manual volume removal might be required. (Disk ${end.alias}: ${failureReason ?? 'unknown reason'}; it is ILLEGAL.)`,
         correlationId: currentWorkflowId(),
         entityIds: [end.diskId, rootCommandId, ...end.volumeIds],
       });

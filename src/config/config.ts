@@ -112,6 +112,12 @@ export const ConfigSchema = z
     /** Maximum children a command runs at once (keeps pending children far below Temporal's 2,000). */
     MAX_CONCURRENT_IMAGES: integer(1, 1000).default('200'),
     /**
+     * Attempts a task start gets while VDSM keeps answering with retryable errors (99, 851, an
+     * unreachable SPM, a full task queue), backing off up to 30 s between them (20 ≈ 8 minutes);
+     * then the step ends with failure instead of retrying forever.
+     */
+    TASK_START_MAX_ATTEMPTS: integer(1, 1000).default('20'),
+    /**
      * Workflows a worker keeps in its sticky cache (their state in the workflow thread's V8
      * isolate, ~0.4 MiB each for a waiting RemoveImage step). Beyond it the least recently used
      * is evicted and replays from history on its next workflow task: memory against CPU. 0 = no
@@ -152,6 +158,7 @@ export interface Config {
   polling: { minIntervalMs: number; maxIntervalMs: number; backoffFactor: number; fastPhaseMs: number };
   janitor: { graceMs: number; intervalMs: number; taskAgeLimitMs: number };
   maxConcurrentImages: number;
+  taskStartMaxAttempts: number;
   /** The worker's sticky workflow cache size (Temporal's maxCachedWorkflows). */
   maxCachedWorkflows: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -228,6 +235,7 @@ export function loadConfig(
       taskAgeLimitMs: c.TASK_AGE_LIMIT_MS,
     },
     maxConcurrentImages: c.MAX_CONCURRENT_IMAGES,
+    taskStartMaxAttempts: c.TASK_START_MAX_ATTEMPTS,
     maxCachedWorkflows: c.OVIRT_TASKS_MAX_CACHED_WORKFLOWS,
     logLevel: c.LOG_LEVEL,
   };

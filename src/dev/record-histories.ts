@@ -7,10 +7,10 @@
  * test/fixtures/histories/<set>/<scenario>/<workflow id, made file-safe>.json, listed in
  * <set>/index.json.
  *
- * A recording adds a set and never rewrites one: histories recorded by earlier workflow code stand
- * for executions started before a change, and test/replay.test.ts replays every set. The first set
- * lies at the top of test/fixtures/histories itself (its index.json there); later ones are named by
- * `npm run record-histories -- --set <name>` (default `recorded-<UTC time>`).
+ * A recording adds a set and never rewrites one: once a release is out, histories recorded by
+ * earlier workflow code stand for executions started before a change, and test/replay.test.ts
+ * replays every set. Sets are named by `npm run record-histories -- --set <name>` (default
+ * `recorded-<UTC time>`). Until a release, a workflow change replaces the set (delete, re-record).
  */
 import {
   cpSync,

@@ -94,6 +94,7 @@ export interface ImagePlan {
 export interface RemoveDiskPlan {
   image: ImagePlan;
   attachedVmNames: string[];
+  startMaxAttempts: number;
 }
 
 export interface RemoveVmPlan {
@@ -104,6 +105,8 @@ export interface RemoveVmPlan {
   images: ImagePlan[];
   /** From the worker's config, recorded in history so replay sees the same window. */
   maxConcurrentImages: number;
+  /** From the worker's config (TASK_START_MAX_ATTEMPTS), recorded in history like the window. */
+  startMaxAttempts: number;
 }
 
 /** AddDisk after validation: the new disk, its rows added LOCKED, its ids chosen by the workflow. */
@@ -120,6 +123,7 @@ export interface AddDiskPlan {
   volumeType: 'SPARSE' | 'PREALLOCATED';
   /** Volume.create initialSize: set for sparse COW on block storage, where the volume grows. */
   initialSizeBytes: number | null;
+  startMaxAttempts: number;
 }
 
 export interface AddDiskResult {
@@ -148,6 +152,7 @@ export interface CreateSnapshotPlan {
   poolId: string;
   description: string;
   disks: SnapshotDiskPlan[];
+  startMaxAttempts: number;
 }
 
 export interface CreateSnapshotResult {

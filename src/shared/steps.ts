@@ -82,6 +82,8 @@ export interface TaskStepInput {
   group: boolean;
   /** May a task that finished with success be undone with Task.revert (cancel, failed group)? */
   revertible: boolean;
+  /** Attempts the start gets while VDSM answers with retryable errors; then the step fails. */
+  startMaxAttempts: number;
 }
 
 export interface TaskStepResult {

@@ -48,7 +48,12 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
     throw surfaceActivityFailure(err);
   }
   const { image: plan, attachedVmNames } = prepared;
-  const step = removeImageStep({ commandId: tracker.commandId, vmId: null }, plan, input.force);
+  const step = removeImageStep(
+    { commandId: tracker.commandId, vmId: null },
+    plan,
+    input.force,
+    prepared.startMaxAttempts,
+  );
   tracker.storagePoolId = plan.poolId;
   tracker.plan([step]);
   upsertSearchAttributes([{ key: SA.StoragePoolId, value: plan.poolId }]);

@@ -54,7 +54,7 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   }
   const { images } = plan;
   const steps = images.map((image) =>
-    removeImageStep({ commandId: tracker.commandId, vmId: plan.vmId }, image, input.force),
+    removeImageStep({ commandId: tracker.commandId, vmId: plan.vmId }, image, input.force, plan.startMaxAttempts),
   );
   tracker.storagePoolId = plan.poolId;
   tracker.plan(steps);

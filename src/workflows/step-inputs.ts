@@ -17,7 +17,12 @@ interface Parent {
 }
 
 /** RemoveImage: Image.delete of one image group, as RemoveVm and RemoveDisk send it. */
-export function removeImageStep(parent: Parent, image: ImagePlan, force: boolean): TaskStepInput {
+export function removeImageStep(
+  parent: Parent,
+  image: ImagePlan,
+  force: boolean,
+  startMaxAttempts: number,
+): TaskStepInput {
   return {
     stepType: 'RemoveImage',
     parentCommandId: parent.commandId,
@@ -40,6 +45,7 @@ export function removeImageStep(parent: Parent, image: ImagePlan, force: boolean
     end: { kind: 'removeImage', diskId: image.diskId, alias: image.alias, volumeIds: image.volumeIds },
     group: false,
     revertible: false,
+    startMaxAttempts,
   };
 }
 
@@ -76,6 +82,7 @@ export function addImageStep(parent: Parent, plan: AddDiskPlan): TaskStepInput {
     group: false,
     // A cancelled AddDisk adds nothing, even when Volume.create had already finished.
     revertible: true,
+    startMaxAttempts: plan.startMaxAttempts,
   };
 }
 
@@ -115,5 +122,6 @@ export function snapshotDiskSteps(parent: Parent, plan: CreateSnapshotPlan): Tas
     },
     group: true,
     revertible: true,
+    startMaxAttempts: plan.startMaxAttempts,
   }));
 }

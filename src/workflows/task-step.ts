@@ -46,10 +46,6 @@ import {
   waitTaskActivityOptions,
 } from './options';
 
-const { startSpmTask } = proxyActivities<OvirtActivities>({
-  ...startTaskActivityOptions,
-  summary: 'Start the task on the SPM',
-});
 const { waitForTaskEnd } = proxyActivities<OvirtActivities>({
   ...waitTaskActivityOptions,
   summary: 'Poll the VDSM task until it ends',
@@ -111,6 +107,12 @@ function failureOf(err: unknown): { type: string; message: string } {
 
 export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult> {
   const { image, task } = input;
+  // Retryable refusals (99, 851, no SPM, a full queue) are retried a bounded number of times.
+  const { startSpmTask } = proxyActivities<OvirtActivities>({
+    ...startTaskActivityOptions,
+    retry: { ...startTaskActivityOptions.retry, maximumAttempts: input.startMaxAttempts },
+    summary: 'Start the task on the SPM',
+  });
   const commandId = workflowInfo().workflowId;
   const row: TaskRow = stepRow({
     commandType: input.stepType,
