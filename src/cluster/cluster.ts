@@ -16,6 +16,7 @@ import {
   inventoryUrl,
   namespaceOf,
   namespaceSetupSpec,
+  pkiSetupSpec,
   schemaSetupSpec,
   simulatorArgs,
   temporalServiceSpec,
@@ -118,20 +119,24 @@ export async function resolveClusterTools(root = projectRoot()): Promise<Cluster
   return { server, sqlTool, schemaDir, uiServer, uiConfigDir, temporalCli, pgBin };
 }
 
+/** A free port whose next `span - 1` ports are free too, none of them already `taken`. */
+async function freeRun(span: number, taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    const run = Array.from({ length: span }, (_, i) => port + i);
+    if (run.some((p) => taken.has(p))) continue;
+    if ((await Promise.all(run.map((p) => isPortFree(p)))).every(Boolean)) return port;
+  }
+}
+
 async function choosePorts(options: ClusterOptions): Promise<ClusterPorts> {
   const ports = { ...DEFAULT_CLUSTER_PORTS, ...options.ports };
   const taken = new Set<number>();
   for (const key of Object.keys(ports) as Array<keyof ClusterPorts>) {
     if (options.ports?.[key] !== undefined || !options.freePorts) continue;
-    let port: number;
     // The simulator's hosts listen on consecutive ports from its base (3 in the built-in data center).
     const span = key === 'vdsm' ? 4 : 1;
-    do {
-      port = await freePort();
-      const run = Array.from({ length: span }, (_, i) => port + i);
-      if (run.some((p) => taken.has(p))) continue;
-      if ((await Promise.all(run.map((p) => isPortFree(p)))).every(Boolean)) break;
-    } while (true); // eslint-disable-line no-constant-condition
+    const port = await freeRun(span, taken);
     for (let i = 0; i < span; i++) taken.add(port + i);
     ports[key] = port;
   }
@@ -222,6 +227,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     log(`namespace ${namespace} and search attributes (deploy/scripts/create-namespace.sh)`);
     await runToEnd('create-namespace', namespaceSetupSpec(layout), logFile('create-namespace'));
     await temporal.frontend.waitUntil(`namespace ${namespace}`, () => probeFrontend(address, namespace));
+
+    log('mTLS certificates of the simulator and the workers (deploy/scripts/vdsm-pki.sh)');
+    await runToEnd('vdsm-pki', pkiSetupSpec(layout), logFile('vdsm-pki'));
 
     const simulatorControlUrl = `http://127.0.0.1:${ports.vdsmControl}`;
     const cli = join(root, 'bin', 'ovirt-tasks');
