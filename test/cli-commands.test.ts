@@ -170,15 +170,19 @@ describe('client commands against the dev server', () => {
     stack.sim.setFaults({ durations: { 'Image.delete': DELETE_MS }, failures: null });
   });
 
-  /** Removes a VM through the client API, for tests about what the CLI reads. */
+  /**
+   * Removes a VM through the client API, for tests about what the CLI reads. `upFront: false`
+   * skips the client's inventory check, so the workflow itself refuses what the rules refuse.
+   */
   async function removeVmViaApi(
     name: string,
+    { upFront = true }: { upFront?: boolean } = {},
   ): Promise<{ vmId: string; workflowId: string; disks: string[] }> {
     const vm = stack.vmByName(name);
     const { handle } = await submitRemoveVm(
       stack.client,
       { vmId: vm.id },
-      { taskQueue: stack.taskQueue, inventory: stack.inventory },
+      { taskQueue: stack.taskQueue, ...(upFront ? { inventory: stack.inventory } : {}) },
     );
     await handle.result().catch(() => undefined);
     return { vmId: vm.id, workflowId: handle.workflowId, disks: vm.disks };
@@ -445,9 +449,17 @@ describe('client commands against the dev server', () => {
     await expectClean(stack, vm.disks);
   });
 
-  test('a command the workflow refuses (VM Up) fails with its typed error, exit 1', async () => {
-    const result = await runCli(['submit', 'remove-vm', '--vm', 'db-02', '--wait', '--json'], env);
-    expect(result.status).toBe(ExitCode.Failed);
+  test('a VM that is Up is refused up front (exit 2); past the client, the workflow refuses it with the typed failure', async () => {
+    const vm = stack.vmByName('db-02');
+    const upFront = await runCli(['submit', 'remove-vm', '--vm', 'db-02', '--wait', '--json'], env);
+    expect(upFront.stderr).toContain('refused (VmStatusNotAllowed): VM db-02 is Up');
+    expect(upFront.status).toBe(ExitCode.Usage);
+    await expectNoWorkflow(workflowIds.removeVm(vm.id));
+
+    // The same rules are the workflow's (a client that skipped the check, or a VM that changed).
+    const { workflowId } = await removeVmViaApi('db-02', { upFront: false });
+    const result = await runCli(['status', workflowId, '--json'], env);
+    expect(result.status).toBe(ExitCode.Ok);
     const report = JSON.parse(result.stdout) as { outcome: unknown };
     expect(report.outcome).toEqual({
       succeeded: false,
@@ -522,9 +534,10 @@ describe('client commands against the dev server', () => {
   });
 
   test('list filters on the search attributes: VmId (by id or name), type and status', async () => {
-    // An Up VM: RemoveVm fails and the VM stays in the inventory, so its name still resolves.
+    // An Up VM, past the client's check: RemoveVm fails and the VM stays in the inventory, so its
+    // name still resolves.
     const upVm = stack.vmByName('mq-01');
-    await removeVmViaApi('mq-01');
+    await removeVmViaApi('mq-01', { upFront: false });
     const removed = await removeVmViaApi('ldap-01');
 
     type Listing = { query: string; commands: Array<Record<string, unknown> & { workflowId: string }> };
@@ -547,7 +560,8 @@ describe('client commands against the dev server', () => {
       commandType: 'RemoveVm',
       commandStatus: 'FAILED',
       executionStatus: 'FAILED',
-      summary: expect.stringMatching(/^Remove VM mq-01: /),
+      // Without the inventory the client knows only the id.
+      summary: `Remove VM ${upVm.id}`,
     });
 
     const steps = await listed(['--vm', removed.vmId, '--type', 'RemoveImage'], removed.disks.length);
