@@ -36,6 +36,8 @@ const POOL = 'pool-1';
 const DOMAIN = 'domain-1';
 /** The parent is not running in these tests: the step's progress signals to it fail and are logged. */
 const PARENT = { commandId: 'RemoveVm/unit-parent', vmId: 'vm-1' };
+/** Attempts a start gets while VDSM answers with retryable errors (the worker's TASK_START_MAX_ATTEMPTS). */
+const START_MAX_ATTEMPTS = 3;
 
 function removeStep(diskId = 'disk-a'): TaskStepInput {
   const image: ImagePlan = {
@@ -50,7 +52,7 @@ function removeStep(diskId = 'disk-a'): TaskStepInput {
     volumeIds: [`${diskId}-vol-1`],
     priorStatus: 'OK',
   };
-  return removeImageStep(PARENT, image, false);
+  return removeImageStep(PARENT, image, false, START_MAX_ATTEMPTS);
 }
 
 function addStep(diskId = 'disk-new', volumeId = 'vol-new'): TaskStepInput {
@@ -66,6 +68,7 @@ function addStep(diskId = 'disk-new', volumeId = 'vol-new'): TaskStepInput {
     format: 'COW',
     volumeType: 'SPARSE',
     initialSizeBytes: null,
+    startMaxAttempts: START_MAX_ATTEMPTS,
   };
   return addImageStep({ commandId: 'AddDisk/unit-parent', vmId: null }, plan);
 }
@@ -89,6 +92,7 @@ function snapshotStep(diskId = 'disk-s'): TaskStepInput {
         priorStatus: 'OK',
       },
     ],
+    startMaxAttempts: START_MAX_ATTEMPTS,
   };
   return snapshotDiskSteps({ commandId: 'CreateSnapshot/unit-parent', vmId: 'vm-1' }, plan)[0]!;
 }
@@ -138,6 +142,28 @@ describe('start', () => {
       failureReason: result.failureReason,
       end: { kind: 'removeImage', diskId: 'disk-a' },
     });
+  });
+
+  test('a start refused with a retryable error is retried, then the task starts', async () => {
+    const fake = new FakeActivities().on(
+      'startSpmTask',
+      fail(ErrorType.SpmTaskQueueFull, 'SPM queue full', false),
+      2,
+    );
+    const result = await suite.run(removeImageWorkflow, [removeStep()], fake);
+
+    expect(fake.callsOf('startSpmTask')).toHaveLength(3);
+    expect(result).toMatchObject({ succeeded: true, vdsmTaskId: taskIdOf('disk-a') });
+  });
+
+  test('a start still refused after startMaxAttempts fails the step with the refusal type', async () => {
+    const fake = new FakeActivities().on('startSpmTask', fail(ErrorType.NoSpm, 'no SPM in pool-1', false));
+    const result = await suite.run(removeImageWorkflow, [removeStep()], fake);
+
+    expect(fake.callsOf('startSpmTask')).toHaveLength(START_MAX_ATTEMPTS);
+    expect(result).toMatchObject({ succeeded: false, vdsmTaskId: null, failureType: ErrorType.NoSpm });
+    expect(result.failureReason).toContain('no SPM in pool-1');
+    expect(fake.names().slice(START_MAX_ATTEMPTS)).toEqual(['endTaskStep']);
   });
 
   test('Image.delete answering 268 (image already gone) ends the step successfully with no task', async () => {
@@ -212,15 +238,8 @@ describe('the task ends', () => {
 
       expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.TaskFailed, reverted: false });
       expect(result.failureReason).toContain(why);
-      // A failed delete asks whether the image is gone anyway (the fake says it is still there).
-      expect(fake.names()).toEqual([
-        'startSpmTask',
-        'waitForTaskEnd',
-        'imageGone',
-        'endTaskStep',
-        'clearTask',
-      ]);
-      expect(fake.callsOf('imageGone')[0]).toEqual({ poolId: POOL, domainId: DOMAIN, imageId: 'disk-a' });
+      // A purge that failed by itself is not looked up on storage: its volumes stay (ILLEGAL).
+      expect(fake.names()).toEqual(['startSpmTask', 'waitForTaskEnd', 'endTaskStep', 'clearTask']);
       expect(fake.callsOf('endTaskStep')[0]).toMatchObject({
         succeeded: false,
         rolledBack,
@@ -265,9 +284,10 @@ describe('the task ends', () => {
     expect(result.failureReason).toContain('Host.getAllTasksStatuses: bad entry');
   });
 
-  test('a delete whose task failed while the image is gone from its domain ends successfully', async () => {
+  test('a delete stopped after polling failed whose image is gone from its domain ends successfully', async () => {
     const fake = new FakeActivities()
-      .endsAs('disk-a', 'finished', 'cleanSuccess', 0, 'rolled back after stop')
+      .endsAs('disk-a', 'running')
+      .on('waitForTaskEnd', fail(ErrorType.VdsmMalformedResponse, 'bad entry'), 1)
       .on('imageGone', async () => true);
     const result = await suite.run(removeImageWorkflow, [removeStep()], fake);
 
@@ -277,21 +297,23 @@ describe('the task ends', () => {
       failureType: null,
       reverted: false,
     });
-    expect(result.row.message).toBe('rolled back after stop; the image is gone from its domain: removed');
-    expect(fake.names()).toEqual(['startSpmTask', 'waitForTaskEnd', 'imageGone', 'endTaskStep', 'clearTask']);
+    expect(result.row.message).toBe('aborted and rolled back; the image is gone from its domain: removed');
+    expect(fake.names().slice(-3)).toEqual(['imageGone', 'endTaskStep', 'clearTask']);
+    expect(fake.callsOf('imageGone')[0]).toEqual({ poolId: POOL, domainId: DOMAIN, imageId: 'disk-a' });
     expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: true, failureReason: null });
   });
 
-  test('a delete whose image cannot be looked up counts as still there: the step fails', async () => {
+  test('a stopped delete whose image cannot be looked up counts as still there: the step fails', async () => {
     const fake = new FakeActivities()
-      .endsAs('disk-a', 'finished', 'cleanFailure', 100)
+      .endsAs('disk-a', 'running')
+      .on('waitForTaskEnd', fail(ErrorType.VdsmMalformedResponse, 'bad entry'), 1)
       .on('imageGone', fail(ErrorType.VdsmUnavailable, 'SPM unreachable', false));
     const result = await suite.run(removeImageWorkflow, [removeStep()], fake);
 
     expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.TaskFailed });
-    // Retried as Task.stop / Task.revert are (three attempts), then given up on.
+    // Retried as Task.stop / Task.revert are (three attempts), then taken as "still there".
     expect(fake.callsOf('imageGone')).toHaveLength(3);
-    expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: false, rolledBack: false });
+    expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: false, rolledBack: true });
   });
 
   test('a failed Volume.create is not looked up on storage and has nothing to revert', async () => {
@@ -324,6 +346,25 @@ describe('cancellation', () => {
     expect(fake.callsOf('endTaskStep')[0]!.failureReason).toMatch(/^cancelled: /);
     expect(state.commandStatus).toBe('ENDED_WITH_FAILURE');
     expect(state.tasks[0]).toMatchObject({ state: 'Cleared', status: 'finished', result: 'cleanSuccess' });
+  });
+
+  test('cancelled while polling, but the stopped purge removed the image: the step ends successfully', async () => {
+    const fake = new FakeActivities().endsAs('disk-a', 'running').on('imageGone', async () => true);
+    const handle = await suite.start(removeImageWorkflow, [removeStep()], fake);
+    await untilState(handle, 'Polling');
+    await handle.cancel();
+    const result = await handle.result();
+
+    // Storage is the truth: the image is gone, so the step says removed instead of cancelled.
+    expect(result).toMatchObject({ succeeded: true, failureReason: null, failureType: null });
+    expect(fake.names().slice(fake.names().indexOf('stopTask'))).toEqual([
+      'stopTask',
+      'waitForTaskEnd',
+      'imageGone',
+      'endTaskStep',
+      'clearTask',
+    ]);
+    expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: true });
   });
 
   test('a revertible step whose task had already finished with success: Task.revert, then clear', async () => {
