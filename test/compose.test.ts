@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildProgram } from '../src/cli/program';
 import {
   namespaceSetupSpec,
+  pkiDirs,
+  pkiSetupSpec,
   postgresSettings,
   schemaSetupSpec,
   simulatorArgs,
@@ -22,6 +25,9 @@ import { loadCompose } from '../src/cluster/compose';
 import { loadConfig } from '../src/config/config';
 import { projectRoot } from '../src/dev/project-root';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../src/shared/search-attributes';
+import { generateDataCenter } from '../src/fixture';
+import { createVdsmConnector, VdsmRpcChannel, VdsmTransportError } from '../src/vdsm';
+import { startSimulator } from '../src/vdsm-sim';
 
 /** No Docker engine here: the compose file is checked statically, against the code it must match. */
 interface Service {
@@ -72,6 +78,7 @@ describe('docker-compose.yml', () => {
         'temporal-admin-tools',
         'temporal-create-namespace',
         'temporal-ui',
+        'vdsm-pki',
         'vdsm-sim',
       ].sort(),
     );
@@ -178,9 +185,98 @@ describe('docker-compose.yml', () => {
     expect(url.protocol).toBe('postgres:');
     expect(url.hostname).toBe('postgresql');
     expect(url.pathname).toBe('/ovirt_tasks');
-    const config = loadConfig(env);
+    // The certificate files live in a volume the vdsm-pki job fills (checked below).
+    const config = loadConfig(env, {}, { checkFiles: false });
     expect(config.seed).toEqual({ vdsmAddress: 'vdsm-sim', vdsmBasePort: 54321 });
-    expect(config.vdsm.tls).toBeUndefined();
+    expect(config.vdsm.tls).toEqual({ cert: '/pki/worker.pem', key: '/pki/worker.key', ca: '/pki/ca.pem' });
+  });
+
+  describe('mutual TLS between the worker and the simulator', () => {
+    /** Named volumes mounted by `svc`: volume → container path. */
+    const namedVolumes = (svc: Service): Record<string, string> =>
+      Object.fromEntries(
+        (svc.volumes ?? [])
+          .map((v) => v.split(':'))
+          .filter(([source]) => source !== undefined && !source.startsWith('.') && !source.startsWith('/'))
+          .map(([source, target]) => [source!, target!]),
+      );
+
+    it('keeps the CA key in a volume only the vdsm-pki job mounts; each service gets its own files', () => {
+      const owners = Object.entries(services)
+        .filter(([, svc]) => 'vdsm-ca' in namedVolumes(svc))
+        .map(([name]) => name);
+      expect(owners).toEqual(['vdsm-pki']);
+      expect(namedVolumes(service('vdsm-sim'))).toMatchObject({ 'vdsm-sim-pki': '/pki' });
+      expect(namedVolumes(service('ovirt-tasks-worker'))).toMatchObject({ 'worker-pki': '/pki' });
+      expect(service('vdsm-sim').volumes).toContain('vdsm-sim-pki:/pki:ro');
+      expect(service('ovirt-tasks-worker').volumes).toContain('worker-pki:/pki:ro');
+      expect(service('vdsm-sim').depends_on).toEqual({
+        'vdsm-pki': { condition: 'service_completed_successfully' },
+      });
+    });
+
+    it("serves the worker's client certificate made by compose's own script, and refuses a client without one", async () => {
+      const pki = service('vdsm-pki');
+      const [script, ...dirs] = pki.command ?? [];
+      const scriptPath = hostPathMountedAt(pki, '/scripts');
+      expect(script).toBe('/scripts/vdsm-pki.sh');
+      // Each container directory of the job stands for a volume: here, one temporary directory each.
+      const temp = mkdtempSync(join(tmpdir(), 'compose-pki-'));
+      const local = (containerDir: string): string => join(temp, containerDir.replace(/\//g, '_'));
+      const jobVolumes = namedVolumes(pki);
+      const volumeDir = (volume: string): string => local(jobVolumes[volume]!);
+      try {
+        // As compose runs it, minus the owner (uid 1000 may not exist here).
+        execFileSync('sh', [join(scriptPath!, 'vdsm-pki.sh'), ...dirs.slice(0, 3).map(local)], {
+          stdio: 'pipe',
+        });
+        // A file under a service's /pki is that file in the volume mounted there.
+        const inVolume = (svc: Service, path: string): string => {
+          const [volume] = Object.entries(namedVolumes(svc)).find(([, target]) =>
+            path.startsWith(`${target}/`),
+          )!;
+          return join(volumeDir(volume), path.slice(path.lastIndexOf('/') + 1));
+        };
+        const command = service('vdsm-sim').command!;
+        const flag = (name: string): string =>
+          inVolume(service('vdsm-sim'), command[command.indexOf(name) + 1]!);
+        const dataDir = join(temp, 'vdsm');
+        const sim = await startSimulator({
+          fixture: generateDataCenter({ vmCount: 1 }),
+          dataDir,
+          basePort: 0,
+          tls: { cert: flag('--tls-cert'), key: flag('--tls-key'), ca: flag('--tls-ca') },
+        });
+        const workerEnvironment = service('ovirt-tasks-worker').environment!;
+        const workerFile = (key: string): string =>
+          inVolume(service('ovirt-tasks-worker'), workerEnvironment[key]!);
+        const endpoint = { hostId: 'h', address: '127.0.0.1', port: sim.hosts[0]!.port };
+        const worker = createVdsmConnector({
+          heartbeatMs: 0,
+          tls: {
+            cert: workerFile('VDSM_TLS_CERT'),
+            key: workerFile('VDSM_TLS_KEY'),
+            ca: workerFile('VDSM_TLS_CA'),
+          },
+        });
+        const stranger = new VdsmRpcChannel({
+          address: '127.0.0.1',
+          port: sim.hosts[0]!.port,
+          heartbeatMs: 0,
+          tls: { ca: readFileSync(workerFile('VDSM_TLS_CA')) },
+        });
+        try {
+          expect(await worker.host(endpoint).call('Host.ping2')).toBe(true);
+          await expect(stranger.request('h', 'Host.ping2', {})).rejects.toBeInstanceOf(VdsmTransportError);
+        } finally {
+          await worker.close();
+          await stranger.close();
+          await sim.stop();
+        }
+      } finally {
+        rmSync(temp, { recursive: true, force: true });
+      }
+    });
   });
 });
 
@@ -362,8 +458,13 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
         'OVIRT_TASKS_INVENTORY_URL',
         'OVIRT_TASKS_SEED_VDSM_ADDRESS',
         'OVIRT_TASKS_SEED_VDSM_BASE_PORT',
+        // The same certificate files, in the cluster's stand-in for the worker-pki volume.
+        'VDSM_TLS_CERT',
+        'VDSM_TLS_KEY',
+        'VDSM_TLS_CA',
       ].sort(),
     );
+    expect(env.VDSM_TLS_CERT).toBe(join(pkiDirs(layout).worker, 'worker.pem'));
     // The same database, role and password; only the host and port differ.
     const composed = new URL(composeEnv('ovirt-tasks-worker').OVIRT_TASKS_INVENTORY_URL!);
     const derived = new URL(env.OVIRT_TASKS_INVENTORY_URL!);
@@ -375,7 +476,10 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
     ]);
     expect(derived.host).toBe(`127.0.0.1:${ports.postgres}`);
     expect(workerArgs(layout)).toEqual(service('ovirt-tasks-worker').command);
-    expect(loadConfig(env).seed).toEqual({ vdsmAddress: '127.0.0.1', vdsmBasePort: ports.vdsm });
+    expect(loadConfig(env, {}, { checkFiles: false }).seed).toEqual({
+      vdsmAddress: '127.0.0.1',
+      vdsmBasePort: ports.vdsm,
+    });
   });
 
   it("runs the simulator with compose's command, on loopback, and the Web UI with its environment", () => {
@@ -386,8 +490,20 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
         '--port': String(ports.vdsm),
         '--data': '/data/cluster/vdsm',
         '--control-port': String(ports.vdsmControl),
+        '--tls-cert': join(pkiDirs(layout).sim, 'vdsm-sim.pem'),
+        '--tls-key': join(pkiDirs(layout).sim, 'vdsm-sim.key'),
+        '--tls-ca': join(pkiDirs(layout).sim, 'ca.pem'),
       }),
     );
+    // The certificates come from compose's vdsm-pki script, into the cluster's data directory.
+    const pki = pkiSetupSpec(layout);
+    expect(pki.args).toEqual([
+      join(root, 'deploy', 'scripts', 'vdsm-pki.sh'),
+      pkiDirs(layout).ca,
+      pkiDirs(layout).sim,
+      pkiDirs(layout).worker,
+    ]);
+    expect(service('vdsm-pki').command?.[0]).toBe('/scripts/vdsm-pki.sh');
     expect(simulatorArgs(layout).slice(0, 3)).toEqual(['vdsm-sim', '--host', '127.0.0.1']);
     const ui = uiSpec(layout);
     expect(changed(ui.env, 'temporal-ui')).toEqual(['TEMPORAL_ADDRESS', 'TEMPORAL_UI_PORT']);

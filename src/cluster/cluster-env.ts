@@ -4,7 +4,7 @@
  * locations of binaries replaced by their loopback counterparts. test/compose.test.ts checks that
  * nothing else differs, so what the cluster test proves is what compose ships.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ComposeProject, ComposeService } from './compose';
 
 /** Where every listener of the cluster is. */
@@ -191,6 +191,35 @@ export function withFlags(args: string[], values: Record<string, string>): strin
   return out;
 }
 
+/** Local stand-ins for compose's vdsm-ca, vdsm-sim-pki and worker-pki volumes. */
+export function pkiDirs(layout: ClusterLayout): { ca: string; sim: string; worker: string } {
+  const base = join(layout.dataDir, 'pki');
+  return { ca: join(base, 'ca'), sim: join(base, 'vdsm-sim'), worker: join(base, 'worker') };
+}
+
+/** Compose's vdsm-pki job: its script on the local directories (one user here: no owner). */
+export function pkiSetupSpec(layout: ClusterLayout): ProcessSpec {
+  const svc = layout.compose.service('vdsm-pki');
+  const dirs = pkiDirs(layout);
+  const [script] = svc.command;
+  if (!script) throw new Error('compose service vdsm-pki has no command');
+  return {
+    command: 'sh',
+    args: [layout.compose.hostPath(svc, script), dirs.ca, dirs.sim, dirs.worker],
+    env: { ...layout.baseEnv },
+  };
+}
+
+/** Compose's certificate paths (files in a pki volume) in the local directory standing for it. */
+function localPkiFlags(args: string[], dir: string): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (const flag of ['--tls-cert', '--tls-key', '--tls-ca']) {
+    const at = args.indexOf(flag);
+    if (at >= 0 && args[at + 1]) flags[flag] = join(dir, basename(args[at + 1]!));
+  }
+  return flags;
+}
+
 /** `ovirt-tasks <compose command>` arguments of the simulator. */
 export function simulatorArgs(layout: ClusterLayout): string[] {
   const svc = layout.compose.service('vdsm-sim');
@@ -200,6 +229,7 @@ export function simulatorArgs(layout: ClusterLayout): string[] {
     '--data': join(layout.dataDir, 'vdsm'),
     // Not in compose (loopback only, no authentication): the cluster test reads counters and tasks.
     '--control-port': String(layout.ports.vdsmControl),
+    ...localPkiFlags(svc.command, pkiDirs(layout).sim),
   });
 }
 
@@ -215,6 +245,11 @@ export function inventoryUrl(layout: ClusterLayout): string {
 /** The environment of an `ovirt-tasks worker` process (its command is compose's too). */
 export function workerEnv(layout: ClusterLayout): NodeJS.ProcessEnv {
   const svc = layout.compose.service('ovirt-tasks-worker');
+  const tls: NodeJS.ProcessEnv = {};
+  for (const key of ['VDSM_TLS_CERT', 'VDSM_TLS_KEY', 'VDSM_TLS_CA']) {
+    const path = svc.environment[key];
+    if (path) tls[key] = join(pkiDirs(layout).worker, basename(path));
+  }
   return {
     ...layout.baseEnv,
     ...svc.environment,
@@ -222,6 +257,7 @@ export function workerEnv(layout: ClusterLayout): NodeJS.ProcessEnv {
     OVIRT_TASKS_INVENTORY_URL: inventoryUrl(layout),
     OVIRT_TASKS_SEED_VDSM_ADDRESS: LOOPBACK,
     OVIRT_TASKS_SEED_VDSM_BASE_PORT: String(layout.ports.vdsm),
+    ...tls,
   };
 }
 
