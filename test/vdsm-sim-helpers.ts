@@ -226,6 +226,14 @@ export class RpcPeer {
     return JSON.parse(event.body.toString()) as { method: string; params: Record<string, unknown> };
   }
 
+  /** Events of `method` received so far (not taken). */
+  events(method: string): Array<{ method: string; params: Record<string, unknown> }> {
+    return this.stomp.frames
+      .filter((f) => f.command === 'MESSAGE' && f.headers.destination === EVENTS)
+      .map((f) => JSON.parse(f.body.toString()) as { method: string; params: Record<string, unknown> })
+      .filter((e) => e.method === method);
+  }
+
   close(): void {
     this.stomp.close();
   }

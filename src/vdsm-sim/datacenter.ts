@@ -4,6 +4,16 @@ import { VdsmErrors } from './errors';
 import type { Faults, HostRef } from './faults';
 import { HostJobs, type HostJobInfo } from './jobs';
 import { pyRepr } from './pyrepr';
+import {
+  finalizeMerge,
+  leaseKey,
+  prepareMerge,
+  type SubchainInfo,
+  updateAttributes,
+  validateSubchain,
+  type VolumeAttributes,
+  volumeOf,
+} from './merge';
 import { BLANK_UUID, nextGeneration, StorageModel, type VolumeRecord } from './storage';
 import {
   type JobPlan,
@@ -24,6 +34,8 @@ const WIRE_VERB_OF_TASK: Record<string, string> = {
   createVolume: 'Volume.create',
   deleteVolume: 'Image.deleteVolumes',
   spmStart: 'StoragePool.spmStart',
+  prepareMerge: 'StoragePool.prepareMerge',
+  finalizeMerge: 'StoragePool.finalizeMerge',
 };
 
 /** misc.UUID_REGEX: lower case, dashed (upper case is refused on purpose). */
@@ -71,6 +83,8 @@ export interface DataCenterOptions {
 
 export class SimHost {
   role: SpmRole = 'Free';
+  /** After a host crash (fault knob): answers 99 and sends no events until then. */
+  downUntil = 0;
   readonly tasks: TaskManager;
   readonly jobs: HostJobs;
 
@@ -185,10 +199,13 @@ export class DataCenterSim {
             onStateChange: (task) => hooks.onTaskStateChange(hostFixture.id, task),
             log: (line) => hooks.log(line),
           }),
-        () =>
+        (h) =>
           new HostJobs({
-            notify: (method, params) =>
-              hooks.notify(hostFixture.id, method, { ...params, notify_time: eventTime() }),
+            notify: (method, params) => {
+              // A host that is not ready (restarting) or a lost connection loses its events.
+              if (!this.hostReady(h) || faults.dropsJobEvents(h.ref)) return;
+              hooks.notify(hostFixture.id, method, { ...params, notify_time: eventTime() });
+            },
             autodeleteMs: () => faults.jobAutodeleteMs(),
           }),
       );
@@ -213,8 +230,34 @@ export class DataCenterSim {
   }
 
   /** VDSM answers 99 to everything until it has recovered after a start. */
-  ensureReady(): void {
-    if (Date.now() < this.readyAt) throw VdsmErrors.recoveryInProgress();
+  ensureReady(hostId?: string): void {
+    const host = hostId === undefined ? undefined : this.hosts.get(hostId);
+    if (Date.now() < this.readyAt || (host && !this.hostReady(host))) throw VdsmErrors.recoveryInProgress();
+  }
+
+  hostReady(host: SimHost): boolean {
+    return Date.now() >= this.readyAt && Date.now() >= host.downUntil;
+  }
+
+  /**
+   * One host's VDSM dies (fault knob): its jobs and their leases vanish (volumes keep what they
+   * had), an SPM role is lost, and it answers 99 (sending no events) for `downMs`.
+   */
+  crashHost(host: SimHost, downMs: number): void {
+    this.options.hooks.log(`injected crash of host ${host.fixture.name}`);
+    host.jobs.clear();
+    if (host.role !== 'Free') {
+      host.tasks.unload('spm');
+      host.role = 'Free';
+      this.storage.setSpm({ spmId: -1, lver: this.storage.spm.lver });
+    }
+    host.downUntil = Date.now() + downMs;
+  }
+
+  /** sanlock host ids holding the volume's lease (running host jobs). */
+  leaseOwners(domainId: string, imageId: string, volumeId: string): number[] {
+    const key = leaseKey(domainId, imageId, volumeId);
+    return [...this.hosts.values()].filter((h) => h.jobs.holds(key)).map((h) => h.fixture.vdsId);
   }
 
   /** A crash: every host forgets its tasks and jobs; storage and task files stay as written. */
@@ -421,7 +464,7 @@ export class DataCenterSim {
           ? `/dev/${args.storagedomainID}/leases`
           : `/rhev/data-center/mnt/${args.storagedomainID}/images/${args.imageID}/${volume.id}.lease`,
         offset: block ? (image.volumes.indexOf(volume) + 1) * 1024 * 1024 : 0,
-        owners: [],
+        owners: this.leaseOwners(args.storagedomainID, args.imageID, volume.id),
         version: null,
       },
       children: [],
@@ -658,8 +701,9 @@ export class DataCenterSim {
   // ---- SDM (host jobs) ----
 
   /**
-   * SDM.copy_data: a host job with the caller's id. The destination is ILLEGAL while copying and
-   * becomes LEGAL with generation + 1 when done; a failed copy leaves it ILLEGAL at its old generation.
+   * SDM.copy_data: a host job with the caller's id, holding the destination's lease. The
+   * destination is ILLEGAL while copying and becomes LEGAL with generation + 1 when done
+   * (volume.operation); a failed or interrupted copy leaves it ILLEGAL at its old generation.
    */
   sdmCopyData(host: SimHost, jobId: string, source: CopyEndpoint, destination: CopyEndpoint): void {
     for (const endpoint of [source, destination]) {
@@ -668,17 +712,12 @@ export class DataCenterSim {
         throw VdsmErrors.generalError(`Invalid or unsupported endpoint ${pyRepr({ ...rest })}`);
       }
     }
-    const volumeOf = (e: CopyEndpoint): VolumeRecord => {
-      const volume = this.storage.image(e.sd_id, e.img_id)?.volumes.find((v) => v.id === e.vol_id);
-      if (!volume) throw VdsmErrors.volumeDoesNotExist(e.vol_id);
-      return volume;
-    };
+    const volumeAt = (e: CopyEndpoint): VolumeRecord => volumeOf(this.storage, e.sd_id, e.img_id, e.vol_id);
     let generation = 0;
-    host.jobs.start(jobId, 'copy_data', 'storage', {
-      workMs: this.options.faults.workMs('SDM.copy_data'),
+    this.hostJob(host, jobId, 'SDM.copy_data', 'copy_data', [destination], {
       begin: () => {
-        volumeOf(source);
-        generation = volumeOf(destination).generation;
+        volumeAt(source);
+        generation = volumeAt(destination).generation;
         if (destination.generation !== undefined && destination.generation !== generation) {
           throw VdsmErrors.generationMismatch(destination.generation, generation);
         }
@@ -693,6 +732,108 @@ export class DataCenterSim {
           generation: nextGeneration(generation),
         });
       },
+    });
+  }
+
+  /**
+   * SDM.merge (sdm/api/merge.py): validate the subchain, then qemu-img commit under
+   * base.operation(base_generation, set_illegal=False): 911 on a generation mismatch, the base's
+   * generation + 1 when done, legality untouched. Holds the base's lease.
+   */
+  sdmMerge(host: SimHost, jobId: string, sub: SubchainInfo): void {
+    let generation = 0;
+    const base = { sd_id: sub.sd_id, img_id: sub.img_id, vol_id: sub.base_id };
+    this.hostJob(host, jobId, 'SDM.merge', 'merge_subchain', [base], {
+      begin: () => {
+        this.checkDomain(sub.sd_id);
+        generation = validateSubchain(this.storage, sub).base.generation;
+        if (sub.base_generation !== undefined && sub.base_generation !== generation) {
+          throw VdsmErrors.generationMismatch(sub.base_generation, generation);
+        }
+      },
+      complete: () => {
+        this.injectTaskFailure('SDM.merge', host);
+        this.storage.updateVolume(sub.sd_id, sub.img_id, sub.base_id, {
+          generation: nextGeneration(generation),
+        });
+      },
+    });
+  }
+
+  /**
+   * SDM.update_volume (sdm/api/update_volume.py): under the volume's lease, update_attributes with
+   * the generation check. The engine fences a job it lost track of with generation + 3.
+   */
+  sdmUpdateVolume(
+    host: SimHost,
+    jobId: string,
+    volInfo: { sd_id: string; img_id: string; vol_id: string; generation?: number },
+    attrs: VolumeAttributes,
+  ): void {
+    this.hostJob(host, jobId, 'SDM.update_volume', 'update_volume', [volInfo], {
+      begin: () => {
+        this.checkDomain(volInfo.sd_id);
+        volumeOf(this.storage, volInfo.sd_id, volInfo.img_id, volInfo.vol_id);
+      },
+      complete: () => {
+        this.injectTaskFailure('SDM.update_volume', host);
+        updateAttributes(this.storage, volInfo, volInfo.generation ?? null, attrs, nextGeneration);
+      },
+    });
+  }
+
+  /** StoragePool.prepareMerge: an SPM task (verb prepareMerge) growing the base to the top's size. */
+  spPrepareMerge(host: SimHost, poolId: string, sub: SubchainInfo): string {
+    this.checkPool(poolId);
+    this.requireSpm(host);
+    return this.spmTask(host, 'prepareMerge', {
+      name: 'prepareMerge',
+      workMs: this.options.faults.workMs('StoragePool.prepareMerge'),
+      abortable: this.jobsAbortable(),
+      complete: () => {
+        this.injectTaskFailure('StoragePool.prepareMerge', host);
+        this.checkDomain(sub.sd_id);
+        prepareMerge(this.storage, sub);
+      },
+    });
+  }
+
+  /** StoragePool.finalizeMerge: an SPM task (verb finalizeMerge) rewriting the chain without the top. */
+  spFinalizeMerge(host: SimHost, poolId: string, sub: SubchainInfo): string {
+    this.checkPool(poolId);
+    this.requireSpm(host);
+    return this.spmTask(host, 'finalizeMerge', {
+      name: 'finalizeMerge',
+      workMs: this.options.faults.workMs('StoragePool.finalizeMerge'),
+      abortable: this.jobsAbortable(),
+      complete: () => {
+        this.injectTaskFailure('StoragePool.finalizeMerge', host);
+        this.checkDomain(sub.sd_id);
+        finalizeMerge(this.storage, sub);
+      },
+    });
+  }
+
+  /** Starts an SDM job on `host` with the job fault knobs applied (hang, host crash). */
+  private hostJob(
+    host: SimHost,
+    jobId: string,
+    verb: string,
+    description: string,
+    leases: ReadonlyArray<{ sd_id: string; img_id: string; vol_id: string }>,
+    work: { begin: () => void; complete: () => void },
+  ): void {
+    const workMs = this.options.faults.workMs(verb);
+    const fault = this.options.faults.jobFault(verb, host.ref);
+    host.jobs.start(jobId, description, 'storage', {
+      workMs,
+      holds: leases.map((l) => leaseKey(l.sd_id, l.img_id, l.vol_id)),
+      hang: fault?.mode === 'hang',
+      ...(fault?.mode === 'crashHost'
+        ? { crashAfterMs: workMs * fault.atFraction, onCrash: () => this.crashHost(host, fault.downMs) }
+        : {}),
+      begin: work.begin,
+      complete: work.complete,
     });
   }
 

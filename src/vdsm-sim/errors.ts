@@ -98,13 +98,26 @@ export const VdsmErrors = {
   /** SecureError from a secured StoragePool method, mapped by the dispatcher. */
   notSpmSecured: () => new VdsmFault(654, 'Not SPM'),
   isSpm: (poolId: string) => general(656, 'Operation not allowed while SPM is active', tuple(poolId), true),
-  generationMismatch: (requested: number, actual: number) =>
+  generationMismatch: (requested: number | null, actual: number) =>
     general(
       911,
       'The provided generation does not match the actual generation',
-      `requested=${requested}, actual=${actual}`,
+      `requested=${requested ?? 'None'}, actual=${actual}`,
       true,
     ),
+  /** VolumeIsNotInChain: VDSM formats its value with the ids in this (swapped) order. */
+  volumeNotInChain: (domainId: string, imageId: string, volumeId: string) =>
+    general(
+      920,
+      'Volume is not part of the chain.',
+      `sd_id=${volumeId}, img_id=${domainId}, vol_id=${imageId}`,
+      true,
+    ),
+  wrongParentVolume: (volumeId: string, parentId: string) =>
+    general(921, 'Wrong parent volume.', `vol_id=${volumeId}, parent_id=${parentId}`, true),
+  /** InvalidVolumeUpdate: update_volume may only turn a parentless LEAF into SHARED. */
+  invalidVolumeUpdate: (volumeId: string, reason: string) =>
+    general(235, 'Cannot update volume attributes', `vol_id=${volumeId}, reason=${reason}`, true),
   /** jobs.JobExistsError is no VdsmException: the dispatcher answers 100 with str(e). */
   jobExists: (jobId: string) => new VdsmFault(100, `Job ${pyRepr(jobId)} exists`),
   /** A plain Python exception reaching the dispatcher (ValueError and friends). */
@@ -139,6 +152,7 @@ const KNOWN_ERRORS: ReadonlyMap<number, { msg: string; storage: boolean }> = new
   [442, { msg: 'operation cannot be performed - task has active references', storage: false }],
   [654, { msg: 'Not SPM', storage: true }],
   [851, { msg: 'Resource timeout', storage: false }],
+  [911, { msg: 'The provided generation does not match the actual generation', storage: true }],
 ]);
 
 /** The error a fault rule injects: VDSM's message for a known code, or `text` verbatim. */

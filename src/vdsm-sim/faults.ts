@@ -39,6 +39,27 @@ export const FailureRule = z
   .strict();
 export type FailureRule = z.infer<typeof FailureRule>;
 
+/** What happens to a host job (SDM verb) besides failing (a `task` failure rule does that). */
+export const JobFaultRule = z
+  .object({
+    /** SDM verb (`SDM.copy_data`) or `*`. */
+    verb: z.string().min(1),
+    /**
+     * hang: the job runs forever (holding its leases). crashHost: the host running it dies
+     * part-way: its jobs vanish, their leases go, the volumes keep what they had (no generation
+     * bump), and the host answers 99 and sends no events for `downMs`.
+     */
+    mode: z.enum(['hang', 'crashHost']),
+    /** crashHost: how far into the job's work the host dies. */
+    atFraction: z.number().min(0).max(1).default(0.5),
+    /** crashHost: how long the host then stays down. */
+    downMs: z.number().nonnegative().default(0),
+    count: z.number().int().positive().optional(),
+    hosts: HostList.optional(),
+  })
+  .strict();
+export type JobFaultRule = z.infer<typeof JobFaultRule>;
+
 export const ExitPoint = z.enum(['beforeAccept', 'afterAccept', 'afterReply', 'afterFinish']);
 export type ExitPoint = z.infer<typeof ExitPoint>;
 
@@ -87,6 +108,9 @@ export const FaultConfig = z
     recoveringMs: z.number().nonnegative().optional(),
     /** Finished host jobs are deleted after this (VDSM: jobs.autodelete_delay, 3600 s). */
     jobAutodeleteMs: z.number().nonnegative().optional(),
+    jobFaults: z.array(JobFaultRule).optional(),
+    /** Lose every `|jobs|status|` event of these hosts (true: all), as a dropped connection would. */
+    dropJobEvents: z.union([z.boolean(), HostList]).optional(),
   })
   .strict();
 export type FaultConfig = z.infer<typeof FaultConfig>;
@@ -114,7 +138,7 @@ function verbMatches(pattern: string, verb: string): boolean {
 export class Faults {
   private config: FaultConfig;
   private random: () => number;
-  private readonly injected = new Map<FailureRule, number>();
+  private readonly injected = new Map<FailureRule | JobFaultRule, number>();
   private exitMatches = 0;
 
   constructor(initial: FaultConfigInput = {}) {
@@ -136,8 +160,14 @@ export class Faults {
     const next = FaultConfig.parse(merged);
     if (next.seed !== undefined && next.seed !== this.config.seed) this.random = mulberry32(next.seed);
     // Injection counts are kept per rule object: untouched rules keep theirs.
-    if ('failures' in patch) this.injected.clear();
-    else if (this.config.failures) next.failures = this.config.failures;
+    if ('failures' in patch || 'jobFaults' in patch) {
+      for (const rule of [...this.injected.keys()]) {
+        const kept = 'phase' in rule ? !('failures' in patch) : !('jobFaults' in patch);
+        if (!kept) this.injected.delete(rule);
+      }
+    }
+    if (!('failures' in patch) && this.config.failures) next.failures = this.config.failures;
+    if (!('jobFaults' in patch) && this.config.jobFaults) next.jobFaults = this.config.jobFaults;
     if ('exitAfter' in patch) this.exitMatches = 0;
     this.config = next;
     return this.current();
@@ -196,6 +226,23 @@ export class Faults {
       return injectedFault(rule.code, rule.message);
     }
     return undefined;
+  }
+
+  /** The first job fault rule for this verb and host that still fires; counts it. */
+  jobFault(verb: string, host: HostRef): JobFaultRule | undefined {
+    for (const rule of this.config.jobFaults ?? []) {
+      if (!verbMatches(rule.verb, verb) || !matchesHost(rule.hosts, host)) continue;
+      const done = this.injected.get(rule) ?? 0;
+      if (rule.count !== undefined && done >= rule.count) continue;
+      this.injected.set(rule, done + 1);
+      return rule;
+    }
+    return undefined;
+  }
+
+  dropsJobEvents(host: HostRef): boolean {
+    const drop = this.config.dropJobEvents;
+    return drop === true || (Array.isArray(drop) && matchesHost(drop, host));
   }
 
   stopsAnswering(host: HostRef): boolean {

@@ -18,6 +18,13 @@ export interface HostJobInfo {
 
 export interface HostJobWork {
   workMs: number;
+  /** Volume lease keys (`<sd>/<img>/<vol>`) the job holds while it runs (guarded.context(locks)). */
+  holds?: readonly string[];
+  /** A hung job: it runs and holds its leases until the host goes away. */
+  hang?: boolean;
+  /** The host dies this long after the job started running (fault knob). */
+  crashAfterMs?: number;
+  onCrash?: () => void;
   /** When the job starts running; a throw fails the job. */
   begin(): void;
   /** When the work is done; a throw fails the job. */
@@ -28,6 +35,7 @@ interface HostJob {
   info: HostJobInfo;
   startedAt?: number;
   workMs: number;
+  holds: readonly string[];
   timers: Set<NodeJS.Timeout>;
 }
 
@@ -48,6 +56,7 @@ export class HostJobs {
     const job: HostJob = {
       info: { id: jobId, status: 'pending', description, job_type: jobType },
       workMs: work.workMs,
+      holds: work.holds ?? [],
       timers: new Set(),
     };
     this.jobs.set(jobId, job);
@@ -60,6 +69,9 @@ export class HostJobs {
         this.finish(job, err as VdsmFault);
         return;
       }
+      const onCrash = work.onCrash;
+      if (work.crashAfterMs !== undefined && onCrash) this.later(job, work.crashAfterMs, () => onCrash());
+      if (work.hang) return;
       this.later(job, job.workMs, () => {
         try {
           work.complete();
@@ -83,7 +95,14 @@ export class HostJobs {
     return result;
   }
 
-  /** A crash: jobs are memory-only. */
+  /** Whether a running job holds the volume lease `<sd>/<img>/<vol>`. */
+  holds(key: string): boolean {
+    for (const job of this.jobs.values())
+      if (job.info.status === 'running' && job.holds.includes(key)) return true;
+    return false;
+  }
+
+  /** A crash: jobs are memory-only (and their sanlock leases die with the host). */
   clear(): void {
     for (const job of this.jobs.values()) for (const timer of job.timers) clearTimeout(timer);
     this.jobs.clear();

@@ -496,7 +496,7 @@ class VdsmSimulator implements Simulator {
     const id = call.id ?? null;
     this.counterBook.count(host.hostId, call.method, Object.hasOwn(VERBS, call.method));
     try {
-      engine.ensureReady();
+      engine.ensureReady(host.hostId);
       const verb = Object.hasOwn(VERBS, call.method) ? VERBS[call.method] : undefined;
       if (!verb) {
         // An unknown notification is dropped silently.

@@ -73,6 +73,9 @@ type JournalEntry =
   | { op: 'image'; domainId: string; imageId: string; image: ImageRecord | null }
   | { op: 'spm'; spm: SpmMetadata };
 
+/** sc.MAX_GENERATION + 1: generations count modulo this. */
+export const GENERATION_MODULUS = MAX_GENERATION + 1;
+
 export function nextGeneration(generation: number): number {
   return generation >= MAX_GENERATION ? 0 : generation + 1;
 }
@@ -263,7 +266,9 @@ export class StorageModel {
     domainId: string,
     imageId: string,
     volumeId: string,
-    patch: Partial<Pick<VolumeRecord, 'legality' | 'generation'>>,
+    patch: Partial<
+      Pick<VolumeRecord, 'legality' | 'generation' | 'parentId' | 'voltype' | 'description' | 'capacity'>
+    >,
   ): void {
     const current = this.state.domains[domainId]?.[imageId];
     if (!current?.volumes.some((v) => v.id === volumeId)) return;

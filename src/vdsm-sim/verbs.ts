@@ -61,6 +61,12 @@ const none = z.object({});
 const taskParams = z.object({ taskID: id });
 const poolParams = z.object({ storagepoolID: id });
 const imageParams = z.object({ imageID: id, storagepoolID: id, storagedomainID: id });
+/** properties.Integer(minval=0, maxval=sc.MAX_GENERATION) */
+const generation = z.number().int().min(0).max(999);
+/** merge.SubchainInfo: ids required, base_generation optional. */
+const subchain = z
+  .object({ sd_id: id, img_id: id, top_id: id, base_id: id, base_generation: generation.optional() })
+  .passthrough();
 const endpoint = z
   .object({
     endpoint_type: z.string(),
@@ -189,9 +195,45 @@ export const VERBS: Readonly<Record<string, VerbDef>> = {
     ({ dc }, a) => dc.volumeGetInfo(a),
   ),
 
+  'StoragePool.prepareMerge': verb(
+    z.object({ storagepoolID: id, subchainInfo: subchain }),
+    ['storagepoolID', 'subchainInfo'],
+    ({ dc, host }, a) => dc.spPrepareMerge(host, a.storagepoolID, a.subchainInfo),
+  ),
+  'StoragePool.finalizeMerge': verb(
+    z.object({ storagepoolID: id, subchainInfo: subchain }),
+    ['storagepoolID', 'subchainInfo'],
+    ({ dc, host }, a) => dc.spFinalizeMerge(host, a.storagepoolID, a.subchainInfo),
+  ),
+
   'SDM.copy_data': verb(
     z.object({ job_id: id, source: endpoint, destination: endpoint, copy_bitmaps: bool.optional() }),
     ['job_id', 'source', 'destination', 'copy_bitmaps'],
     ({ dc, host }, a) => dc.sdmCopyData(host, a.job_id, a.source, a.destination),
+  ),
+  'SDM.merge': verb(
+    z.object({ job_id: id, subchain_info: subchain, merge_bitmaps: bool.optional() }),
+    ['job_id', 'subchain_info', 'merge_bitmaps'],
+    ({ dc, host }, a) => dc.sdmMerge(host, a.job_id, a.subchain_info),
+  ),
+  'SDM.update_volume': verb(
+    z.object({
+      job_id: id,
+      vol_info: z
+        .object({ sd_id: id, img_id: id, vol_id: id, generation: generation.optional() })
+        .passthrough(),
+      // validators.VolumeAttributes: at least one attribute, each checked.
+      vol_attr: z
+        .object({
+          legality: z.enum(['LEGAL', 'ILLEGAL']).optional(),
+          description: z.string().optional(),
+          generation: generation.optional(),
+          type: z.literal('SHARED').optional(),
+        })
+        .strict()
+        .refine((a) => Object.values(a).some((v) => v !== undefined), 'no attribute to update'),
+    }),
+    ['job_id', 'vol_info', 'vol_attr'],
+    ({ dc, host }, a) => dc.sdmUpdateVolume(host, a.job_id, a.vol_info, a.vol_attr),
   ),
 };
