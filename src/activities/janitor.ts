@@ -5,6 +5,7 @@ import { isVdsmError, VdsmCode, VdsmMalformedResponseError } from '../vdsm/error
 import type { ActivityDeps } from './deps';
 import { typed } from './failures';
 import { keepHeartbeating } from './heartbeat';
+import { releaseOrphans, type OrphanSweepReport } from './orphan-sweep';
 import type { SpmLocator } from './spm-locator';
 
 export interface JanitorReport {
@@ -19,10 +20,12 @@ export interface JanitorReport {
   stopped: string[];
   /** Tasks whose Task.clear or Task.stop VDSM refused: left for the next sweep, the rest went on. */
   failed: { taskId: string; error: string }[];
+  /** Locks of closed commands released, and the statuses restored (src/activities/orphan-locks.ts). */
+  orphans: OrphanSweepReport;
 }
 
 /** Is the workflow that claimed a task still running? Without a client, assume it is. */
-async function ownerIsRunning(temporal: Client | undefined, owner: string): Promise<boolean> {
+export async function ownerIsRunning(temporal: Client | undefined, owner: string): Promise<boolean> {
   if (!temporal) return true;
   try {
     // A bounded call: a sweep stuck on an unreachable server would hold the Schedule (overlap SKIP).
@@ -104,6 +107,7 @@ export function createJanitorActivities(
         reportedLongRunning: [],
         stopped: [],
         failed: [],
+        orphans: { released: [], waiting: [], failed: [] },
       };
       /** One task's VDSM refusal must not keep the janitor from the others. */
       const onTask = async (taskId: string, verb: () => Promise<void>): Promise<boolean> => {
@@ -129,7 +133,8 @@ export function createJanitorActivities(
         if (status.taskState === 'finished' && !owned && firstSeenAge >= config.janitor.graceMs) {
           const clearedNow = await onTask(status.taskID, async () => {
             try {
-              await spm.apiFor(host).taskClear(status.taskID);
+              // 401 is believed only from the current SPM (a failover moves the task): as the step.
+              await spm.onSpmTask(poolId, (s) => s.api.taskClear(status.taskID));
             } catch (err) {
               if (!isVdsmError(err, VdsmCode.UnknownTask)) throw err;
             }
@@ -153,7 +158,7 @@ export function createJanitorActivities(
           if (!owned && stalledMs >= config.janitor.taskAgeLimitMs) {
             const stoppedNow = await onTask(status.taskID, async () => {
               try {
-                await spm.apiFor(host).taskStop(status.taskID);
+                await spm.onSpmTask(poolId, (s) => s.api.taskStop(status.taskID));
               } catch (err) {
                 if (!isVdsmError(err, VdsmCode.TaskAborted) && !isVdsmError(err, VdsmCode.UnknownTask))
                   throw err;
@@ -181,6 +186,11 @@ export function createJanitorActivities(
           }
         }
       }
+      // Asked afresh for each owner (not the cache above): a lock is released only on a fresh "closed".
+      report.orphans = await releaseOrphans(
+        { inventory, spm, isRunning: (id) => ownerIsRunning(deps.temporal, id) },
+        poolId,
+      );
       return report;
     });
   }

@@ -1,0 +1,431 @@
+/**
+ * What can be proved about the entities a closed command left behind: a command whose workflow
+ * closed without its own clean-up (terminated, timed out, reset) keeps its entity locks and the
+ * LOCKED statuses it set. One module for the janitor (every sweep) and `ovirt-tasks unlock` (one
+ * entity, on demand): plan from the inventory, the command's workflows and storage, then apply.
+ *
+ * Nothing changes while the owner, one of its steps, or a VDSM task of one of its steps still runs.
+ * Otherwise every lock of the owner goes and each status is restored only when storage proves it:
+ * - disk LOCKED, image on its domain with exactly the volumes the inventory lists: OK when VDSM
+ *   says every volume is LEGAL, ILLEGAL when one is not;
+ * - disk LOCKED of an AddDisk whose volume is not on storage: removed (the engine's rollback);
+ *   one whose volume is there and LEGAL: OK with the volume's real size and format;
+ * - disk LOCKED (any other command) whose image is not on its domain: ILLEGAL. A purged image and
+ *   one VDSM renamed `_remove_me_` and never purged look the same from here; ILLEGAL makes an
+ *   administrator remove it (RemoveDisk ends at once on 268 when it is gone);
+ * - VM ImageLocked (RemoveVm): Down when every disk it has is OK afterwards, ImageIllegal when
+ *   the rest are OK and some are ILLEGAL;
+ * - snapshot LOCKED of a CreateSnapshot with no volume belonging to it: removed.
+ * Anything else (storage holding volumes the inventory does not know, or lacking some) is left as
+ * it is and reported.
+ */
+import { workflowIds } from '../shared/names';
+import type { StepType } from '../shared/steps';
+import type { ImageStatus, VmStatus } from '../shared/vocabulary';
+import type { Disk, EntityLock, EntityType, InventoryRepository, Volume } from '../inventory/port';
+import type { VdsmTaskStatus, VolumeInfo } from '../vdsm/port';
+import type { SpmLocator } from './spm-locator';
+
+export type CommandKind = 'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot';
+const STEP_OF: Record<CommandKind, StepType> = {
+  RemoveVm: 'RemoveImage',
+  RemoveDisk: 'RemoveImage',
+  AddDisk: 'AddImageFromScratch',
+  CreateSnapshot: 'CreateSnapshotDisk',
+};
+
+/** The command a workflow id names (`RemoveVm/<vmId>`, `AddDisk/<id>`, ...), if it is one. */
+export function commandKindOf(workflowId: string): CommandKind | null {
+  const [kind, id, ...rest] = workflowId.split('/');
+  if (!id || rest.length > 0) return null;
+  return kind && kind in STEP_OF ? (kind as CommandKind) : null;
+}
+
+export type OrphanChange =
+  | { kind: 'vmStatus'; vmId: string; name: string; from: VmStatus; to: VmStatus; why: string }
+  | {
+      kind: 'diskStatus';
+      diskId: string;
+      alias: string;
+      from: ImageStatus;
+      to: ImageStatus;
+      why: string;
+      /** AddDisk: what Volume.getInfo says of the new volume, written before the disk becomes OK. */
+      volume?: { id: string; facts: VolumeFacts };
+    }
+  | { kind: 'removeDisk'; diskId: string; alias: string; why: string }
+  | { kind: 'removeSnapshot'; snapshotId: string; description: string; why: string };
+
+export type VolumeFacts = Pick<
+  Volume,
+  'sizeBytes' | 'actualSizeBytes' | 'format' | 'volumeType' | 'legality'
+>;
+
+export interface Unproven {
+  type: EntityType;
+  id: string;
+  status: string;
+  why: string;
+}
+
+export interface OrphanPlan {
+  /** The closed command whose leftovers these are; null for a LOCKED entity that no lock names. */
+  owner: string | null;
+  /** Set when nothing may change now: what still runs (a workflow or a VDSM task). */
+  blockedBy: { workflowId: string | null; vdsmTaskId: string | null; why: string } | null;
+  releaseLocks: EntityLock[];
+  changes: OrphanChange[];
+  unproven: Unproven[];
+}
+
+/** What planning needs: the inventory, the SPM and "is this workflow running?" (describe()). */
+export interface OrphanDeps {
+  inventory: InventoryRepository;
+  spm: SpmLocator;
+  isRunning(workflowId: string): Promise<boolean>;
+}
+
+const ENDED_TASK_STATES: ReadonlySet<string> = new Set(['finished', 'unknown']);
+const sameSet = (a: string[], b: string[]): boolean =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
+
+/** Storage as the pool's SPM reports it, each answer asked once per plan. */
+class StorageView {
+  private readonly images = new Map<string, Promise<Set<string>>>();
+  private taskStatuses: Promise<Record<string, VdsmTaskStatus>> | undefined;
+  constructor(
+    private readonly spm: SpmLocator,
+    readonly poolId: string,
+  ) {}
+
+  imagesOf(domainId: string): Promise<Set<string>> {
+    let images = this.images.get(domainId);
+    if (!images) {
+      images = this.spm
+        .onSpm(this.poolId, (s) => s.api.storageDomainGetImages(domainId))
+        .then((ids) => new Set(ids));
+      this.images.set(domainId, images);
+    }
+    return images;
+  }
+
+  volumesOf(disk: Disk): Promise<string[]> {
+    return this.spm.onSpm(this.poolId, (s) =>
+      s.api.imageGetVolumes({ imageID: disk.id, storagepoolID: this.poolId, storagedomainID: disk.domainId }),
+    );
+  }
+
+  volumeInfo(disk: Disk, volumeId: string): Promise<VolumeInfo> {
+    return this.spm.onSpm(this.poolId, (s) =>
+      s.api.volumeGetInfo({
+        volumeID: volumeId,
+        imageID: disk.id,
+        storagepoolID: this.poolId,
+        storagedomainID: disk.domainId,
+      }),
+    );
+  }
+
+  tasks(): Promise<Record<string, VdsmTaskStatus>> {
+    this.taskStatuses ??= this.spm.onSpm(this.poolId, (s) => s.api.hostGetAllTasksStatuses());
+    return this.taskStatuses;
+  }
+}
+
+type DiskVerdict = { change: OrphanChange } | { unproven: string } | null;
+
+/** The rules of the header for one disk; null when it is not LOCKED (nothing to restore). */
+async function proveDisk(view: StorageView, disk: Disk, kind: CommandKind | null): Promise<DiskVerdict> {
+  if (disk.status !== 'LOCKED') return null;
+  const base = { diskId: disk.id, alias: disk.alias };
+  const onDomain = (await view.imagesOf(disk.domainId)).has(disk.id);
+  const stored = onDomain ? await view.volumesOf(disk) : [];
+  if (kind === 'AddDisk') {
+    const volumeId = disk.volumeIds[0];
+    if (!volumeId || !stored.includes(volumeId))
+      return { change: { kind: 'removeDisk', ...base, why: 'its new volume is not on storage' } };
+  } else if (!onDomain) {
+    return {
+      change: {
+        kind: 'diskStatus',
+        ...base,
+        from: 'LOCKED',
+        to: 'ILLEGAL',
+        why: 'its image is not on its domain (purged, or renamed for removal and never purged)',
+      },
+    };
+  }
+  if (!sameSet(stored, disk.volumeIds)) {
+    const unknown = stored.filter((v) => !disk.volumeIds.includes(v));
+    const missing = disk.volumeIds.filter((v) => !stored.includes(v));
+    return {
+      unproven: `storage and inventory disagree on its volumes${unknown.length ? `; storage only: ${unknown.join(', ')}` : ''}${missing.length ? `; inventory only: ${missing.join(', ')}` : ''}`,
+    };
+  }
+  const infos = await Promise.all(stored.map((v) => view.volumeInfo(disk, v)));
+  const illegal = infos.filter((i) => i.legality !== 'LEGAL').map((i) => i.uuid);
+  if (illegal.length)
+    return {
+      change: {
+        kind: 'diskStatus',
+        ...base,
+        from: 'LOCKED',
+        to: 'ILLEGAL',
+        why: `VDSM reports volume(s) ${illegal.join(', ')} ILLEGAL`,
+      },
+    };
+  const change: OrphanChange = {
+    kind: 'diskStatus',
+    ...base,
+    from: 'LOCKED',
+    to: 'OK',
+    why: 'its image is on storage with every volume the inventory lists, all LEGAL',
+  };
+  if (kind === 'AddDisk') {
+    const info = infos[0]!;
+    change.volume = {
+      id: info.uuid,
+      facts: {
+        sizeBytes: Number(info.capacity),
+        actualSizeBytes: Number(info.truesize),
+        format: info.format,
+        volumeType: info.type,
+        legality: info.legality,
+      },
+    };
+  }
+  return { change };
+}
+
+/** The pool the entities are in: a disk's, else a VM's; null when every one of them is gone. */
+async function poolOf(
+  inventory: InventoryRepository,
+  disks: Disk[],
+  vmIds: string[],
+): Promise<string | null> {
+  if (disks[0]) return disks[0].poolId;
+  for (const id of vmIds) {
+    const vm = await inventory.getVm(id);
+    if (vm) return vm.poolId;
+  }
+  return null;
+}
+
+/**
+ * What still runs for a closed owner: one of its steps (`<owner>/<step>/<disk>`, asked by id, so
+ * visibility's lag does not matter), or a VDSM task one of them claimed or may yet claim.
+ */
+async function stillRunning(
+  deps: OrphanDeps,
+  view: StorageView | null,
+  stepIds: string[],
+  isStep: (owner: string) => boolean,
+): Promise<OrphanPlan['blockedBy']> {
+  for (const id of stepIds) {
+    if (await deps.isRunning(id))
+      return { workflowId: id, vdsmTaskId: null, why: `its step ${id} is still running` };
+  }
+  if (!view) return null;
+  const tasks = await view.tasks();
+  const live = (taskId: string): boolean => {
+    const state = tasks[taskId]?.taskState;
+    return state !== undefined && !ENDED_TASK_STATES.has(state);
+  };
+  const claims = (await deps.inventory.listTaskClaims({ poolId: view.poolId })).filter((c) =>
+    isStep(c.owner),
+  );
+  for (const claim of claims) {
+    if (live(claim.vdsmTaskId))
+      return {
+        workflowId: null,
+        vdsmTaskId: claim.vdsmTaskId,
+        why: `VDSM task ${claim.vdsmTaskId} of ${claim.owner} still runs`,
+      };
+  }
+  // A step whose start answer was lost: any unclaimed task new to it may be its task.
+  const claimed = new Set(
+    (await deps.inventory.listTaskClaims({ poolId: view.poolId })).map((c) => c.vdsmTaskId),
+  );
+  for (const intent of await deps.inventory.listStartIntents({ poolId: view.poolId, pending: true })) {
+    if (!isStep(intent.owner)) continue;
+    const candidate = Object.keys(tasks).find(
+      (t) => live(t) && !claimed.has(t) && !intent.knownTaskIds.includes(t),
+    );
+    if (candidate)
+      return {
+        workflowId: null,
+        vdsmTaskId: candidate,
+        why: `VDSM task ${candidate} may be ${intent.owner}'s and still runs`,
+      };
+  }
+  return null;
+}
+
+/** The snapshots a CreateSnapshot made: its USER_CREATE_SNAPSHOT audit names them. */
+async function snapshotsOf(inventory: InventoryRepository, owner: string): Promise<string[]> {
+  const entries = await inventory.listAudit({ correlationId: owner, type: 'USER_CREATE_SNAPSHOT' });
+  return [...new Set(entries.map((e) => e.entityIds[1]).filter((id): id is string => id !== undefined))];
+}
+
+/**
+ * The plan for a closed (or unknown) owner of `locks`. With `owner` null: a LOCKED entity no lock
+ * names (`unlock` of what an earlier release left), judged by the same rules.
+ */
+async function planFor(
+  deps: OrphanDeps,
+  owner: string | null,
+  locks: EntityLock[],
+  extra: { vmIds?: string[]; diskIds?: string[]; snapshotIds?: string[] } = {},
+): Promise<OrphanPlan> {
+  const { inventory } = deps;
+  const plan: OrphanPlan = { owner, blockedBy: null, releaseLocks: locks, changes: [], unproven: [] };
+  if (owner && (await deps.isRunning(owner))) {
+    plan.blockedBy = { workflowId: owner, vdsmTaskId: null, why: `${owner} is running` };
+    return plan;
+  }
+  const kind = owner ? commandKindOf(owner) : null;
+  const idsOf = (type: EntityType, more: string[] = []): string[] => [
+    ...new Set([...locks.filter((l) => l.type === type).map((l) => l.id), ...more]),
+  ];
+  const vmIds = idsOf('VM', extra.vmIds);
+  const disks = (await Promise.all(idsOf('DISK', extra.diskIds).map((id) => inventory.getDisk(id)))).filter(
+    (d): d is Disk => d !== undefined,
+  );
+  const snapshotIds = idsOf('SNAPSHOT', [
+    ...(extra.snapshotIds ?? []),
+    ...(owner && kind === 'CreateSnapshot' ? await snapshotsOf(inventory, owner) : []),
+  ]);
+  const poolId = await poolOf(inventory, disks, vmIds);
+  const view = poolId ? new StorageView(deps.spm, poolId) : null;
+
+  // Steps are asked by their deterministic ids; without an owner, by the claims on the disk.
+  const stepIds = owner && kind ? disks.map((d) => workflowIds.taskStep(owner, STEP_OF[kind], d.id)) : [];
+  const isStep = owner
+    ? (o: string) => o.startsWith(`${owner}/`)
+    : (o: string) => disks.some((d) => o.endsWith(`/${d.id}`));
+  if (!owner && view) {
+    for (const claim of await inventory.listTaskClaims({ poolId: view.poolId }))
+      if (isStep(claim.owner)) stepIds.push(claim.owner);
+  }
+  plan.blockedBy = await stillRunning(deps, view, stepIds, isStep);
+  if (plan.blockedBy) return plan;
+
+  const finalDiskStatus = new Map<string, ImageStatus>();
+  for (const disk of disks) {
+    const verdict = view ? await proveDisk(view, disk, kind) : null;
+    let status: ImageStatus | undefined = disk.status;
+    if (verdict && 'change' in verdict) {
+      plan.changes.push(verdict.change);
+      status = verdict.change.kind === 'diskStatus' ? verdict.change.to : undefined;
+    } else if (verdict) {
+      plan.unproven.push({ type: 'DISK', id: disk.id, status: disk.status, why: verdict.unproven });
+    }
+    if (status) finalDiskStatus.set(disk.id, status);
+  }
+
+  for (const vmId of vmIds) {
+    const vm = await inventory.getVm(vmId);
+    if (vm?.status !== 'ImageLocked') continue;
+    const statuses = (await inventory.listDisks({ vmId })).map((d) => finalDiskStatus.get(d.id) ?? d.status);
+    if (statuses.some((s) => s === 'LOCKED')) {
+      plan.unproven.push({ type: 'VM', id: vm.id, status: vm.status, why: 'some of its disks stay LOCKED' });
+      continue;
+    }
+    const illegal = statuses.filter((s) => s === 'ILLEGAL').length;
+    plan.changes.push({
+      kind: 'vmStatus',
+      vmId: vm.id,
+      name: vm.name,
+      from: vm.status,
+      to: illegal ? 'ImageIllegal' : 'Down',
+      why: illegal ? `${illegal} of its disks are ILLEGAL` : 'every disk it has is OK',
+    });
+  }
+
+  for (const snapshotId of snapshotIds) {
+    const snapshot = await inventory.getSnapshot(snapshotId);
+    if (snapshot?.status !== 'LOCKED') continue;
+    const volumes = await inventory.listVolumes({ snapshotId });
+    if (kind === 'CreateSnapshot' && volumes.length === 0) {
+      plan.changes.push({
+        kind: 'removeSnapshot',
+        snapshotId,
+        description: snapshot.description,
+        why: 'no volume belongs to it',
+      });
+    } else {
+      plan.unproven.push({
+        type: 'SNAPSHOT',
+        id: snapshotId,
+        status: snapshot.status,
+        why: volumes.length
+          ? `${volumes.length} volume(s) belong to it: some disks may have taken the snapshot`
+          : 'the command that made it is not known',
+      });
+    }
+  }
+  return plan;
+}
+
+/**
+ * The lock owners the janitor of one pool looks at: owners of locks on the pool's entities, or on
+ * entities that are all gone. Running owners included: their plans come out blocked.
+ */
+export async function lockOwnersOfPool(
+  inventory: InventoryRepository,
+  poolId: string,
+): Promise<Array<{ owner: string; locks: EntityLock[] }>> {
+  const byOwner = new Map<string, EntityLock[]>();
+  for (const lock of await inventory.listLocks())
+    byOwner.set(lock.owner, [...(byOwner.get(lock.owner) ?? []), lock]);
+  const owners: Array<{ owner: string; locks: EntityLock[] }> = [];
+  for (const [owner, locks] of byOwner) {
+    const disks = (
+      await Promise.all(locks.filter((l) => l.type === 'DISK').map((l) => inventory.getDisk(l.id)))
+    ).filter((d): d is Disk => d !== undefined);
+    const vmIds = locks.filter((l) => l.type === 'VM').map((l) => l.id);
+    const pool = await poolOf(inventory, disks, vmIds);
+    if (pool === null || pool === poolId) owners.push({ owner, locks });
+  }
+  return owners;
+}
+
+/** The plan for the locks of one owner (blocked while it or its steps run). */
+export function planOwner(deps: OrphanDeps, owner: string, locks: EntityLock[]): Promise<OrphanPlan> {
+  return planFor(deps, owner, locks);
+}
+
+/**
+ * `unlock`: the plans for one entity. Each owner of a lock on it is planned whole (every lock of a
+ * closed command is an orphan); an entity no lock names is judged alone, its CreateSnapshot (for
+ * a snapshot) found through the audit.
+ */
+export async function planEntityUnlock(
+  deps: OrphanDeps,
+  type: EntityType,
+  id: string,
+): Promise<OrphanPlan[]> {
+  const all = await deps.inventory.listLocks();
+  const owners = [...new Set(all.filter((l) => l.type === type && l.id === id).map((l) => l.owner))];
+  if (owners.length)
+    return Promise.all(
+      owners.map((owner) =>
+        planFor(
+          deps,
+          owner,
+          all.filter((l) => l.owner === owner),
+        ),
+      ),
+    );
+  if (type === 'SNAPSHOT') {
+    const made = (await deps.inventory.listAudit({ type: 'USER_CREATE_SNAPSHOT' })).find((e) =>
+      e.entityIds.includes(id),
+    );
+    if (made?.correlationId) return [await planFor(deps, made.correlationId, [], { snapshotIds: [id] })];
+  }
+  const key = type === 'VM' ? 'vmIds' : type === 'DISK' ? 'diskIds' : 'snapshotIds';
+  return [await planFor(deps, null, [], { [key]: [id] })];
+}
+
+export const isEmptyPlan = (plan: OrphanPlan): boolean =>
+  plan.releaseLocks.length === 0 && plan.changes.length === 0 && plan.unproven.length === 0;
