@@ -114,6 +114,11 @@ export class FakeActivities {
     return this.calls.filter((c) => !about || JSON.stringify(c.input).includes(about)).map((c) => c.name);
   }
 
+  /** What `name` does unless scripted (for a behaviour that scripts only some inputs). */
+  byDefault<K extends ActivityName>(name: K, input: InputOf<K>): Promise<OutputOf<K>> {
+    return (DEFAULTS[name] as Behaviour<K>)(input, this);
+  }
+
   /** One call of an activity, as the worker makes it: recorded, then scripted or default. */
   async invoke(name: ActivityName, input: unknown): Promise<unknown> {
     this.calls.push({ name, input });

@@ -1,0 +1,205 @@
+/**
+ * The parents of the task step on the time-skipping test server with in-memory activities:
+ * CreateSnapshot's all-or-nothing group, AddDisk refused before any step, RemoveVm's partial
+ * failure. The steps run as real child workflows; one fake serves the parent and its children.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PreparedSnapshot } from '../../src/activities/create-snapshot';
+import type { ImagePlan, RemoveVmPlan } from '../../src/shared/commands';
+import { ErrorType, type IllegalDisksDetails } from '../../src/shared/errors';
+import { commandStateQuery, taskTableQuery } from '../../src/shared/messages';
+import { addDiskWorkflow } from '../../src/workflows/add-disk';
+import { createSnapshotWorkflow } from '../../src/workflows/create-snapshot';
+import { removeVmWorkflow } from '../../src/workflows/remove-vm';
+import { fail, failure as typedFailure, FakeActivities, taskIdOf } from '../support/fake-activities';
+import { createTimeSkippingSuite, type TimeSkippingSuite } from '../support/time-skipping';
+
+let suite: TimeSkippingSuite;
+beforeAll(async () => {
+  suite = await createTimeSkippingSuite();
+}, 120_000);
+afterAll(async () => {
+  await suite?.teardown();
+});
+
+const POOL = 'pool-1';
+const DOMAIN = 'domain-1';
+const VM_ID = '11111111-1111-4111-8111-111111111111';
+const DOMAIN_UUID = '22222222-2222-4222-8222-222222222222';
+const DISKS = ['disk-1', 'disk-2', 'disk-3'];
+
+/** The workflow's failure, whose cause is an ApplicationFailure. */
+async function applicationFailureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return err.cause;
+  throw new Error(
+    `expected the workflow to fail with an ApplicationFailure, got ${(err as Error | undefined)?.message}`,
+  );
+}
+
+/** What prepareCreateSnapshot answers: three disks of the VM, each with its current leaf. */
+function preparedSnapshot(snapshotId: string): PreparedSnapshot {
+  return {
+    snapshotId,
+    vmId: VM_ID,
+    vmName: 'web-01',
+    poolId: POOL,
+    description: 'before upgrade',
+    disks: DISKS.map((diskId) => ({
+      diskId,
+      alias: `web-01_${diskId}`,
+      domainId: DOMAIN,
+      sizeBytes: 1 << 30,
+      leafVolumeId: `${diskId}-leaf`,
+      sequence: 2,
+      priorStatus: 'OK' as const,
+    })),
+    startMaxAttempts: 3,
+  };
+}
+
+function snapshotFake(): FakeActivities {
+  return new FakeActivities().on('prepareCreateSnapshot', async ({ snapshotId }) =>
+    preparedSnapshot(snapshotId),
+  );
+}
+
+const snapshotInput = () => ({ vmId: VM_ID, description: 'before upgrade', commandId: randomUUID() });
+
+describe('CreateSnapshot (all or nothing)', () => {
+  test('one disk task fails: the two that succeeded are reverted, the command fails', async () => {
+    const fake = snapshotFake().endsAs('disk-2', 'finished', 'cleanFailure', 205, 'Cannot create volume');
+    const handle = await suite.start(createSnapshotWorkflow, [snapshotInput()], fake);
+    const failure = await applicationFailureOf(handle.result());
+    const state = await handle.query(commandStateQuery);
+
+    // The failed member names the outcome, not the members reverted because of it.
+    expect(failure.type).toBe(ErrorType.TaskFailed);
+    expect(failure.message).toContain('disk web-01_disk-2 failed');
+    const started = fake.callsOf('startSpmTask').map((c) => c.task.params.imageID);
+    expect(started.sort()).toEqual(DISKS);
+    const taskOf = (diskId: string) =>
+      fake.callsOf('startSpmTask').find((c) => c.task.params.imageID === diskId)!.task.params;
+    const reverted = fake.callsOf('revertTask').map((c) => c.vdsmTaskId);
+    expect(reverted.sort()).toEqual(
+      ['disk-1', 'disk-3'].map((d) => taskIdOf((taskOf(d) as { volumeID: string }).volumeID)).sort(),
+    );
+    for (const call of fake.callsOf('endTaskStep')) {
+      // disk-2's task rolled back badly (cleanFailure); the others were reverted (cleanSuccess).
+      expect(call).toMatchObject({ succeeded: false, rolledBack: call.image.id !== 'disk-2' });
+    }
+    expect(fake.callsOf('endTaskStep')).toHaveLength(3);
+    expect(fake.callsOf('clearTask')).toHaveLength(3);
+    expect(fake.callsOf('finishCreateSnapshot')).toHaveLength(1);
+    expect(fake.callsOf('finishCreateSnapshot')[0]).toMatchObject({ outcome: 'failed' });
+    expect(fake.callsOf('finishCreateSnapshot')[0]!.reason).toContain('every disk was reverted');
+    expect(state.commandStatus).toBe('ENDED_WITH_FAILURE');
+    expect(state.images).toEqual({ total: 3, succeeded: 0, failed: 3, running: 0 });
+    for (const row of state.tasks)
+      expect(row).toMatchObject({ state: 'Cleared', result: expect.stringMatching(/^clean/) });
+  });
+
+  test('every disk task succeeds: every member commits, the new volumes are the result', async () => {
+    const fake = snapshotFake();
+    const handle = await suite.start(createSnapshotWorkflow, [snapshotInput()], fake);
+    const result = await handle.result();
+    const rows = await handle.query(taskTableQuery);
+
+    expect(fake.callsOf('revertTask')).toEqual([]);
+    expect(
+      fake
+        .callsOf('endTaskStep')
+        .map((c) => [c.image.id, c.succeeded])
+        .sort(),
+    ).toEqual(DISKS.map((d) => [d, true]));
+    expect(fake.callsOf('finishCreateSnapshot')[0]).toMatchObject({ outcome: 'succeeded', reason: null });
+    const created = fake.callsOf('startSpmTask').map((c) => (c.task.params as { volumeID: string }).volumeID);
+    expect(result.volumes.map((v) => v.volumeId).sort()).toEqual(created.sort());
+    expect(result.volumes.map((v) => v.diskId).sort()).toEqual(DISKS);
+    expect(rows.map((r) => [r.imageId, r.state, r.status, r.result])).toEqual(
+      DISKS.map((d) => [d, 'Cleared', 'finished', 'success']),
+    );
+  });
+});
+
+describe('AddDisk', () => {
+  test('refused by validation: the workflow fails with the refusal type and no step starts', async () => {
+    const fake = new FakeActivities().on(
+      'prepareAddDisk',
+      fail(ErrorType.NotEnoughSpace, 'storage domain data-1 has 1 GiB free, the disk needs 10 GiB'),
+    );
+    const input = { domainId: DOMAIN_UUID, sizeBytes: 10 * 2 ** 30, alias: 'big', commandId: randomUUID() };
+    const handle = await suite.start(addDiskWorkflow, [input], fake);
+    const failure = await applicationFailureOf(handle.result());
+    const state = await handle.query(commandStateQuery);
+
+    expect(failure.type).toBe(ErrorType.NotEnoughSpace);
+    expect(failure.message).toContain('has 1 GiB free');
+    expect(fake.names()).toEqual(['prepareAddDisk']);
+    expect(state).toMatchObject({ commandStatus: 'FAILED', tasks: [] });
+  });
+});
+
+describe('RemoveVm', () => {
+  function image(diskId: string): ImagePlan {
+    return {
+      diskId,
+      alias: `web-01_${diskId}`,
+      poolId: POOL,
+      domainId: DOMAIN,
+      domainName: 'data-1',
+      postZero: false,
+      discard: false,
+      sizeBytes: 1 << 30,
+      volumeIds: [`${diskId}-vol`],
+      priorStatus: 'OK',
+    };
+  }
+  const plan: RemoveVmPlan = {
+    vmId: VM_ID,
+    vmName: 'web-01',
+    poolId: POOL,
+    priorVmStatus: 'Down',
+    images: DISKS.map(image),
+    maxConcurrentImages: 2,
+    startMaxAttempts: 3,
+  };
+
+  test('failing images: FinishedWithIllegalDisks names each failed disk with its failure type', async () => {
+    const fake = new FakeActivities()
+      .on('prepareRemoveVm', async () => plan)
+      // disk-2: VDSM renamed the image, then refused the purge; disk-3: the purge failed by itself.
+      .on('startSpmTask', async (input, f) => {
+        if (input.task.params.imageID === 'disk-2')
+          throw typedFailure(ErrorType.ImageNotPurged, 'purge refused (405)');
+        return f.byDefault('startSpmTask', input);
+      })
+      .endsAs('disk-3', 'finished', 'cleanFailure', 252, 'Cannot remove image');
+    const handle = await suite.start(removeVmWorkflow, [{ vmId: VM_ID }], fake);
+    const failure = await applicationFailureOf(handle.result());
+    const state = await handle.query(commandStateQuery);
+
+    expect(failure.type).toBe(ErrorType.FinishedWithIllegalDisks);
+    const details = failure.details?.[0] as IllegalDisksDetails;
+    expect(details.vmId).toBe(VM_ID);
+    expect(details.removedDiskIds).toEqual(['disk-1']);
+    expect([...details.illegalDiskIds].sort()).toEqual(['disk-2', 'disk-3']);
+    expect(details.failureTypes).toEqual({
+      'disk-2': ErrorType.ImageNotPurged,
+      'disk-3': ErrorType.TaskFailed,
+    });
+    expect(failure.message).toContain('web-01_disk-2');
+    expect(fake.callsOf('removeVmRecord')).toEqual([{ vmId: VM_ID }]);
+    const finish = fake.callsOf('finishCommand');
+    expect(finish).toHaveLength(1);
+    expect(finish[0]).toMatchObject({ commandType: 'RemoveVm', outcome: 'failed', restore: null });
+    expect([...finish[0]!.illegalDiskIds].sort()).toEqual(['disk-2', 'disk-3']);
+    expect(state.commandStatus).toBe('ENDED_WITH_FAILURE');
+    expect(state.images).toEqual({ total: 3, succeeded: 1, failed: 2, running: 0 });
+  });
+});
