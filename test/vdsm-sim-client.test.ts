@@ -207,8 +207,8 @@ test('SDM.copy_data and Host.getJobs, with the end announced as an event', async
   const jobId = randomUUID();
   await host.sdmCopyData({
     job_id: jobId,
-    source: { endpoint_type: 'div', sd_id: from.domainId, img_id: from.id, vol_id: from.volumeIds[0] },
-    destination: { endpoint_type: 'div', sd_id: to.domainId, img_id: to.id, vol_id: to.volumeIds[0] },
+    source: { endpoint_type: 'div', sd_id: from.domainId, img_id: from.id, vol_id: from.volumeIds[0]! },
+    destination: { endpoint_type: 'div', sd_id: to.domainId, img_id: to.id, vol_id: to.volumeIds[0]! },
   });
   const done = await eventually(async () => {
     const jobs = await host.hostGetJobs({ jobIds: [jobId] });
@@ -222,9 +222,50 @@ test('SDM.copy_data and Host.getJobs, with the end announced as an event', async
     progress: 100,
   });
   await eventually(() => events.some((e) => e.method === `|jobs|status|${jobId}`));
-  const again = await rejection(host.sdmCopyData({ job_id: jobId, source: {}, destination: {} }));
-  expect(isVdsmError(again)).toBe(true);
+  const again = await rejection(
+    host.sdmCopyData({
+      job_id: jobId,
+      source: { endpoint_type: 'div', sd_id: from.domainId, img_id: from.id, vol_id: from.volumeIds[0]! },
+      destination: { endpoint_type: 'div', sd_id: to.domainId, img_id: to.id, vol_id: to.volumeIds[0]! },
+    }),
+  );
+  expect(isVdsmError(again, 100)).toBe(true);
   unsubscribe();
+});
+
+test('SDM.update_volume, SDM.merge and the merge SPM tasks through the typed client', async () => {
+  const spm = api(0);
+  const host = api(1);
+  // Disks 1 and 2 served the copy test (the simulator lives for the whole file).
+  const disk = fixture.disks.slice(3).find((d) => d.status === 'OK' && d.volumeIds.length === 1)!;
+  const vol = { sd_id: disk.domainId, img_id: disk.id, vol_id: disk.volumeIds[0]! };
+  const jobId = randomUUID();
+  await host.sdmUpdateVolume({
+    job_id: jobId,
+    vol_info: { ...vol, generation: 0 },
+    vol_attr: { generation: 3 },
+  });
+  await eventually(async () => (await host.hostGetJobs({ jobIds: [jobId] }))[jobId]?.status === 'done');
+  const info = await host.volumeGetInfo({
+    volumeID: vol.vol_id,
+    imageID: disk.id,
+    storagepoolID: poolId,
+    storagedomainID: disk.domainId,
+  });
+  expect(info).toMatchObject({ generation: 3, lease: { owners: [] } });
+  // A one-volume chain has nothing to merge: the job fails with 920 (the top is not in the chain).
+  const subchainInfo = { ...vol, top_id: randomUUID(), base_id: vol.vol_id };
+  const merge = randomUUID();
+  await host.sdmMerge({ job_id: merge, subchain_info: subchainInfo });
+  const failed = await eventually(async () => {
+    const job = (await host.hostGetJobs({ jobIds: [merge] }))[merge];
+    return job?.status === 'failed' ? job : undefined;
+  });
+  expect(failed.error?.code).toBe(920);
+  const prepare = await spm.storagePoolPrepareMerge({ storagepoolID: poolId, subchainInfo });
+  expect(await spm.taskGetInfo(prepare)).toEqual({ id: prepare, verb: 'prepareMerge' });
+  const finalize = await spm.storagePoolFinalizeMerge({ storagepoolID: poolId, subchainInfo });
+  expect(await spm.taskGetInfo(finalize)).toEqual({ id: finalize, verb: 'finalizeMerge' });
 });
 
 test('spmStop and spmStart move the SPM role', async () => {

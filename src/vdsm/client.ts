@@ -7,6 +7,8 @@ import type {
   ImageDeleteParams,
   ImageDeleteVolumesParams,
   ImageMoveParams,
+  MergeParams,
+  MergeTaskParams,
   SpmStartParams,
   SpmStatus,
   VdsmEndpoint,
@@ -14,6 +16,7 @@ import type {
   VdsmTaskDetails,
   VdsmTaskInfo,
   VdsmTaskStatus,
+  UpdateVolumeParams,
   VolumeCreateParams,
   VolumeInfo,
 } from './port';
@@ -165,7 +168,23 @@ export class VdsmHostClient implements VdsmHostApi {
   }
 
   async sdmCopyData(params: CopyDataParams): Promise<void> {
-    await this.typedCall('SDM.copy_data', { ...params }, trueSchema);
+    await this.typedCall('SDM.copy_data', definedOnly({ ...params }), trueSchema);
+  }
+
+  async sdmMerge(params: MergeParams): Promise<void> {
+    await this.typedCall('SDM.merge', definedOnly({ ...params }), trueSchema);
+  }
+
+  async sdmUpdateVolume(params: UpdateVolumeParams): Promise<void> {
+    await this.typedCall('SDM.update_volume', { ...params }, trueSchema);
+  }
+
+  storagePoolPrepareMerge(params: MergeTaskParams): Promise<string> {
+    return this.typedCall('StoragePool.prepareMerge', { ...params }, uuidSchema);
+  }
+
+  storagePoolFinalizeMerge(params: MergeTaskParams): Promise<string> {
+    return this.typedCall('StoragePool.finalizeMerge', { ...params }, uuidSchema);
   }
 
   private async typedCall<T>(

@@ -139,10 +139,66 @@ export interface SpmStartParams {
   domVersion?: number;
 }
 
+/** A volume as an SDM endpoint (sdm/api/copy_data.py CopyDataDivEndpoint). */
+export interface DivEndpoint {
+  endpoint_type: 'div';
+  sd_id: string;
+  img_id: string;
+  vol_id: string;
+  /** The volume's generation the caller read: a mismatch fails the job with 911. */
+  generation?: number;
+  prepared?: boolean;
+}
+
+/** SDM.copy_data (vdsm-api.yml). `legal`, which the engine also sends, is not in VDSM's signature. */
 export interface CopyDataParams {
   job_id: string;
-  source: Record<string, unknown>;
-  destination: Record<string, unknown>;
+  source: DivEndpoint;
+  destination: DivEndpoint;
+  copy_bitmaps?: boolean;
+}
+
+/** merge.SubchainInfo: `top_id` is a child of `base_id` in one image. */
+export interface SubchainInfo {
+  sd_id: string;
+  img_id: string;
+  top_id: string;
+  base_id: string;
+  /** The base's generation (Volume.getInfo): a mismatch fails SDM.merge with 911. */
+  base_generation?: number;
+}
+
+export interface MergeParams {
+  job_id: string;
+  subchain_info: SubchainInfo;
+  merge_bitmaps?: boolean;
+}
+
+/** validators.VolumeAttributes: at least one. */
+export interface VolumeAttributes {
+  legality?: 'LEGAL' | 'ILLEGAL';
+  description?: string;
+  /** The generation to set (fencing: current + 3); without it the update bumps it by one. */
+  generation?: number;
+  /** Only LEAF → SHARED, for a volume without parent. */
+  type?: 'SHARED';
+}
+
+export interface UpdateVolumeParams {
+  job_id: string;
+  /** `generation` must match the volume's (911 otherwise). */
+  vol_info: { sd_id: string; img_id: string; vol_id: string; generation: number };
+  vol_attr: VolumeAttributes;
+}
+
+export interface MergeTaskParams {
+  storagepoolID: string;
+  subchainInfo: SubchainInfo;
+}
+
+/** A `|jobs|status|<jobId>` event's params (jobs.py Job.info() plus notify_time). */
+export interface HostJobEvent extends HostJob {
+  notify_time?: number;
 }
 
 /** One VDSM host. Every method is one JSON-RPC request; none retries a task-creating verb. */
@@ -183,7 +239,23 @@ export interface VdsmHostApi {
     storagepoolID: string;
     storagedomainID: string;
   }): Promise<VolumeInfo>;
+  /** Host job; returns once VDSM accepted it (a known job id: VdsmError 100 "Job '<id>' exists"). */
   sdmCopyData(params: CopyDataParams): Promise<void>;
+  /** Host job `merge_subchain`. */
+  sdmMerge(params: MergeParams): Promise<void>;
+  /** Host job `update_volume`. */
+  sdmUpdateVolume(params: UpdateVolumeParams): Promise<void>;
+  /** Returns the VDSM task id (task verb `prepareMerge`). */
+  storagePoolPrepareMerge(params: MergeTaskParams): Promise<string>;
+  /** Returns the VDSM task id (task verb `finalizeMerge`). */
+  storagePoolFinalizeMerge(params: MergeTaskParams): Promise<string>;
+  /**
+   * Notifications on jms.queue.events while connected (real clients have it; fakes may not).
+   * Returns the unsubscribe.
+   */
+  onEvent?(listener: (event: { method: string; params: unknown }) => void): () => void;
+  /** Opens the connection without a request, so events flow. */
+  connect?(): Promise<void>;
 }
 
 export interface VdsmEndpoint {

@@ -27,7 +27,8 @@
  * | Image.deleteVolumes           | uuid                | `"<taskID>"`                                                 |
  * | Volume.create                 | uuid                | `"<taskID>"`                                                 |
  * | Volume.getInfo                | info                | `{uuid, image, domain, parent, voltype, format, type, legality, capacity: "<n>", apparentsize: "<n>", truesize: "<n>", generation: int, lease?, ...}` |
- * | SDM.copy_data                 | —                   | `true`                                                       |
+ * | SDM.copy_data / merge / update_volume | —           | `true`                                                       |
+ * | StoragePool.prepareMerge / finalizeMerge | uuid     | `"<taskID>"`                                                 |
  *
  * Field notes (lib/vdsm/storage/task.py): the status dict is `Task.deprecated_getStatus()`;
  * Host.getAllTasks values are `Task.getDetails()`, whose `state` is the INTERNAL state name
@@ -85,6 +86,21 @@ export const hostJobSchema: z.ZodType<HostJob> = z.object({
   error: z.object({ code: int, message: z.string() }).optional(),
 });
 export const hostJobsSchema = uuidMap(hostJobSchema);
+
+/** The params of a `|jobs|status|<jobId>` event: the job's info() and VDSM's notify_time. */
+export const hostJobEventSchema = z
+  .object({
+    id: uuidSchema,
+    status: z.enum(['pending', 'running', 'done', 'failed', 'aborted']),
+    description: z.string().optional(),
+    job_type: z.string().optional(),
+    progress: z.number().optional(),
+    error: z.object({ code: int, message: z.string() }).optional(),
+    notify_time: z.number().optional(),
+  })
+  .passthrough();
+/** The event method of a job's status change. */
+export const JOB_STATUS_EVENT_PREFIX = '|jobs|status|';
 
 export const spmStatusSchema: z.ZodType<SpmStatus> = z.object({
   spmStatus: z.enum(['SPM', 'Contend', 'Free']),
