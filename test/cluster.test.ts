@@ -6,7 +6,7 @@
  * may stay LOCKED, claimed or uncleared, and VDSM must have seen one Image.delete per disk.
  * The binaries come from scripts/ensure-temporal-server.sh (scripts/test.sh provisions them first).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -15,6 +15,7 @@ import { startCluster, type Cluster } from '../src/cluster/cluster';
 import { submitRemoveDisk, submitRemoveVm } from '../src/client';
 import { openInventory, type InventoryRepository } from '../src/inventory';
 import { ErrorType } from '../src/shared/errors';
+import { workflowIds } from '../src/shared/names';
 import { assertCliBuilt } from './support/cli';
 import { eventually } from './support/engine-stack';
 
@@ -55,6 +56,19 @@ async function control<T>(path: string): Promise<T> {
   const response = await fetch(`${cluster!.simulatorControlUrl}${path}`);
   if (!response.ok) throw new Error(`simulator ${path}: ${response.status}`);
   return (await response.json()) as T;
+}
+
+/** The process group of the worker whose Temporal identity (`<pid>@<host>`) this is. */
+function processGroupOf(identity: string): number | undefined {
+  const pid = Number(identity.split('@')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    // "<pid> (<comm>) <state> <ppid> <pgrp> ...": comm may hold spaces, so count from its ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; type: string | undefined };
@@ -125,8 +139,31 @@ test('RemoveVm and RemoveDisk through the cluster survive a SIGKILLed history se
   );
   for (const handle of [...vmHandles, ...diskHandles])
     expect((await handle.describe()).status.name).toBe('RUNNING');
+  // The worker to kill is one running a step's activity (starting or waiting for its task).
+  const stepIds = [
+    ...removedVms.flatMap((vm, i) =>
+      vmDisks.get(vm.id)!.map((diskId) => workflowIds.removeImage(vmHandles[i]!.workflowId, diskId)),
+    ),
+    ...floating.map((d, i) => workflowIds.removeImage(diskHandles[i]!.workflowId, d.id)),
+  ];
+  const worker = await eventually(
+    async () => {
+      for (const workflowId of stepIds) {
+        const described = await client.workflowService
+          .describeWorkflowExecution({ namespace: c.namespace, execution: { workflowId } })
+          .catch(() => undefined);
+        for (const activity of described?.pendingActivities ?? []) {
+          const group = processGroupOf(activity.lastWorkerIdentity ?? '');
+          const busy = c.workers.find((w) => group !== undefined && w.pid === group);
+          if (busy) return busy;
+        }
+      }
+      return undefined;
+    },
+    60_000,
+    'a worker process running a step activity',
+  );
   const history = c.temporal.history;
-  const worker = c.workers[0]!;
   await Promise.all([history.kill('SIGKILL'), worker.kill('SIGKILL')]);
   expect(history.running).toBe(false);
   expect(worker.running).toBe(false);
