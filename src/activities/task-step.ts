@@ -22,6 +22,16 @@ export type StartTaskResult =
 
 const ownerOfCurrentStep = currentWorkflowId;
 
+/** A typed activity body that heartbeats while it runs: a dead worker is noticed in seconds. */
+async function alive<T>(details: unknown, body: () => Promise<T>): Promise<T> {
+  const stop = keepHeartbeating(() => details);
+  try {
+    return await typed(body);
+  } finally {
+    stop();
+  }
+}
+
 /** Sends the step's verb to the SPM; every verb returns the id of the task VDSM created. */
 function sendVerb(api: VdsmHostApi, task: SpmTaskSpec): Promise<string> {
   switch (task.verb) {
@@ -228,7 +238,7 @@ export function createTaskStepActivities(
     },
 
     async stopTask({ poolId, vdsmTaskId }) {
-      return typed(async () => {
+      return alive({ stopping: vdsmTaskId }, async () => {
         try {
           await spm.onSpmTask(poolId, (s) => s.api.taskStop(vdsmTaskId));
         } catch (err) {
@@ -253,7 +263,7 @@ export function createTaskStepActivities(
 
     /** True when the domain no longer lists the image (a renamed `_remove_me_` image is not listed). */
     async imageGone({ poolId, domainId, imageId }) {
-      return typed(async () => {
+      return alive({ listing: domainId }, async () => {
         const images = await spm.onSpm(poolId, (s) => s.api.storageDomainGetImages(domainId));
         return !images.includes(imageId);
       });
@@ -265,7 +275,7 @@ export function createTaskStepActivities(
      * already reverted it.
      */
     async revertTask({ poolId, vdsmTaskId }) {
-      return typed(async () => {
+      return alive({ reverting: vdsmTaskId }, async () => {
         try {
           await spm.onSpmTask(poolId, (s) => s.api.taskRevert(vdsmTaskId));
         } catch (err) {

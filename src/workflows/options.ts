@@ -12,9 +12,13 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 
-/** Inventory work and validation: quick, retried a few times for transient database errors. */
+/**
+ * Inventory work and validation: milliseconds of work, retried a few times for transient database
+ * errors. A short start-to-close: an attempt lost with its worker is retried elsewhere within
+ * seconds (the whole tail after a crash), not after a minute.
+ */
 export const commandActivityOptions: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '10 seconds',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -27,11 +31,11 @@ export const commandActivityOptions: ActivityOptions = {
 /**
  * Starting a VDSM task: starts of a pool go one at a time, so a start may queue behind thousands
  * of others. It heartbeats while it waits; the heartbeat timeout, not start-to-close, catches a
- * dead worker.
+ * dead worker (within 10 s).
  */
 export const startTaskActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
 };
 
@@ -42,12 +46,17 @@ export const startTaskActivityOptions: ActivityOptions = {
  */
 export const waitTaskActivityOptions: ActivityOptions = {
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
+  // A dead worker's waits move to another worker within 10 s. Heartbeats are throttled by the SDK
+  // and sent on status changes, so a shorter timeout costs a little more load per task in flight.
+  heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.TRY_CANCEL,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes },
 };
 
-/** End actions are retried until they succeed (the engine's CoCo gave up after 5). */
+/**
+ * End actions are retried until they succeed (the engine's CoCo gave up after 5). They run as
+ * local activities: a dead worker's attempt is retried with the workflow task, within seconds.
+ */
 export const endActionActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {
@@ -58,9 +67,14 @@ export const endActionActivityOptions: ActivityOptions = {
   },
 };
 
-/** Task.stop / Task.clear: a few quick attempts; the step itself loops on ClearFailed. */
+/**
+ * Task.stop / Task.revert / Task.clear: a few quick attempts; the step itself loops on
+ * ClearFailed and on a failed revert. One VDSM request may take VDSM_REQUEST_TIMEOUT_MS (30 s), so
+ * a heartbeat, not start-to-close, catches a dead worker.
+ */
 export const vdsmTaskVerbActivityOptions: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,

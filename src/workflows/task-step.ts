@@ -68,8 +68,10 @@ const { endTaskStep } = proxyLocalActivities<OvirtActivities>({
   ...endActionActivityOptions,
   summary: 'End action',
 });
+// Local activities do not heartbeat: a dead worker's attempt is retried with its workflow task.
+const { heartbeatTimeout: _notForLocal, ...localVerbOptions } = vdsmTaskVerbActivityOptions;
 const { clearTask } = proxyLocalActivities<OvirtActivities>({
-  ...vdsmTaskVerbActivityOptions,
+  ...localVerbOptions,
   summary: 'Task.clear',
 });
 
