@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PreparedSnapshot } from '../../src/activities/create-snapshot';
 import type { ImagePlan, RemoveVmPlan } from '../../src/shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../../src/shared/errors';
@@ -14,7 +14,7 @@ import { addDiskWorkflow } from '../../src/workflows/add-disk';
 import { createSnapshotWorkflow } from '../../src/workflows/create-snapshot';
 import { removeVmWorkflow } from '../../src/workflows/remove-vm';
 import { fail, failure as typedFailure, FakeActivities, taskIdOf } from '../support/fake-activities';
-import { createTimeSkippingSuite, type TimeSkippingSuite } from '../support/time-skipping';
+import { createTimeSkippingSuite, until, type TimeSkippingSuite } from '../support/time-skipping';
 
 let suite: TimeSkippingSuite;
 beforeAll(async () => {
@@ -63,6 +63,13 @@ function preparedSnapshot(snapshotId: string): PreparedSnapshot {
   };
 }
 
+/** The volume id the workflow chose for a disk's new leaf (its Volume.create names it). */
+function volumeOf(fake: FakeActivities, diskId: string): string {
+  const call = fake.callsOf('startSpmTask').find((c) => c.task.params.imageID === diskId);
+  if (call?.task.verb !== 'Volume.create') throw new Error(`no Volume.create for ${diskId}`);
+  return call.task.params.volumeID;
+}
+
 function snapshotFake(): FakeActivities {
   return new FakeActivities().on('prepareCreateSnapshot', async ({ snapshotId }) =>
     preparedSnapshot(snapshotId),
@@ -83,12 +90,8 @@ describe('CreateSnapshot (all or nothing)', () => {
     expect(failure.message).toContain('disk web-01_disk-2 failed');
     const started = fake.callsOf('startSpmTask').map((c) => c.task.params.imageID);
     expect(started.sort()).toEqual(DISKS);
-    const taskOf = (diskId: string) =>
-      fake.callsOf('startSpmTask').find((c) => c.task.params.imageID === diskId)!.task.params;
     const reverted = fake.callsOf('revertTask').map((c) => c.vdsmTaskId);
-    expect(reverted.sort()).toEqual(
-      ['disk-1', 'disk-3'].map((d) => taskIdOf((taskOf(d) as { volumeID: string }).volumeID)).sort(),
-    );
+    expect(reverted.sort()).toEqual(['disk-1', 'disk-3'].map((d) => taskIdOf(volumeOf(fake, d))).sort());
     for (const call of fake.callsOf('endTaskStep')) {
       // disk-2's task rolled back badly (cleanFailure); the others were reverted (cleanSuccess).
       expect(call).toMatchObject({ succeeded: false, rolledBack: call.image.id !== 'disk-2' });
@@ -118,12 +121,45 @@ describe('CreateSnapshot (all or nothing)', () => {
         .sort(),
     ).toEqual(DISKS.map((d) => [d, true]));
     expect(fake.callsOf('finishCreateSnapshot')[0]).toMatchObject({ outcome: 'succeeded', reason: null });
-    const created = fake.callsOf('startSpmTask').map((c) => (c.task.params as { volumeID: string }).volumeID);
-    expect(result.volumes.map((v) => v.volumeId).sort()).toEqual(created.sort());
-    expect(result.volumes.map((v) => v.diskId).sort()).toEqual(DISKS);
+    // The workflow chose the volume ids; the result names the ones VDSM was asked to create.
+    expect([...result.volumes].sort((a, b) => a.diskId.localeCompare(b.diskId))).toEqual(
+      DISKS.map((diskId) => ({ diskId, volumeId: volumeOf(fake, diskId) })),
+    );
     expect(rows.map((r) => [r.imageId, r.state, r.status, r.result])).toEqual(
       DISKS.map((d) => [d, 'Cleared', 'finished', 'success']),
     );
+  });
+  test('cancelled while one task runs and two wait for the verdict: the two revert, the third stops', async () => {
+    const fake = snapshotFake().endsAs('disk-3', 'running');
+    const handle = await suite.start(createSnapshotWorkflow, [snapshotInput()], fake);
+    await until(
+      'two members Ended and one Polling',
+      () => handle.query(taskTableQuery),
+      (rows) => rows.map((r) => r.state).join() === 'Ended,Ended,Polling',
+    );
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(
+      fake
+        .callsOf('revertTask')
+        .map((c) => c.vdsmTaskId)
+        .sort(),
+    ).toEqual(['disk-1', 'disk-2'].map((d) => taskIdOf(volumeOf(fake, d))).sort());
+    expect(fake.callsOf('stopTask').map((c) => c.vdsmTaskId)).toEqual([taskIdOf(volumeOf(fake, 'disk-3'))]);
+    expect(
+      fake
+        .callsOf('endTaskStep')
+        .map((c) => [c.image.id, c.succeeded, c.rolledBack])
+        .sort(),
+    ).toEqual(DISKS.map((d) => [d, false, true]));
+    expect(fake.callsOf('clearTask')).toHaveLength(3);
+    expect(fake.callsOf('finishCreateSnapshot')).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
   });
 });
 
@@ -133,7 +169,15 @@ describe('AddDisk', () => {
       'prepareAddDisk',
       fail(ErrorType.NotEnoughSpace, 'storage domain data-1 has 1 GiB free, the disk needs 10 GiB'),
     );
-    const input = { domainId: DOMAIN_UUID, sizeBytes: 10 * 2 ** 30, alias: 'big', commandId: randomUUID() };
+    const input = {
+      domainId: DOMAIN_UUID,
+      sizeBytes: 10 * 2 ** 30,
+      alias: 'big',
+      vmId: null,
+      sparse: true,
+      wipeAfterDelete: false,
+      commandId: randomUUID(),
+    };
     const handle = await suite.start(addDiskWorkflow, [input], fake);
     const failure = await applicationFailureOf(handle.result());
     const state = await handle.query(commandStateQuery);
@@ -180,7 +224,7 @@ describe('RemoveVm', () => {
         return f.byDefault('startSpmTask', input);
       })
       .endsAs('disk-3', 'finished', 'cleanFailure', 252, 'Cannot remove image');
-    const handle = await suite.start(removeVmWorkflow, [{ vmId: VM_ID }], fake);
+    const handle = await suite.start(removeVmWorkflow, [{ vmId: VM_ID, force: false }], fake);
     const failure = await applicationFailureOf(handle.result());
     const state = await handle.query(commandStateQuery);
 
