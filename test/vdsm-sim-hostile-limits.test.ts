@@ -221,9 +221,7 @@ describe('TLS', () => {
     const silent = await rawSocket(l.port);
     const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
     silent.resume(); // to see the server's end
-    const started = Date.now();
-    await closed;
-    expect(Date.now() - started).toBeLessThan(5000);
+    await closed; // before the fix, never: Node leaves it open once tlsClientError has a listener
     await eventually(() => l.ep.connectionCount === 0);
   });
 });
