@@ -1,4 +1,10 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type ScheduleDescription,
+} from '@temporalio/client';
 import { IllegalStateError } from '@temporalio/common';
 import {
   bundleWorkflowCode,
@@ -91,7 +97,19 @@ async function defaultWorkflowBundle(): Promise<NonNullable<WorkerOptions['workf
   });
 }
 
-/** One janitor Schedule per pool the inventory knows; idempotent. */
+/**
+ * A janitor run is one sweep activity (src/workflows/task-janitor.ts: under 7 minutes with every
+ * retry); a run that outlives this (no worker polls its queue) times out, so the Schedule (overlap
+ * SKIP) starts the next one instead of skipping every run after it.
+ */
+export const JANITOR_RUN_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * One janitor Schedule per pool the inventory knows. Idempotent, and it converges: a Schedule whose
+ * interval, task queue, workflow, arguments or run timeout differ from this worker's is updated
+ * (describe, compare, update), and a run it already started on another task queue, which no
+ * worker may poll any more, is terminated so the next run is not skipped behind it.
+ */
 export async function ensureJanitorSchedules(
   client: Client,
   config: Config,
@@ -101,25 +119,75 @@ export async function ensureJanitorSchedules(
   for (const pool of await inventory.listPools()) {
     const scheduleId = scheduleIds.taskJanitor(pool.id);
     ids.push(scheduleId);
+    const action = {
+      type: 'startWorkflow' as const,
+      workflowType: 'taskJanitorWorkflow' satisfies (typeof taskJanitorWorkflow)['name'],
+      workflowId: workflowIds.taskJanitor(pool.id),
+      taskQueue: config.taskQueue,
+      args: [{ poolId: pool.id }],
+      workflowRunTimeout: JANITOR_RUN_TIMEOUT_MS,
+      staticSummary: `Task janitor of pool ${pool.name}`,
+    };
+    const spec = { intervals: [{ every: config.janitor.intervalMs }] };
     try {
       await client.schedule.create({
         scheduleId,
-        spec: { intervals: [{ every: config.janitor.intervalMs }] },
+        spec,
         policies: { overlap: ScheduleOverlapPolicy.SKIP },
-        action: {
-          type: 'startWorkflow',
-          workflowType: 'taskJanitorWorkflow' satisfies (typeof taskJanitorWorkflow)['name'],
-          workflowId: workflowIds.taskJanitor(pool.id),
-          taskQueue: config.taskQueue,
-          args: [{ poolId: pool.id }],
-          staticSummary: `Task janitor of pool ${pool.name}`,
-        },
+        action,
       });
+      continue;
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
     }
+    const handle = client.schedule.getHandle(scheduleId);
+    const current = await handle.describe();
+    if (janitorScheduleDiffers(current, action, config.janitor.intervalMs)) {
+      await handle.update((previous) => ({ ...previous, spec, action }));
+    }
+    // Servers do not always list running actions: the recent ones are asked too.
+    const started = new Map(
+      [...current.info.runningActions, ...current.info.recentActions.map((r) => r.action)].map((a) => [
+        a.workflow.firstExecutionRunId,
+        a.workflow.workflowId,
+      ]),
+    );
+    for (const [runId, workflowId] of started) {
+      const run = client.workflow.getHandle(workflowId, runId);
+      const { taskQueue, status } = await run.describe();
+      if (status.name === 'RUNNING' && taskQueue !== config.taskQueue)
+        await run
+          .terminate(`janitor task queue changed from ${taskQueue} to ${config.taskQueue}`)
+          .catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          });
+    }
   }
   return ids;
+}
+
+/** Does the Schedule start something else than `action` every `intervalMs`? (Intervals are kept in whole seconds.) */
+function janitorScheduleDiffers(
+  current: ScheduleDescription,
+  action: { workflowType: string; taskQueue: string; args: unknown[]; workflowRunTimeout: number },
+  intervalMs: number,
+): boolean {
+  const intervals = current.spec.intervals ?? [];
+  const wanted = Math.max(1, Math.round(intervalMs / 1000));
+  const sameInterval =
+    intervals.length === 1 &&
+    Math.round(intervals[0]!.every / 1000) === wanted &&
+    !current.spec.calendars?.length;
+  const a = current.action;
+  return (
+    !sameInterval ||
+    a.type !== 'startWorkflow' ||
+    a.workflowType !== action.workflowType ||
+    a.taskQueue !== action.taskQueue ||
+    JSON.stringify(a.args) !== JSON.stringify(action.args) ||
+    // Described in milliseconds (a number), as it was set.
+    a.workflowRunTimeout !== action.workflowRunTimeout
+  );
 }
 
 /**
