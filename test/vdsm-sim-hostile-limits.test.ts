@@ -172,10 +172,17 @@ describe('connections', () => {
     } finally {
       clearInterval(beat);
     }
-    // With a heart-beat negotiated, the heart-beat deadline applies instead.
-    const beating = await connected(l.port, { 'heart-beat': '1000,0' });
-    await sleep(400);
-    expect(beating.closed).toBe(false);
+  });
+
+  test('heart-beats are capped at idleTimeoutMs: an absurd one neither overflows timers nor keeps a silent peer', async () => {
+    const l = await listen({ idleTimeoutMs: 1500 });
+    const peer = await RawStomp.open(l.port);
+    sockets.push({ destroy: () => peer.close() });
+    peer.send(frame('CONNECT', { 'accept-version': '1.2', 'heart-beat': '99999999999,99999999999' }));
+    const connected = await peer.next((f) => f.command === 'CONNECTED');
+    expect(connected.headers['heart-beat']).toBe('1500,1500');
+    // Silent: dropped after 1.5 × 1500 ms of the (capped) heart-beat, not in 10^12 ms.
+    expect(await peer.closesWithin(5000)).toBe(true);
   });
 
   test('a peer that stops reading is dropped once maxOutboundBytes are queued for it', async () => {

@@ -22,7 +22,7 @@ export interface StompServerLimits {
   maxOutboundBytes: number;
   /** From accept until CONNECT (TLS handshake and protocol detection included). */
   connectTimeoutMs: number;
-  /** A CONNECTed peer that negotiated no heart-beat must still send something this often. */
+  /** A CONNECTed peer that negotiated no heart-beat must still send something this often; heart-beats are capped at it. */
   idleTimeoutMs: number;
 }
 

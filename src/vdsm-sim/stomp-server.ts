@@ -289,7 +289,10 @@ export class StompEndpoint {
           connection.send(errorFrame('Version unsupported'));
           return;
         }
-        const floor = (ms: number): number => (ms !== 0 ? Math.max(ms, this.options.heartbeatFloorMs) : 0);
+        // VDSM raises a non-zero heart-beat to its floor. We also cap it at idleTimeoutMs: a peer
+        // asking for 10^12 ms would otherwise never be timed out (and overflow Node's timers).
+        const floor = (ms: number): number =>
+          ms !== 0 ? Math.min(Math.max(ms, this.options.heartbeatFloorMs), this.limits.idleTimeoutMs) : 0;
         const [clientSends, clientWants] = parseHeartBeatLenient(headers['heart-beat'] ?? '0,0').map(
           floor,
         ) as [number, number];
