@@ -459,6 +459,32 @@ describe('Task.clear and Task.revert retries', () => {
   });
 });
 
+describe('an unreadable status after Task.revert', () => {
+  test('still ends the step: end action failed (rolled back), Task.clear, Cleared', async () => {
+    // The first wait answers; the one after Task.revert fails in a way no retry fixes.
+    const fake = new FakeActivities()
+      .on('waitForTaskEnd', async (input, f) => f.byDefault('waitForTaskEnd', input), 1)
+      .on('waitForTaskEnd', fail(ErrorType.VdsmMalformedResponse, 'Task.getStatus: bad answer'), 1);
+    const handle = await suite.start(createSnapshotDiskWorkflow, [snapshotStep()], fake);
+    await untilState(handle, 'Ended');
+    await handle.signal(groupVerdictSignal, { commit: false, reason: 'disk b failed' });
+    const outcome = await handle.result().then(
+      (result) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error: (error as Error).message }),
+    );
+
+    // A step that reverted its task must still end it: the disk's rows and VDSM's task table
+    // would otherwise keep a task nobody clears.
+    expect(outcome.error).toBeUndefined();
+    expect(fake.names().slice(2)).toEqual(['revertTask', 'waitForTaskEnd', 'endTaskStep', 'clearTask']);
+    expect(outcome.result).toMatchObject({
+      succeeded: false,
+      reverted: true,
+      failureType: ErrorType.GroupFailed,
+    });
+  });
+});
+
 describe('all-or-nothing group member', () => {
   test('waits in Ended for the verdict; commit: end action succeeded', async () => {
     const fake = new FakeActivities();
