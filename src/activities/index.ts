@@ -3,6 +3,8 @@ import { createAddDiskActivities } from './add-disk';
 import { createCommandActivities } from './commands';
 import { createSnapshotActivities } from './create-snapshot';
 import { createEndActivities } from './end-actions';
+import { createHostJobActivities } from './host-jobs';
+import { HostJobHub } from './job-hub';
 import { createJanitorActivities } from './janitor';
 import { SpmLocator } from './spm-locator';
 import { TaskStatusHub } from './status-hub';
@@ -13,6 +15,15 @@ export type { StartTaskResult } from './task-step';
 export type { JanitorReport } from './janitor';
 export type { CommandOutcome, FinishCommandInput } from './commands';
 export type { EndTaskStepInput } from './end-actions';
+export type {
+  HostJobEntity,
+  HostJobHeartbeat,
+  HostJobOutcome,
+  HostJobSpec,
+  StartHostJobInput,
+  StartHostJobResult,
+  WaitForHostJobInput,
+} from './host-jobs';
 export { TaskStatusHub } from './status-hub';
 export { SpmLocator } from './spm-locator';
 
@@ -36,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createTaskStepActivities(deps, spm, hub),
       ...createEndActivities(deps, spm),
       ...createJanitorActivities(deps, spm),
+      ...createHostJobActivities(deps, new HostJobHub({ intervalMs: deps.config.polling.minIntervalMs })),
     },
     statusHub: hub,
   };

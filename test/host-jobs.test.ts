@@ -1,0 +1,253 @@
+/**
+ * The host-job activities (start an SDM verb, follow the job to its end) against the simulator
+ * over real sockets and a real SQLite inventory, in a mock activity context (no Temporal needed):
+ * the event path, the Host.getJobs poll when events are lost, the volume (entity) when the job is
+ * gone, fencing after a host crash, "job exists" on a retry, and a malformed Host.getJobs answer.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import {
+  createHostJobActivities,
+  type HostJobSpec,
+  type StartHostJobResult,
+} from '../src/activities/host-jobs';
+import { HostJobHub } from '../src/activities/job-hub';
+import { ErrorType } from '../src/shared/errors';
+import { generateDataCenter } from '../src/fixture';
+import { openInventory } from '../src/inventory';
+import type { InventoryRepository } from '../src/inventory/port';
+import { createVdsmConnector, type VdsmHostConnector } from '../src/vdsm';
+import { VdsmMalformedResponseError } from '../src/vdsm/errors';
+import type { VdsmConnector, VdsmHostApi } from '../src/vdsm/port';
+import { startSimulator, type Simulator } from '../src/vdsm-sim';
+import type { FaultConfigInput } from '../src/vdsm-sim/faults';
+import { eventually, tempDir } from './vdsm-sim-helpers';
+
+jest.setTimeout(30_000);
+
+const fixture = generateDataCenter({ vmCount: 8 });
+const poolId = fixture.pool.id;
+const plain = fixture.disks.filter((d) => d.volumeIds.length === 1 && d.status === 'OK');
+type Disk = (typeof fixture.disks)[number];
+
+let sim: Simulator;
+let dir: { dir: string; remove(): void };
+let inventory: InventoryRepository;
+let vdsm: VdsmHostConnector;
+let hub: HostJobHub;
+
+async function setUp(
+  faults: FaultConfigInput,
+  intervalMs: number,
+  connector?: (real: VdsmHostConnector) => VdsmConnector,
+) {
+  dir = tempDir('host-jobs');
+  sim = await startSimulator({ fixture, dataDir: join(dir.dir, 'vdsm'), basePort: 0, faults });
+  inventory = openInventory(`sqlite:${join(dir.dir, 'inventory.db')}`);
+  await inventory.init({ fixture, vdsmAddress: '127.0.0.1', vdsmBasePort: 1 });
+  for (const host of sim.hosts) await inventory.setHostAddress(host.hostId, host.address, host.port);
+  vdsm = createVdsmConnector({ requestTimeoutMs: 5_000, reconnectBackoff: { initialMs: 50, maxMs: 200 } });
+  hub = new HostJobHub({ intervalMs });
+  return createHostJobActivities({ vdsm: connector ? connector(vdsm) : vdsm, inventory }, hub);
+}
+
+afterEach(async () => {
+  hub.close();
+  await vdsm.close();
+  await sim.stop();
+  await inventory.close();
+  dir.remove();
+});
+
+function run<A extends unknown[], R>(
+  fn: (...args: A) => Promise<R>,
+  ...args: A
+): { result: Promise<R>; beats: unknown[] } {
+  const env = new MockActivityEnvironment({
+    workflowExecution: { workflowId: 'host-job-test', runId: randomUUID() },
+    heartbeatTimeoutMs: 3_000,
+  });
+  const beats: unknown[] = [];
+  env.on('heartbeat', (d: unknown) => beats.push(d));
+  return { result: env.run(fn, ...args), beats };
+}
+
+/** A copy of `from`'s volume onto `to`'s (generation 0 in the fixture). */
+function copyJob(from: Disk, to: Disk, jobId = randomUUID()): HostJobSpec {
+  return {
+    verb: 'SDM.copy_data',
+    jobId,
+    params: {
+      source: { endpoint_type: 'div', sd_id: from.domainId, img_id: from.id, vol_id: from.volumeIds[0]! },
+      destination: {
+        endpoint_type: 'div',
+        sd_id: to.domainId,
+        img_id: to.id,
+        vol_id: to.volumeIds[0]!,
+        generation: 0,
+      },
+    },
+  };
+}
+
+const entityOf = (to: Disk) => ({
+  domainId: to.domainId,
+  imageId: to.id,
+  volumeId: to.volumeIds[0]!,
+  startGeneration: 0,
+});
+const waitInput = (started: StartHostJobResult, to: Disk) => ({ poolId, ...started, entity: entityOf(to) });
+
+test('event path: the job ends by its |jobs|status| event, with progress in the heartbeats', async () => {
+  // A poll interval far beyond the test: only the event can end the wait.
+  const acts = await setUp({ durations: { 'SDM.copy_data': 1_500 } }, 600_000);
+  const [from, to] = plain as [Disk, Disk];
+  const started = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  const waiting = run(acts.waitForHostJob, waitInput(started, to));
+  expect(await waiting.result).toEqual({ status: 'done', progress: 100, how: 'event' });
+  expect(Object.values(hub.pollCounts()).reduce((a, b) => a + b, 0)).toBe(0);
+  expect(sim.volumeInfo(to.domainId, to.id, to.volumeIds[0]!)).toMatchObject({
+    generation: 1,
+    legality: 'LEGAL',
+  });
+  expect(waiting.beats.length).toBeGreaterThan(0);
+  expect(waiting.beats[0]).toMatchObject({ jobId: started.jobId, hostId: started.hostId, phase: 'waiting' });
+});
+
+test('lost events: the Host.getJobs poll ends the jobs, one call per host per interval for all of them', async () => {
+  const intervalMs = 200;
+  const acts = await setUp({ durations: { 'SDM.copy_data': 600 }, dropJobEvents: true }, intervalMs);
+  const pairs = [0, 1, 2, 3, 4, 5].map((i) => [plain[2 * i]!, plain[2 * i + 1]!] as const);
+  sim.resetCounters();
+  const began = Date.now();
+  const started = await Promise.all(
+    pairs.map(([from, to]) => run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result),
+  );
+  const outcomes = await Promise.all(
+    started.map((s, i) => run(acts.waitForHostJob, waitInput(s, pairs[i]![1])).result),
+  );
+  const elapsed = Date.now() - began;
+  expect(outcomes.map((o) => [o.status, o.how])).toEqual(pairs.map(() => ['done', 'poll']));
+  const jobsPerHost = new Map<string, number>();
+  for (const s of started) jobsPerHost.set(s.hostId, (jobsPerHost.get(s.hostId) ?? 0) + 1);
+  // Six jobs on three hosts: some host ran several.
+  expect(Math.max(...jobsPerHost.values())).toBeGreaterThan(1);
+  const counters = sim.counters();
+  for (const [hostId, jobs] of jobsPerHost) {
+    const calls = counters.hosts[hostId]!.verbs['Host.getJobs'] ?? 0;
+    expect({
+      hostId,
+      jobs,
+      calls,
+      withinOnePerInterval: calls <= Math.floor(elapsed / intervalMs) + 1,
+    }).toEqual({
+      hostId,
+      jobs,
+      calls,
+      withinOnePerInterval: true,
+    });
+    expect(calls).toBe(hub.pollCounts()[hostId] ?? calls);
+  }
+});
+
+test('job expired: the volume says done (generation + 1), or is fenced to + 3 and the step fails; a retry does not fence again', async () => {
+  const acts = await setUp(
+    { durations: { 'SDM.copy_data': 100 }, dropJobEvents: true, jobAutodeleteMs: 0 },
+    150,
+  );
+  const [from, to, from2, to2] = plain as [Disk, Disk, Disk, Disk];
+  const done = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  expect(await run(acts.waitForHostJob, waitInput(done, to)).result).toEqual({
+    status: 'done',
+    progress: 100,
+    how: 'entity',
+  });
+
+  sim.setFaults({ failures: [{ verb: 'SDM.copy_data', phase: 'task', code: 261, count: 1 }] });
+  const failed = await run(acts.startHostJob, { poolId, job: copyJob(from2, to2) }).result;
+  const outcome = await run(acts.waitForHostJob, waitInput(failed, to2)).result;
+  expect(outcome).toMatchObject({ status: 'fenced', how: 'entity', error: { code: 100 } });
+  expect(sim.volumeInfo(to2.domainId, to2.id, to2.volumeIds[0]!)).toMatchObject({
+    generation: 3,
+    legality: 'ILLEGAL',
+  });
+  const fences = () =>
+    Object.values(sim.counters().hosts).reduce((n, h) => n + (h.verbs['SDM.update_volume'] ?? 0), 0);
+  expect(fences()).toBe(1);
+  // The activity's retry: the volume is already fenced.
+  expect(await run(acts.waitForHostJob, waitInput(failed, to2)).result).toMatchObject({
+    status: 'fenced',
+    how: 'entity',
+  });
+  expect(fences()).toBe(1);
+});
+
+test('host crash mid-copy: the job vanishes with its host; the destination is fenced and the step fails', async () => {
+  const acts = await setUp(
+    {
+      durations: { 'SDM.copy_data': 800 },
+      jobFaults: [{ verb: 'SDM.copy_data', mode: 'crashHost', atFraction: 0.5, downMs: 1_000, count: 1 }],
+    },
+    200,
+  );
+  const [from, to] = plain as [Disk, Disk];
+  const started = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  const outcome = await run(acts.waitForHostJob, waitInput(started, to)).result;
+  expect(outcome).toMatchObject({ status: 'fenced', how: 'entity' });
+  // Never called done: the copy was cut off, the volume is ILLEGAL and fenced.
+  expect(sim.volumeInfo(to.domainId, to.id, to.volumeIds[0]!)).toMatchObject({
+    legality: 'ILLEGAL',
+    generation: 3,
+    lease: { owners: [] },
+  });
+});
+
+test('"job exists" on a retry: the same host, one job', async () => {
+  const acts = await setUp({ durations: { 'SDM.copy_data': 500 } }, 200);
+  const [from, to] = plain as [Disk, Disk];
+  const job = copyJob(from, to);
+  const first = await run(acts.startHostJob, { poolId, job }).result;
+  const again = await run(acts.startHostJob, { poolId, job }).result;
+  expect(again).toEqual(first);
+  const jobs = Object.values(sim.listJobs()).flatMap((perHost) => Object.keys(perHost));
+  expect(jobs).toEqual([job.jobId]);
+  expect(sim.counters().hosts[first.hostId]!.verbs['SDM.copy_data']).toBe(2);
+  expect(await run(acts.waitForHostJob, waitInput(first, to)).result).toMatchObject({ status: 'done' });
+});
+
+test('a malformed Host.getJobs answer fails the wait with a typed, non-retryable failure', async () => {
+  const malformed = (real: VdsmHostConnector): VdsmConnector => ({
+    host(endpoint) {
+      const api = real.host(endpoint);
+      return new Proxy(api, {
+        get(target, prop, receiver) {
+          if (prop === 'hostGetJobs')
+            return () =>
+              Promise.reject(
+                new VdsmMalformedResponseError(
+                  'Host.getJobs',
+                  endpoint.hostId,
+                  'x.status: Invalid enum value',
+                  {},
+                ),
+              );
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+    close: () => real.close(),
+  });
+  const acts = await setUp({ durations: { 'SDM.copy_data': 300 }, dropJobEvents: true }, 100, malformed);
+  const [from, to] = plain as [Disk, Disk];
+  const started = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  const err = await run(acts.waitForHostJob, waitInput(started, to)).result.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err).toMatchObject({ type: ErrorType.VdsmMalformedResponse, nonRetryable: true });
+  await eventually(() => sim.volumeInfo(to.domainId, to.id, to.volumeIds[0]!)?.generation === 1);
+});
