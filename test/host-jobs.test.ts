@@ -20,7 +20,7 @@ import { openInventory } from '../src/inventory';
 import type { InventoryRepository } from '../src/inventory/port';
 import { createVdsmConnector, type VdsmHostConnector } from '../src/vdsm';
 import { VdsmMalformedResponseError } from '../src/vdsm/errors';
-import type { VdsmConnector, VdsmHostApi } from '../src/vdsm/port';
+import type { VdsmConnector } from '../src/vdsm/port';
 import { startSimulator, type Simulator } from '../src/vdsm-sim';
 import type { FaultConfigInput } from '../src/vdsm-sim/faults';
 import { eventually, tempDir } from './vdsm-sim-helpers';
