@@ -161,6 +161,31 @@ describe('CreateSnapshot (all or nothing)', () => {
     expect(fake.callsOf('clearTask')).toHaveLength(3);
     expect(fake.callsOf('finishCreateSnapshot')).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
   });
+  test('a member whose Task.stop fails does not leave the command waiting for its verdict forever', async () => {
+    // disk-3's status cannot be read, and Task.stop fails three times: the member's step ends
+    // without ever reaching Ended. The other two wait for a verdict.
+    const fake = snapshotFake()
+      .endsAs('disk-3', 'running')
+      .on('waitForTaskEnd', async (input, f) => {
+        if (input.vdsmTaskId === taskIdOf(volumeOf(f, 'disk-3'))) {
+          throw typedFailure(ErrorType.VdsmMalformedResponse, 'Task.getStatus: bad answer');
+        }
+        return f.byDefault('waitForTaskEnd', input);
+      })
+      .on('stopTask', fail(ErrorType.VdsmUnavailable, 'SPM unreachable', false));
+    const handle = await suite.start(createSnapshotWorkflow, [snapshotInput()], fake);
+    // Liveness, not speed: with time skipping a command that can end ends at once.
+    const closed = await until(
+      'the command to close',
+      async () => (await handle.describe()).status.name,
+      (status) => status !== 'RUNNING',
+      15_000,
+    ).catch((err: unknown) => (err as Error).message);
+
+    expect(closed).toBe('FAILED');
+    expect(fake.callsOf('revertTask')).toHaveLength(2);
+    expect(fake.callsOf('finishCreateSnapshot')).toEqual([expect.objectContaining({ outcome: 'failed' })]);
+  });
 });
 
 describe('AddDisk', () => {

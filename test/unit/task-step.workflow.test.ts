@@ -485,6 +485,26 @@ describe('an unreadable status after Task.revert', () => {
   });
 });
 
+describe('Task.stop failing', () => {
+  test('a cancelled step whose Task.stop keeps failing still ends: end action failed, Task.clear', async () => {
+    // Three attempts (the activity's retries, skipped back-offs) all fail: the SPM is away.
+    const fake = new FakeActivities()
+      .endsAs('disk-a', 'running')
+      .on('stopTask', fail(ErrorType.VdsmUnavailable, 'SPM unreachable', false));
+    const handle = await suite.start(removeImageWorkflow, [removeStep()], fake);
+    await untilState(handle, 'Polling');
+    await handle.cancel();
+    const failure = await failureOf(handle.result());
+
+    expect(fake.callsOf('stopTask')).toHaveLength(3);
+    // The step ends as cancelled, having ended its task like any other: the disk is not left
+    // LOCKED with a task in VDSM's table that nobody will clear.
+    expect(failure.cause).toBeInstanceOf(CancelledFailure);
+    expect(fake.names()).toContain('endTaskStep');
+    expect(fake.names()).toContain('clearTask');
+  });
+});
+
 describe('all-or-nothing group member', () => {
   test('waits in Ended for the verdict; commit: end action succeeded', async () => {
     const fake = new FakeActivities();
