@@ -95,28 +95,53 @@ export function parseDiskId(value: string): string {
   return parsed.data;
 }
 
-export type VmRef = { id: string } | { name: string };
+/** An entity given by id or by name (looked up in the inventory). */
+export type NameRef = { id: string } | { name: string };
+export type VmRef = NameRef;
 
-/** What the CLI takes for a VM name; anything else is a typo, refused before anything is contacted. */
-const VM_NAME = /^[\p{L}\p{N}._-]{1,255}$/u;
+/** What the CLI takes for an entity name; anything else is a typo, refused before anything is contacted. */
+const ENTITY_NAME = /^[\p{L}\p{N}._-]{1,255}$/u;
 
-export function parseVmRef(value: string): VmRef {
+function parseNameRef(value: string, what: string): NameRef {
   const id = uuid.safeParse(value);
   if (id.success) return { id: id.data };
-  if (VM_NAME.test(value)) return { name: value };
+  if (ENTITY_NAME.test(value)) return { name: value };
   throw new InvalidArgumentError(
-    "must be a VM id (UUID) or a VM name (letters, digits, '.', '_', '-'; at most 255 characters).",
+    `must be a ${what} id (UUID) or a ${what} name (letters, digits, '.', '_', '-'; at most 255 characters).`,
   );
 }
 
+export function parseVmRef(value: string): VmRef {
+  return parseNameRef(value, 'VM');
+}
+
+export function parseDomainRef(value: string): NameRef {
+  return parseNameRef(value, 'storage domain');
+}
+
 /** A VM id; a name is looked up in the inventory, so only VMs it still holds have one. */
-export async function resolveVm(inventory: InventoryRepository, ref: VmRef): Promise<string> {
+export async function resolveVm(inventory: InventoryRepository, ref: VmRef, flag = '--vm'): Promise<string> {
   if ('id' in ref) return ref.id;
   const matches = (await inventory.listVms()).filter((vm) => vm.name === ref.name);
+  return oneMatch(matches, flag, 'VM', ref.name);
+}
+
+/** A storage domain id; a name is looked up in the inventory. */
+export async function resolveDomain(
+  inventory: InventoryRepository,
+  ref: NameRef,
+  flag = '--domain',
+): Promise<string> {
+  if ('id' in ref) return ref.id;
+  const matches = (await inventory.listDomains()).filter((d) => d.name === ref.name);
+  return oneMatch(matches, flag, 'storage domain', ref.name);
+}
+
+function oneMatch(matches: Array<{ id: string }>, flag: string, what: string, name: string): string {
   if (matches.length === 1) return matches[0]!.id;
   throw new UsageError(
     matches.length
-      ? `VM name ${ref.name} is ambiguous (${matches.map((vm) => vm.id).join(', ')}): pass the id`
-      : `no VM named ${ref.name} in the inventory`,
+      ? `${flag}: ${what} name ${name} is ambiguous (${matches.map((m) => m.id).join(', ')}): pass the id`
+      : `${flag}: no ${what} named ${name} in the inventory`,
   );
 }

@@ -9,6 +9,7 @@ import { registerInventoryCommand } from './commands/inventory';
 import { registerListCommand } from './commands/list';
 import { registerStatusCommand } from './commands/status';
 import { registerSubmitCommand } from './commands/submit';
+import { registerUnlockCommand } from './commands/unlock';
 import { registerVdsmSimCommand } from './commands/vdsm-sim';
 import { registerWatchCommand } from './commands/watch';
 import { registerWorkerCommand } from './commands/worker';
@@ -19,7 +20,9 @@ export function buildProgram(): Command {
     version: string;
   };
   const program = new Command('ovirt-tasks')
-    .description('oVirt storage commands (RemoveVm, RemoveDisk) as Temporal workflows driving VDSM tasks')
+    .description(
+      'oVirt storage commands (RemoveVm, RemoveDisk, AddDisk, CreateSnapshot) as Temporal workflows driving VDSM tasks',
+    )
     .version(version)
     // Throw instead of exiting, so every failure goes through exitCodeFor; inherited by subcommands.
     .exitOverride()
@@ -39,6 +42,7 @@ export function buildProgram(): Command {
   registerListCommand(program);
   registerHistoryCommand(program);
   registerInventoryCommand(program);
+  registerUnlockCommand(program);
   refuseOptionLikeValues(program);
   return program;
 }

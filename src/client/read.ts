@@ -82,11 +82,16 @@ const CommandFilterSchema = z
   .strict();
 
 /** The commands a user submits: `list` without a type shows these, not their steps. */
-export const TOP_LEVEL_COMMAND_TYPES: readonly CommandType[] = ['RemoveVm', 'RemoveDisk'];
+export const TOP_LEVEL_COMMAND_TYPES: readonly CommandType[] = [
+  'RemoveVm',
+  'RemoveDisk',
+  'AddDisk',
+  'CreateSnapshot',
+];
 
 /**
- * The visibility query `listCommands` runs. Without a type it lists commands (RemoveVm, RemoveDisk),
- * not their RemoveImage steps. Values are validated first because they are quoted into the query.
+ * The visibility query `listCommands` runs. Without a type it lists commands (RemoveVm, RemoveDisk,
+ * AddDisk, CreateSnapshot), not their steps (RemoveImage, AddImageFromScratch, CreateSnapshotDisk). Values are validated first because they are quoted into the query.
  */
 export function commandListQuery(filter: CommandFilter): string {
   const { vmId, commandType, commandStatus } = parseInput(CommandFilterSchema, filter, 'filter');

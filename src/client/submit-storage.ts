@@ -1,0 +1,116 @@
+/**
+ * Submitting the commands that create storage: AddDisk and cold CreateSnapshot. Unlike a removal,
+ * the command's id is not the entity's: the caller's `commandId` (a fresh UUID when absent) is the
+ * business id, so each call adds a new disk unless the same commandId is given again.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { checkAddDisk } from '../rules/add-disk';
+import { checkCreateSnapshot } from '../rules/create-snapshot';
+import { AddDiskInput, CreateSnapshotInput } from '../shared/commands';
+import { DEFAULT_TASK_QUEUE, workflowIds, WorkflowType } from '../shared/names';
+import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
+import type { addDiskWorkflow, createSnapshotWorkflow } from '../workflows';
+import {
+  parseSubmitCall,
+  refusedAsError,
+  reusableRun,
+  startIdempotent,
+  type SubmitOptions,
+  type Submitted,
+} from './start';
+import { parseInput } from './validate';
+
+/** The input with a fresh commandId when it has none (anything else is left to the schema). */
+function withCommandId(rawInput: unknown): unknown {
+  if (typeof rawInput !== 'object' || rawInput === null || Array.isArray(rawInput)) return rawInput;
+  const input = rawInput as Record<string, unknown>;
+  return input.commandId === undefined ? { ...input, commandId: randomUUID() } : input;
+}
+
+const GiB = 1024 ** 3;
+function describeSize(bytes: number): string {
+  return bytes % GiB === 0 ? `${bytes / GiB} GiB` : `${bytes} bytes`;
+}
+
+/**
+ * AddDisk (workflow `AddDisk/<commandId>`). With `options.inventory`, the shared refusal rules
+ * (src/rules/add-disk.ts: domain exists, VM in its data center and not locked, alias free on the
+ * VM, raw+sparse not on block storage, enough free space) answer before anything starts, as a
+ * CommandRefusedError naming the field; the workflow checks them again under its locks.
+ */
+export async function submitAddDisk(
+  client: Client,
+  rawInput: unknown,
+  rawOptions: SubmitOptions = {},
+): Promise<Submitted<typeof addDiskWorkflow>> {
+  const input = parseInput(AddDiskInput, withCommandId(rawInput), 'AddDisk');
+  const { options } = parseSubmitCall(client, rawOptions, 'submitAddDisk');
+  const workflowId = workflowIds.addDisk(input.commandId);
+  let summary = `Add disk ${input.alias} (${describeSize(input.sizeBytes)})`;
+  let poolId: string | undefined;
+  if (options.inventory) {
+    // A resubmission (same commandId) reaches its run, whose new disk now takes the alias.
+    const existing = await reusableRun<typeof addDiskWorkflow>(client, workflowId);
+    if (existing) return existing;
+    const { domain, vm, format, volumeType } = await refusedAsError(() =>
+      checkAddDisk(options.inventory!, input),
+    );
+    poolId = domain.poolId;
+    summary =
+      `Add disk ${input.alias} (${describeSize(input.sizeBytes)}, ${format} ${volumeType}) on ${domain.name}` +
+      (vm ? ` to VM ${vm.name}` : '');
+  }
+  return startIdempotent(client, WorkflowType.addDisk, workflowId, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    staticSummary: summary,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: 'AddDisk' },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      ...(input.vmId ? [{ key: SA.VmId, value: input.vmId }] : []),
+      ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
+    ],
+  });
+}
+
+/**
+ * Cold CreateSnapshot (workflow `CreateSnapshot/<commandId>`). With `options.inventory`, the
+ * shared refusal rules (src/rules/create-snapshot.ts: VM exists and is Down, the named disks are
+ * its snapshotable disks, none locked) answer before anything starts.
+ */
+export async function submitCreateSnapshot(
+  client: Client,
+  rawInput: unknown,
+  rawOptions: SubmitOptions = {},
+): Promise<Submitted<typeof createSnapshotWorkflow>> {
+  const input = parseInput(CreateSnapshotInput, withCommandId(rawInput), 'CreateSnapshot');
+  const { options } = parseSubmitCall(client, rawOptions, 'submitCreateSnapshot');
+  const workflowId = workflowIds.createSnapshot(input.commandId);
+  let summary = `Snapshot VM ${input.vmId}: ${input.description}`;
+  let poolId: string | undefined;
+  let imageIds = input.diskIds ?? [];
+  if (options.inventory) {
+    const existing = await reusableRun<typeof createSnapshotWorkflow>(client, workflowId);
+    if (existing) return existing;
+    const { vm, disks } = await refusedAsError(() => checkCreateSnapshot(options.inventory!, input));
+    poolId = vm.poolId;
+    imageIds = disks.map((d) => d.disk.id);
+    summary = `Snapshot VM ${vm.name}: ${disks.length} disk${disks.length === 1 ? '' : 's'}, ${input.description}`;
+  }
+  return startIdempotent(client, WorkflowType.createSnapshot, workflowId, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    // Summaries are shown in lists: the description may be long.
+    staticSummary: summary.length > 200 ? `${summary.slice(0, 199)}…` : summary,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: 'CreateSnapshot' },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      { key: SA.VmId, value: input.vmId },
+      ...(imageIds.length
+        ? [{ key: SA.ImageIds, value: imageIds.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE) }]
+        : []),
+      ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
+    ],
+  });
+}
