@@ -6,7 +6,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import { queryLiveCommandState } from '../client';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
 import { rowSucceeded, type CommandState } from '../shared/messages';
@@ -90,7 +90,7 @@ async function awaitOutcome(handle: WorkflowHandle): Promise<CommandOutcome> {
     return { succeeded: true, result: await handle.result() };
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
-    const cause = err.cause;
+    const cause = realCause(err.cause);
     if (cause instanceof ApplicationFailure) {
       return {
         succeeded: false,
@@ -112,6 +112,14 @@ async function awaitOutcome(handle: WorkflowHandle): Promise<CommandOutcome> {
       failure: { type, message: cause?.message ?? err.message, illegalDiskIds: [] },
     };
   }
+}
+
+/**
+ * A workflow that let an activity's failure through (or ran before failures were surfaced) fails
+ * with "Activity task failed": the ApplicationFailure under the ActivityFailure is the real cause.
+ */
+function realCause(cause: Error | undefined): Error | undefined {
+  return cause instanceof ActivityFailure && cause.cause instanceof ApplicationFailure ? cause.cause : cause;
 }
 
 function illegalDisksInDetails(failure: ApplicationFailure): string[] {

@@ -31,6 +31,8 @@ interface StatusReport {
   stateUnavailable: string | null;
   /** Closed runs only. */
   outcome: CommandOutcome | null;
+  /** Why it failed: a refusal's type and reason, else the task table's failure reason. */
+  failureReason: string | null;
 }
 
 export function registerStatusCommand(program: Command): void {
@@ -64,11 +66,23 @@ export function registerStatusCommand(program: Command): void {
           state: reading.state,
           stateUnavailable: reading.unavailable,
           outcome,
+          failureReason: null,
         };
+        report.failureReason = failureReason(report);
         if (flags.json) printJson(report);
         else console.log(renderStatus(report));
       });
     });
+}
+
+/**
+ * A command that failed validation (FAILED) recorded its activity's wrapper message ("Activity
+ * task failed"); its outcome carries the refusal itself, with its type.
+ */
+function failureReason(r: Omit<StatusReport, 'failureReason'>): string | null {
+  if (r.commandStatus === 'FAILED' && r.outcome && !r.outcome.succeeded)
+    return `refused (${r.outcome.failure.type}): ${r.outcome.failure.message}`;
+  return r.state?.failureReason ?? null;
 }
 
 function renderStatus(r: StatusReport): string {
@@ -78,7 +92,7 @@ function renderStatus(r: StatusReport): string {
     ['  started', formatTime(r.startTime)],
     ['  closed', formatTime(r.closeTime)],
     ...(r.state ? [['  images', renderImageCounts(r.state)]] : []),
-    ...(r.state?.failureReason ? [['  failure reason', r.state.failureReason]] : []),
+    ...(r.failureReason ? [['  failure reason', r.failureReason]] : []),
     ['  Web UI', r.webUiUrl],
   ];
   return [
