@@ -201,6 +201,25 @@ test('RemoveVm and RemoveDisk through the cluster survive a SIGKILLed history se
   const imagesLeft = Object.values(storage).flatMap((domain) => Object.keys(domain.images));
   for (const diskId of removedDiskIds) expect(imagesLeft).not.toContain(diskId);
 
+  // The Web UI's server reaches the frontend and filters on a registered search attribute.
+  const query = encodeURIComponent('CommandType="RemoveVm"');
+  const removeVmIds = [...vmHandles, refused].map((h) => h.workflowId).sort();
+  const listed = await eventually(
+    async () => {
+      const response = await fetch(`${c.uiUrl}/api/v1/namespaces/${c.namespace}/workflows?query=${query}`);
+      if (!response.ok) return undefined;
+      const { executions } = (await response.json()) as {
+        executions?: Array<{ execution: { workflowId: string } }>;
+      };
+      const ids = (executions ?? []).map((e) => e.execution.workflowId).sort();
+      // Visibility lags a little: wait for all three.
+      return ids.length >= removeVmIds.length ? ids : undefined;
+    },
+    30_000,
+    'the Web UI to list the RemoveVm commands',
+  );
+  expect(listed).toEqual(removeVmIds);
+
   // The killed processes are the restarted ones serving now.
   expect(history.running).toBe(true);
   expect(worker.running).toBe(true);
