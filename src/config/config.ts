@@ -57,6 +57,16 @@ function decimal(min: number, max: number): z.ZodType<number, z.ZodTypeDef, stri
     .pipe(z.number().min(min, rule).max(max, rule));
 }
 
+/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address; the port 0–65535. */
+const HOST_PORT =
+  /^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]):(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})$/;
+
+/** An http(s) URL of at most 2,000 characters. */
+const httpUrl = z
+  .string()
+  .max(2000, 'must be at most 2000 characters')
+  .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
+
 /** Temporal's limit on a task queue name (limit.maxIDLength); longer names are refused at poll time. */
 export const MAX_TASK_QUEUE_NAME_LENGTH = 1000;
 /** See OVIRT_TASKS_MAX_CACHED_WORKFLOWS; chosen from the in-flight bench (docs/benchmarks.md). */
@@ -127,6 +137,24 @@ export const ConfigSchema = z
       .refine((n) => n === 0 || n >= 2, 'must be 0 (no cache) or at least 2')
       .default(String(DEFAULT_MAX_CACHED_WORKFLOWS)),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** `json`: one JSON object per line (workflow id, run id, VDSM task id, host); `text`: the SDK's lines. */
+    OVIRT_TASKS_LOG_FORMAT: z.enum(['json', 'text']).default('json'),
+    /**
+     * host:port of the worker's Prometheus endpoint (/metrics: the engine's series and the SDK's
+     * runtime metrics in one exposition); port 0 = any free port. Unset = no endpoint.
+     */
+    OVIRT_TASKS_METRICS_ADDRESS: z
+      .string()
+      .regex(HOST_PORT, 'must be host:port (an IPv6 host in brackets), the port from 0 to 65535')
+      .optional(),
+    /**
+     * OTLP/HTTP collector for traces (the OpenTelemetry variable): `http(s)://host:4318`, spans go to
+     * `<endpoint>/v1/traces`. Unset (and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT unset) = no tracing.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+    /** The full traces URL, used as is (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(200).default('ovirt-tasks-worker'),
   })
   .superRefine((c, ctx) => {
     if (c.POLL_MAX_INTERVAL_MS < c.POLL_MIN_INTERVAL_MS) {
@@ -162,6 +190,11 @@ export interface Config {
   /** The worker's sticky workflow cache size (Temporal's maxCachedWorkflows). */
   maxCachedWorkflows: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  logFormat: 'json' | 'text';
+  /** Where /metrics is served (OVIRT_TASKS_METRICS_ADDRESS); undefined = nowhere. */
+  metrics: { host: string; port: number } | undefined;
+  /** OTLP/HTTP traces URL and service name; undefined = no tracing. */
+  tracing: { otlpTracesUrl: string; serviceName: string } | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -238,5 +271,25 @@ export function loadConfig(
     taskStartMaxAttempts: c.TASK_START_MAX_ATTEMPTS,
     maxCachedWorkflows: c.OVIRT_TASKS_MAX_CACHED_WORKFLOWS,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.OVIRT_TASKS_LOG_FORMAT,
+    metrics: c.OVIRT_TASKS_METRICS_ADDRESS === undefined ? undefined : hostPort(c.OVIRT_TASKS_METRICS_ADDRESS),
+    tracing: tracesUrl(c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, c.OTEL_EXPORTER_OTLP_ENDPOINT, c.OTEL_SERVICE_NAME),
   };
+}
+
+/** Splits a validated host:port; an IPv6 host loses its brackets. */
+function hostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  return { host: value.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(at + 1)) };
+}
+
+/** The traces URL, as OpenTelemetry's own exporters derive it from the two variables. */
+function tracesUrl(
+  traces: string | undefined,
+  base: string | undefined,
+  serviceName: string,
+): Config['tracing'] {
+  if (traces) return { otlpTracesUrl: traces, serviceName };
+  if (base) return { otlpTracesUrl: `${base.replace(/\/+$/, '')}/v1/traces`, serviceName };
+  return undefined;
 }
