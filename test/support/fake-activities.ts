@@ -171,6 +171,9 @@ const DEFAULTS: { [K in ActivityName]: Behaviour<K> } = {
   },
   endTaskStep: async () => undefined,
   sweepPoolTasks: fail('InvalidInput', 'sweepPoolTasks is not faked'),
+  // Host jobs (SDM verbs) belong to workflows these fakes do not serve yet.
+  startHostJob: fail('InvalidInput', 'startHostJob is not faked'),
+  waitForHostJob: fail('InvalidInput', 'waitForHostJob is not faked'),
   prepareAddDisk: fail('InvalidInput', 'prepareAddDisk is not programmed'),
   finishAddDisk: async () => undefined,
   prepareCreateSnapshot: fail('InvalidInput', 'prepareCreateSnapshot is not programmed'),
