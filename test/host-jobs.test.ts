@@ -27,8 +27,17 @@ import { eventually, tempDir } from './vdsm-sim-helpers';
 
 jest.setTimeout(30_000);
 
-const fixture = generateDataCenter({ vmCount: 8 });
+const generated = generateDataCenter({ vmCount: 8 });
+/** One disk gets a base + leaf chain, for SDM.merge. */
+const chainDiskId = generated.disks.find((d) => d.volumeIds.length === 1 && d.status === 'OK')!.id;
+const fixture = {
+  ...generated,
+  disks: generated.disks.map((d) =>
+    d.id === chainDiskId ? { ...d, volumeIds: [...d.volumeIds, randomUUID()] } : d,
+  ),
+};
 const poolId = fixture.pool.id;
+const chainDisk = fixture.disks.find((d) => d.id === chainDiskId)!;
 const plain = fixture.disks.filter((d) => d.volumeIds.length === 1 && d.status === 'OK');
 type Disk = (typeof fixture.disks)[number];
 
@@ -100,7 +109,7 @@ const entityOf = (to: Disk) => ({
 });
 const waitInput = (started: StartHostJobResult, to: Disk) => ({ poolId, ...started, entity: entityOf(to) });
 
-test('event path: the job ends by its |jobs|status| event, with progress in the heartbeats', async () => {
+test('event path: the job ends by its |jobs|status| event (no poll made), heartbeating while it waits', async () => {
   // A poll interval far beyond the test: only the event can end the wait.
   const acts = await setUp({ durations: { 'SDM.copy_data': 1_500 } }, 600_000);
   const [from, to] = plain as [Disk, Disk];
@@ -250,4 +259,61 @@ test('a malformed Host.getJobs answer fails the wait with a typed, non-retryable
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect(err).toMatchObject({ type: ErrorType.VdsmMalformedResponse, nonRetryable: true });
   await eventually(() => sim.volumeInfo(to.domainId, to.id, to.volumeIds[0]!)?.generation === 1);
+});
+
+test('progress from the Host.getJobs polls shows in the heartbeats', async () => {
+  const acts = await setUp({ durations: { 'SDM.copy_data': 2_500 }, dropJobEvents: true }, 200);
+  const [from, to] = plain as [Disk, Disk];
+  const started = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  const waiting = run(acts.waitForHostJob, waitInput(started, to));
+  expect(await waiting.result).toMatchObject({ status: 'done', how: 'poll' });
+  const progress = (waiting.beats as Array<{ progress: number | null; jobStatus: string | null }>).filter(
+    (b) => b.jobStatus === 'running',
+  );
+  expect(progress.length).toBeGreaterThan(0);
+  for (const beat of progress) {
+    expect(beat.progress).toBeGreaterThan(0);
+    expect(beat.progress).toBeLessThan(100);
+  }
+});
+
+test('SDM.merge and SDM.update_volume through the same activities: the base is the entity', async () => {
+  const acts = await setUp({ durations: { '*': 200 } }, 200);
+  const [base, top] = chainDisk.volumeIds as [string, string];
+  const merge: HostJobSpec = {
+    verb: 'SDM.merge',
+    jobId: randomUUID(),
+    params: {
+      subchain_info: {
+        sd_id: chainDisk.domainId,
+        img_id: chainDisk.id,
+        top_id: top,
+        base_id: base,
+        base_generation: 0,
+      },
+      merge_bitmaps: false,
+    },
+  };
+  const entity = { domainId: chainDisk.domainId, imageId: chainDisk.id, volumeId: base, startGeneration: 0 };
+  const merged = await run(acts.startHostJob, { poolId, job: merge }).result;
+  expect(await run(acts.waitForHostJob, { poolId, ...merged, entity }).result).toEqual({
+    status: 'done',
+    progress: 100,
+    how: 'event',
+  });
+  expect(sim.volumeInfo(chainDisk.domainId, chainDisk.id, base)).toMatchObject({ generation: 1 });
+
+  // A stale generation: the job fails with VDSM's 911, reported as such (not fenced).
+  const update: HostJobSpec = {
+    verb: 'SDM.update_volume',
+    jobId: randomUUID(),
+    params: {
+      vol_info: { sd_id: chainDisk.domainId, img_id: chainDisk.id, vol_id: base, generation: 0 },
+      vol_attr: { description: 'merged' },
+    },
+  };
+  const updated = await run(acts.startHostJob, { poolId, job: update }).result;
+  expect(
+    await run(acts.waitForHostJob, { poolId, ...updated, entity: { ...entity, startGeneration: 0 } }).result,
+  ).toMatchObject({ status: 'failed', how: 'event', error: { code: 911 } });
 });
