@@ -82,15 +82,18 @@ export class ManagedProcess {
     this.child = child;
     this.exitStatus = undefined;
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        const status = code ?? (signal ? null : 0);
+      let done = false;
+      const finish = (status: number | null): void => {
+        if (done) return;
+        done = true;
         this.exitStatus = status;
         resolve(status);
         for (const listener of this.exitListeners) listener(status);
-      });
+      };
+      child.once('exit', (code, signal) => finish(code ?? (signal ? null : 0)));
+      // A spawn that fails (no sh) may emit 'error' without 'exit': count it as an exit.
+      child.once('error', () => finish(127));
     });
-    // A spawn failure (no sh) also ends in 'exit'; keep it from being an unhandled 'error'.
-    child.once('error', () => undefined);
   }
 
   /** Sends `signal` to the whole group (watchdog and process) and waits for it to be gone. */
