@@ -173,7 +173,14 @@ export async function createTimeSkippingSuite(): Promise<TimeSkippingSuite> {
   ): Promise<WorkflowHandle<W>> {
     fakes.set(workflowId, fake);
     // WorkflowStartOptions' `args` is a conditional type TypeScript cannot resolve for a generic W.
-    const options = { taskQueue, workflowId, args } as unknown as WorkflowStartOptions<W>;
+    // A workflow task gets a minute, not 10 s: on a loaded machine a timed-out task would run its
+    // local activities (end action, Task.clear) a second time and blur the calls a test counts.
+    const options = {
+      taskQueue,
+      workflowId,
+      args,
+      workflowTaskTimeout: '1 minute',
+    } as unknown as WorkflowStartOptions<W>;
     return env.client.workflow.start(workflow, options);
   }
   return {
