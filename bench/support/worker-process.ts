@@ -4,7 +4,8 @@
  * stopped gracefully by pid, and sampled for RSS from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/dev/project-root';
 
@@ -232,6 +233,13 @@ export function readProcStatus(pid: number): { rss: number; hwm: number } | unde
   }
 }
 
+/** A temporal.toml with an empty default profile, in the temp dir (envconfig wants the profile). */
+function emptyTemporalConfig(): string {
+  const file = join(tmpdir(), 'ovirt-tasks-bench-empty-temporal.toml');
+  writeFileSync(file, '[profile.default]\n');
+  return file;
+}
+
 /** The environment of `ovirt-tasks worker` children: only what we set, nothing from a profile. */
 export function workerEnvironment(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -240,8 +248,9 @@ export function workerEnvironment(settings: Record<string, string>): NodeJS.Proc
     if (/^(POLL_|JANITOR_|VDSM_|MAX_CONCURRENT_IMAGES$|LOG_LEVEL$|TASK_AGE_LIMIT_MS$)/.test(key)) continue;
     env[key] = value;
   }
-  // An absent file: no temporal.toml profile of the user's redirects the worker.
-  env.TEMPORAL_CONFIG_FILE = '/nonexistent/ovirt-tasks-bench/temporal.toml';
+  // An empty profile: no temporal.toml of the user's redirects the worker (the worker refuses a
+  // TEMPORAL_CONFIG_FILE that does not exist, so it must be there).
+  env.TEMPORAL_CONFIG_FILE = emptyTemporalConfig();
   return { ...env, ...settings };
 }
 
