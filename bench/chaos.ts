@@ -26,11 +26,16 @@ async function main(): Promise<number> {
     .description('ovirt-tasks chaos scenarios with invariant checks (see docs/benchmarks.md)')
     .option('--seed <n>', 'seed of every random choice (printed; replays the same schedule)', int)
     .option('--scenarios <list>', `comma separated: ${SCENARIOS.join(', ')}`, d.scenarios.join(','))
-    .option('--commands <n>', 'RemoveVm commands per scenario', int, d.commandsPerScenario)
+    .option(
+      '--commands <n>',
+      'commands per scenario: half RemoveVm, a quarter each AddDisk and CreateSnapshot',
+      int,
+      d.commandsPerScenario,
+    )
     .option('--max-disks <n>', 'disks per VM: 1..n', int, d.maxDisksPerVm)
     .option('--workers <n>', 'worker processes', int, d.workers)
-    .option('--task-min-ms <ms>', 'shortest Image.delete task', int, d.taskMinMs)
-    .option('--task-max-ms <ms>', 'longest Image.delete task', int, d.taskMaxMs)
+    .option('--task-min-ms <ms>', 'shortest SPM task (Image.delete, Volume.create)', int, d.taskMinMs)
+    .option('--task-max-ms <ms>', 'longest SPM task (Image.delete, Volume.create)', int, d.taskMaxMs)
     .option(
       '--fault-window-ms <ms>',
       'faults happen between 1 s and this after submitting',

@@ -1,11 +1,13 @@
 /**
  * The CI version of `npm run chaos`: one "mixed" scenario (a worker SIGKILLed and replaced, the
  * Temporal dev server restarted on its SQLite file, the simulator restarted, the SPM failed over,
- * latency and dropped connections) under a small load, then every invariant. Needs `npm run
+ * latency and dropped connections) under a small load of RemoveVm, AddDisk and CreateSnapshot,
+ * then every invariant (storage chains against inventory chains and reverted groups included). Needs `npm run
  * build` (workers are `node bin/ovirt-tasks worker` children); scripts/test.sh builds first.
  * CHAOS_SEED replays a failing schedule.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,9 +17,14 @@ import {
   runChaos,
   type ChaosReport,
 } from '../bench/chaos/runner';
+import type { Closed } from '../bench/chaos/invariants';
+import { chainsBefore, checkVolumeCommands, type StorageWorld } from '../bench/chaos/volume-checks';
+import { vmsByName } from '../bench/support/fixtures';
 import { spmTaskDir, TaskSampler } from '../bench/support/task-sampler';
 import { projectRoot } from '../src/dev/project-root';
 import { generateDataCenter } from '../src/fixture';
+import { openInventory } from '../src/inventory';
+import { WorkflowType } from '../src/shared/names';
 import { createVdsmConnector } from '../src/vdsm';
 import { startSimulator } from '../src/vdsm-sim/simulator';
 
@@ -25,7 +32,7 @@ jest.setTimeout(240_000);
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20_261_124);
 
-test('under a worker SIGKILL, a server restart, a VDSM restart, an SPM failover and a flaky network, every invariant holds', async () => {
+test('RemoveVm, AddDisk and CreateSnapshot under a worker SIGKILL, a server restart, a VDSM restart, an SPM failover and a flaky network: every invariant holds', async () => {
   if (!existsSync(join(projectRoot(), 'lib', 'cli', 'main.js'))) {
     throw new Error(
       'lib/ is missing: run `npm run build` first (the chaos workers are bin/ovirt-tasks processes)',
@@ -55,6 +62,7 @@ test('under a worker SIGKILL, a server restart, a VDSM restart, an SPM failover 
   );
   expect(scenario?.faults.filter((f) => f.outcome.startsWith('failed'))).toEqual([]);
   expect(violations).toEqual([]);
+  expect(scenario?.kinds).toEqual({ RemoveVm: 5, CreateSnapshot: 3, AddDisk: 2 });
   expect(Object.values(scenario?.outcomes ?? {}).reduce((a, b) => a + b, 0)).toBe(10);
 });
 
@@ -99,6 +107,87 @@ test('the duplicate and orphan checks catch an Image.delete task that is not its
     ]);
   } finally {
     await vdsm.close();
+    await sim.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the chain and group checks catch a failed snapshot that left a new volume on storage', async () => {
+  const fixture = generateDataCenter({
+    name: 'chaincheck',
+    vmCount: 0,
+    extraVms: [{ name: 'snap', disks: 2 }],
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-chaincheck-'));
+  const sim = await startSimulator({
+    fixture,
+    dataDir,
+    basePort: 0,
+    faults: { durations: { 'Volume.create': 0 } },
+  });
+  const inventory = openInventory(`sqlite:${join(dataDir, 'inventory.db')}`);
+  const vdsm = createVdsmConnector({ requestTimeoutMs: 5_000 });
+  try {
+    await inventory.init({ fixture, vdsmAddress: '127.0.0.1', vdsmBasePort: 1 });
+    const world: StorageWorld = { fixtures: [fixture], inventory, sim: () => sim };
+    const vm = vmsByName([fixture]).get('snap')!;
+    const before = chainsBefore(world, vm.diskIds);
+    const failedSnapshot: Closed = {
+      command: {
+        kind: 'CreateSnapshot',
+        workflowId: 'CreateSnapshot/planted',
+        workflowType: WorkflowType.createSnapshot,
+        vm,
+        floating: false,
+        submitAt: 0,
+      },
+      outcome: { ok: true, completed: false, label: 'failed: TaskFailed' },
+    };
+    const check = async () => {
+      const found: Array<{ invariant: string; detail: string }> = [];
+      await checkVolumeCommands(
+        world,
+        [failedSnapshot],
+        before,
+        { reported: new Set(), lockedByFixture: new Set() },
+        (invariant, detail) => found.push({ invariant, detail }),
+      );
+      return found;
+    };
+    // Storage and inventory as seeded: nothing to report.
+    expect(await check()).toEqual([]);
+
+    // A new leaf made behind the engine's back, as an unreverted member of the failed group would.
+    const disk = fixture.disks.find((d) => d.id === vm.diskIds[0])!;
+    const leaf = disk.volumeIds[disk.volumeIds.length - 1]!;
+    const spm = sim.hosts.find((h) => h.hostId === sim.spmHostId())!;
+    await vdsm.host({ hostId: spm.hostId, address: spm.address, port: spm.port }).volumeCreate({
+      volumeID: '6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+      storagepoolID: fixture.pool.id,
+      storagedomainID: disk.domainId,
+      imageID: disk.id,
+      size: String(disk.sizeBytes),
+      volFormat: 4,
+      preallocate: 2,
+      diskType: 'DATA',
+      desc: 'planted',
+      srcImgUUID: disk.id,
+      srcVolUUID: leaf,
+    });
+    const deadline = Date.now() + 10_000;
+    while (sim.listTasks().some((t) => t.state !== 'finished') && Date.now() < deadline) await sleep(50);
+    expect(sim.imageChain(disk.domainId, disk.id)?.map((v) => v.id)).toContain(
+      '6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+    );
+
+    const found = await check();
+    expect(found.map((f) => f.invariant).sort()).toEqual(['groupReverted', 'noOrphanVolumes']);
+    expect(found.find((f) => f.invariant === 'noOrphanVolumes')?.detail).toContain(
+      '6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+    );
+  } finally {
+    await vdsm.close();
+    await inventory.close();
     await sim.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -275,3 +275,11 @@ export async function fetchMany(
     facts: analyze(await fetchEvents(client, execution.workflowId, execution.runId)),
   }));
 }
+
+/** The workflow ids of the children a parent history initiated, in order (each once). */
+export function childWorkflowIds(events: HistoryEvent[]): string[] {
+  const ids = events
+    .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId)
+    .filter((id): id is string => typeof id === 'string' && id !== '');
+  return [...new Set(ids)];
+}
