@@ -1,5 +1,6 @@
 /** The bench's Markdown report (stdout). */
-import type { BenchResult, CommandPhaseResult, PollResult, StepTimeline } from '../main';
+import type { BenchResult, CommandPhaseResult, PollResult, StepTimeline } from '../run/result';
+import { renderVolumeSection } from './report-volume';
 import type { Summary } from './stats';
 
 const table = (header: string[], rows: Array<Array<string | number | null | undefined>>): string =>
@@ -105,6 +106,8 @@ export function renderReport(r: BenchResult): string {
       `Activity retries (${p.label}): ${retried.length ? retried.map(([t, x]) => `${t} ${x.retried}× (max attempt ${x.maxAttempt})`).join(', ') : 'none'}.`,
     );
   }
+
+  out.push(...renderVolumeSection(r));
 
   out.push('');
   out.push('## Detection delay (VDSM task ended → waitForTaskEnd completed in history)');
