@@ -176,7 +176,7 @@ test('a RemoveVm that is gone from Temporal (not found) left the VM ImageLocked 
 });
 
 test('AddDisk terminated with its step while Volume.create runs: the sweep waits for the task, then the disk is OK with the volume VDSM made', async () => {
-  stack = await startEngineStack({ faults: { durations: { 'Volume.create': 3_000 } } });
+  stack = await startEngineStack({ faults: { durations: { 'Volume.create': 5_000 } } });
   const s = stack;
   const vm = s.vmByName('web-01');
   const domain = s.fixture.domains[0]!;

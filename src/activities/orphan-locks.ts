@@ -23,7 +23,7 @@ import { workflowIds } from '../shared/names';
 import type { StepType } from '../shared/steps';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import type { Disk, EntityLock, EntityType, InventoryRepository, Volume } from '../inventory/port';
-import type { VdsmTaskStatus, VolumeInfo } from '../vdsm/port';
+import { proveDisk, StorageView, type DiskVerdict } from './orphan-storage';
 import type { SpmLocator } from './spm-locator';
 
 export type CommandKind = 'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot';
@@ -85,118 +85,8 @@ export interface OrphanDeps {
   isRunning(workflowId: string): Promise<boolean>;
 }
 
+const PROOF_CONCURRENCY = 16;
 const ENDED_TASK_STATES: ReadonlySet<string> = new Set(['finished', 'unknown']);
-const sameSet = (a: string[], b: string[]): boolean =>
-  a.length === b.length && [...a].sort().join() === [...b].sort().join();
-
-/** Storage as the pool's SPM reports it, each answer asked once per plan. */
-class StorageView {
-  private readonly images = new Map<string, Promise<Set<string>>>();
-  private taskStatuses: Promise<Record<string, VdsmTaskStatus>> | undefined;
-  constructor(
-    private readonly spm: SpmLocator,
-    readonly poolId: string,
-  ) {}
-
-  imagesOf(domainId: string): Promise<Set<string>> {
-    let images = this.images.get(domainId);
-    if (!images) {
-      images = this.spm
-        .onSpm(this.poolId, (s) => s.api.storageDomainGetImages(domainId))
-        .then((ids) => new Set(ids));
-      this.images.set(domainId, images);
-    }
-    return images;
-  }
-
-  volumesOf(disk: Disk): Promise<string[]> {
-    return this.spm.onSpm(this.poolId, (s) =>
-      s.api.imageGetVolumes({ imageID: disk.id, storagepoolID: this.poolId, storagedomainID: disk.domainId }),
-    );
-  }
-
-  volumeInfo(disk: Disk, volumeId: string): Promise<VolumeInfo> {
-    return this.spm.onSpm(this.poolId, (s) =>
-      s.api.volumeGetInfo({
-        volumeID: volumeId,
-        imageID: disk.id,
-        storagepoolID: this.poolId,
-        storagedomainID: disk.domainId,
-      }),
-    );
-  }
-
-  tasks(): Promise<Record<string, VdsmTaskStatus>> {
-    this.taskStatuses ??= this.spm.onSpm(this.poolId, (s) => s.api.hostGetAllTasksStatuses());
-    return this.taskStatuses;
-  }
-}
-
-type DiskVerdict = { change: OrphanChange } | { unproven: string } | null;
-
-/** The rules of the header for one disk; null when it is not LOCKED (nothing to restore). */
-async function proveDisk(view: StorageView, disk: Disk, kind: CommandKind | null): Promise<DiskVerdict> {
-  if (disk.status !== 'LOCKED') return null;
-  const base = { diskId: disk.id, alias: disk.alias };
-  const onDomain = (await view.imagesOf(disk.domainId)).has(disk.id);
-  const stored = onDomain ? await view.volumesOf(disk) : [];
-  if (kind === 'AddDisk') {
-    const volumeId = disk.volumeIds[0];
-    if (!volumeId || !stored.includes(volumeId))
-      return { change: { kind: 'removeDisk', ...base, why: 'its new volume is not on storage' } };
-  } else if (!onDomain) {
-    return {
-      change: {
-        kind: 'diskStatus',
-        ...base,
-        from: 'LOCKED',
-        to: 'ILLEGAL',
-        why: 'its image is not on its domain (purged, or renamed for removal and never purged)',
-      },
-    };
-  }
-  if (!sameSet(stored, disk.volumeIds)) {
-    const unknown = stored.filter((v) => !disk.volumeIds.includes(v));
-    const missing = disk.volumeIds.filter((v) => !stored.includes(v));
-    return {
-      unproven: `storage and inventory disagree on its volumes${unknown.length ? `; storage only: ${unknown.join(', ')}` : ''}${missing.length ? `; inventory only: ${missing.join(', ')}` : ''}`,
-    };
-  }
-  const infos = await Promise.all(stored.map((v) => view.volumeInfo(disk, v)));
-  const illegal = infos.filter((i) => i.legality !== 'LEGAL').map((i) => i.uuid);
-  if (illegal.length)
-    return {
-      change: {
-        kind: 'diskStatus',
-        ...base,
-        from: 'LOCKED',
-        to: 'ILLEGAL',
-        why: `VDSM reports volume(s) ${illegal.join(', ')} ILLEGAL`,
-      },
-    };
-  const change: OrphanChange = {
-    kind: 'diskStatus',
-    ...base,
-    from: 'LOCKED',
-    to: 'OK',
-    why: 'its image is on storage with every volume the inventory lists, all LEGAL',
-  };
-  if (kind === 'AddDisk') {
-    const info = infos[0]!;
-    change.volume = {
-      id: info.uuid,
-      facts: {
-        sizeBytes: Number(info.capacity),
-        actualSizeBytes: Number(info.truesize),
-        format: info.format,
-        volumeType: info.type,
-        legality: info.legality,
-      },
-    };
-  }
-  return { change };
-}
-
 /** The pool the entities are in: a disk's, else a VM's; null when every one of them is gone. */
 async function poolOf(
   inventory: InventoryRepository,
@@ -311,8 +201,16 @@ async function planFor(
   if (plan.blockedBy) return plan;
 
   const finalDiskStatus = new Map<string, ImageStatus>();
-  for (const disk of disks) {
-    const verdict = view ? await proveDisk(view, disk, kind) : null;
+  // A few disks at a time: a RemoveVm of hundreds of disks asks VDSM two or three times per disk.
+  const verdicts: DiskVerdict[] = [];
+  for (let i = 0; i < disks.length; i += PROOF_CONCURRENCY) {
+    const batch = disks.slice(i, i + PROOF_CONCURRENCY);
+    verdicts.push(
+      ...(await Promise.all(batch.map((d) => (view ? proveDisk(view, d, kind) : Promise.resolve(null))))),
+    );
+  }
+  for (const [i, disk] of disks.entries()) {
+    const verdict = verdicts[i] ?? null;
     let status: ImageStatus | undefined = disk.status;
     if (verdict && 'change' in verdict) {
       plan.changes.push(verdict.change);
