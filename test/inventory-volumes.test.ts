@@ -465,7 +465,7 @@ describe.each(BACKENDS)('%s inventory: volumes and snapshots', (_kind, makeBacke
       await inv.setDomainSize(ISCSI.id, 100 * GiB);
       await inv.init(SEED);
       expect((await inv.getDomain(ISCSI.id))?.sizeBytes).toBe(100 * GiB);
-      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([{ v: 3 }]);
+      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([{ v: 4 }]);
     });
   });
 });

@@ -8,6 +8,7 @@ import { EntityLockedError, NotFoundError } from './port';
 import type {
   AuditEntry,
   Disk,
+  DiskAttachment,
   EntityLock,
   Host,
   Snapshot,
@@ -73,6 +74,7 @@ export const DomainRow = z
     name: z.string(),
     storage_type: z.string(),
     discard_after_delete: bool,
+    supports_discard: bool,
     size_bytes: int,
     used_bytes: int,
   })
@@ -82,6 +84,7 @@ export const DomainRow = z
     name: r.name,
     storageType: r.storage_type,
     discardAfterDelete: r.discard_after_delete,
+    supportsDiscard: r.supports_discard,
     kind: domainKind(r.storage_type),
     sizeBytes: r.size_bytes,
     freeBytes: r.size_bytes - r.used_bytes,
@@ -149,6 +152,15 @@ export const DiskRow = z
     wipeAfterDelete: r.wipe_after_delete,
     shareable: r.shareable,
     status: r.status,
+  }));
+
+export const AttachmentRow = z
+  .object({ vm_id: z.string(), disk_id: z.string(), plugged: bool, pass_discard: bool })
+  .transform((r): DiskAttachment => ({
+    vmId: r.vm_id,
+    diskId: r.disk_id,
+    plugged: r.plugged,
+    passDiscard: r.pass_discard,
   }));
 
 export const VolumeFormats = ['COW', 'RAW'] as const;

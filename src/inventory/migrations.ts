@@ -48,6 +48,15 @@ const VOLUMES_FROM_CHAINS_POSTGRES = `
       FROM disks d JOIN storage_domains sd ON sd.id = d.domain_id
         CROSS JOIN LATERAL jsonb_array_elements_text(d.volume_ids) WITH ORDINALITY AS v(id, n);`;
 
+/*
+ * Version 4: every disk's vm_id becomes an attachment (plugged, no pass-discard: older stores knew
+ * neither), and a shareable disk's vm_id is cleared (it belongs to no VM; its VMs are its
+ * attachments). Domains learn whether they can discard: block storage can, file storage cannot
+ * (what VDSM reports for LUNs that discard, and what the fixture assumes).
+ */
+const SUPPORTS_DISCARD_BY_KIND = `
+      UPDATE storage_domains SET supports_discard = (storage_type IN ('iscsi', 'fcp'));`;
+
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -210,6 +219,26 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX entity_locks_owner ON entity_locks (owner);
     `,
   },
+  {
+    version: 4,
+    description:
+      'disk attachments (a shareable disk on several VMs, plugged, pass-discard), domain discard support',
+    sql: `
+      ALTER TABLE storage_domains ADD COLUMN supports_discard INTEGER NOT NULL DEFAULT 0 CHECK (supports_discard IN (0, 1));
+      ${SUPPORTS_DISCARD_BY_KIND}
+      CREATE TABLE vm_disks (
+        vm_id TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+        disk_id TEXT NOT NULL REFERENCES disks (id) ON DELETE CASCADE,
+        plugged INTEGER NOT NULL CHECK (plugged IN (0, 1)),
+        pass_discard INTEGER NOT NULL CHECK (pass_discard IN (0, 1)),
+        PRIMARY KEY (vm_id, disk_id)
+      );
+      CREATE INDEX vm_disks_disk ON vm_disks (disk_id);
+      INSERT INTO vm_disks (vm_id, disk_id, plugged, pass_discard)
+        SELECT vm_id, id, 1, 0 FROM disks WHERE vm_id IS NOT NULL;
+      UPDATE disks SET vm_id = NULL WHERE shareable = 1;
+    `,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
@@ -364,6 +393,26 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE entity_locks ADD COLUMN mode TEXT NOT NULL DEFAULT 'exclusive';
       ALTER TABLE entity_locks ALTER COLUMN mode DROP DEFAULT;
       ALTER TABLE entity_locks ADD PRIMARY KEY (entity_type, entity_id, owner);
+    `,
+  },
+  {
+    version: 4,
+    description:
+      'disk attachments (a shareable disk on several VMs, plugged, pass-discard), domain discard support',
+    sql: `
+      ALTER TABLE storage_domains ADD COLUMN supports_discard BOOLEAN NOT NULL DEFAULT false;
+      ${SUPPORTS_DISCARD_BY_KIND}
+      CREATE TABLE vm_disks (
+        vm_id TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+        disk_id TEXT NOT NULL REFERENCES disks (id) ON DELETE CASCADE,
+        plugged BOOLEAN NOT NULL,
+        pass_discard BOOLEAN NOT NULL,
+        PRIMARY KEY (vm_id, disk_id)
+      );
+      CREATE INDEX vm_disks_disk ON vm_disks (disk_id);
+      INSERT INTO vm_disks (vm_id, disk_id, plugged, pass_discard)
+        SELECT vm_id, id, true, false FROM disks WHERE vm_id IS NOT NULL;
+      UPDATE disks SET vm_id = NULL WHERE shareable;
     `,
   },
 ];

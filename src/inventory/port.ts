@@ -17,7 +17,13 @@ export interface StorageDomain {
   poolId: string;
   name: string;
   storageType: string;
+  /** The administrator's choice: discard a disk's blocks when it is deleted. */
   discardAfterDelete: boolean;
+  /**
+   * Whether the storage can discard at all (the engine's `supports_discard`). Image.delete sends
+   * `discard` only where it is true (PostDeleteActionHandler), whatever discardAfterDelete says.
+   */
+  supportsDiscard: boolean;
   /** block domains (iscsi, fcp) vs file domains (nfs, glusterfs, localfs, posixfs) */
   kind: 'block' | 'file';
   /** 0 when the store does not know it (a domain from before sizes were kept): nothing fits. */
@@ -49,6 +55,10 @@ export interface Disk {
   id: string;
   poolId: string;
   alias: string;
+  /**
+   * The VM a non-shareable disk belongs to; null for a floating disk and for every shareable disk
+   * (it belongs to no VM). Which VMs use a disk: listDiskAttachments.
+   */
   vmId: string | null;
   domainId: string;
   sizeBytes: number;
@@ -60,6 +70,20 @@ export interface Disk {
   /** The active volume's (the engine shows a disk as its active image): COW once it has snapshots. */
   format: VolumeFormat;
   volumeType: VolumeType;
+}
+
+/**
+ * A disk attached to a VM (the engine's vm_device + disk_vm_element). A non-shareable disk has at
+ * most one, to its `vmId`; a shareable disk may have several. Removing the VM removes its
+ * attachments; removing the disk removes the disk's.
+ */
+export interface DiskAttachment {
+  vmId: string;
+  diskId: string;
+  /** Plugged into the VM: while the VM is not Down it uses the disk. */
+  plugged: boolean;
+  /** The guest's discards reach the storage: Image.delete discards where the domain can. */
+  passDiscard: boolean;
 }
 
 export type VolumeFormat = 'COW' | 'RAW';
@@ -117,7 +141,11 @@ export interface EntityLock extends EntityRef {
   acquiredAt: string;
 }
 
-/** What addDisk takes: the disk and the id of its first (base, active) volume. */
+/**
+ * What addDisk takes: the disk and the id of its first (base, active) volume. With a vmId the disk
+ * is attached to that VM (plugged, no pass-discard); a shareable disk is attached but belongs to
+ * no VM (its `Disk.vmId` is null).
+ */
 export interface NewDisk {
   id: string;
   poolId: string;
@@ -228,8 +256,14 @@ export interface InventoryRepository {
   setHostAddress(hostId: string, address: string, port: number): Promise<void>;
   listVms(): Promise<Vm[]>;
   getVm(id: string): Promise<Vm | undefined>;
-  listDisks(filter?: { vmId?: string; status?: ImageStatus }): Promise<Disk[]>;
+  /**
+   * By alias. `vmId`: the disks that VM owns (non-shareable); `attachedTo`: every disk attached to
+   * that VM, shareable ones included.
+   */
+  listDisks(filter?: { vmId?: string; attachedTo?: string; status?: ImageStatus }): Promise<Disk[]>;
   getDisk(id: string): Promise<Disk | undefined>;
+  /** Attachments of a disk, of a VM, or all; by VM id, then disk id. */
+  listDiskAttachments(filter?: { diskId?: string; vmId?: string }): Promise<DiskAttachment[]>;
 
   /**
    * All-or-nothing: takes every lock or none. Re-entrant: an owner asking again for an entity it
@@ -244,12 +278,15 @@ export interface InventoryRepository {
 
   setVmStatus(vmId: string, status: VmStatus): Promise<void>;
   /**
-   * Removes the VM record and its snapshots; its disks stay (vmId set to null) until their own end
-   * actions. Idempotent.
+   * Removes the VM record, its snapshots and its attachments; its disks stay (vmId set to null)
+   * until their own end actions, and its shareable disks stay attached to their other VMs.
+   * Idempotent.
    */
   removeVm(vmId: string): Promise<void>;
   setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void>;
-  /** Removes the disk's records, its volumes with it. Idempotent. */
+  /** The disk and all its volumes now live on another domain (MoveDisk's end). Idempotent. */
+  moveDiskToDomain(diskId: string, domainId: string): Promise<void>;
+  /** Removes the disk's records, its volumes and attachments with it. Idempotent. */
   removeDisk(diskId: string): Promise<void>;
 
   /**

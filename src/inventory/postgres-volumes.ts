@@ -10,6 +10,7 @@ import { InventoryConflictError } from './errors';
 import {
   NotFoundError,
   type Disk,
+  type DiskAttachment,
   type InventoryRepository,
   type NewDisk,
   type Snapshot,
@@ -99,6 +100,8 @@ export async function addDisk(c: Queryable, disk: NewDisk): Promise<void> {
     throw new NotFoundError('VM', disk.vmId);
   }
   const clash = await getVolume(c, disk.volumeId, 'addDisk');
+  // An overlapping attempt committed this very disk since the check above (READ COMMITTED).
+  if (clash?.diskId === disk.id) return;
   if (clash) {
     throw new InventoryConflictError('addDisk', `volume ${disk.volumeId} belongs to disk ${clash.diskId}`);
   }
@@ -109,7 +112,7 @@ export async function addDisk(c: Queryable, disk: NewDisk): Promise<void> {
       disk.id,
       disk.poolId,
       disk.alias,
-      disk.vmId,
+      disk.shareable ? null : disk.vmId,
       disk.domainId,
       disk.sizeBytes,
       disk.wipeAfterDelete,
@@ -134,6 +137,19 @@ export async function addDisk(c: Queryable, disk: NewDisk): Promise<void> {
       actualSizeBytes: null,
     },
   ]);
+  if (disk.vmId !== null) {
+    await insertAttachments(c, [{ vmId: disk.vmId, diskId: disk.id, plugged: true, passDiscard: false }]);
+  }
+}
+
+/** Inserts attachments given as a JSON array (seeding, addDisk). */
+export async function insertAttachments(c: Queryable, attachments: DiskAttachment[]): Promise<void> {
+  await c.query(
+    `INSERT INTO vm_disks (vm_id, disk_id, plugged, pass_discard)
+     SELECT "vmId", "diskId", "plugged", "passDiscard"
+     FROM jsonb_to_recordset($1::jsonb) AS r("vmId" text, "diskId" text, "plugged" boolean, "passDiscard" boolean)`,
+    [JSON.stringify(attachments)],
+  );
 }
 
 export async function listVolumes(

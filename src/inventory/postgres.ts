@@ -1,6 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
+  AttachmentRow,
   AuditRow,
   ClaimRow,
   DOMAIN_COLUMNS,
@@ -29,6 +30,7 @@ import {
   NotFoundError,
   type AuditEntry,
   type Disk,
+  type DiskAttachment,
   type EntityLock,
   type EntityRef,
   type Host,
@@ -167,11 +169,11 @@ export class PostgresInventory implements InventoryRepository {
       ]);
       // One statement per table: the fixture travels as a JSON array of rows.
       await c.query(
-        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, size_bytes)
-         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete", "sizeBytes"
+        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, supports_discard, size_bytes)
+         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete", "supportsDiscard", "sizeBytes"
          FROM jsonb_to_recordset($1::jsonb)
            AS r("id" text, "poolId" text, "name" text, "storageType" text, "discardAfterDelete" boolean,
-                "sizeBytes" bigint)`,
+                "supportsDiscard" boolean, "sizeBytes" bigint)`,
         [JSON.stringify(domains)],
       );
       await c.query(
@@ -197,6 +199,7 @@ export class PostgresInventory implements InventoryRepository {
         [JSON.stringify(disks)],
       );
       await volumes.insertVolumes(c, entities.volumes);
+      await volumes.insertAttachments(c, entities.attachments);
       return true;
     });
   }
@@ -261,13 +264,16 @@ export class PostgresInventory implements InventoryRepository {
     return parseRow(VmRow, rows[0], 'getVm');
   }
 
-  async listDisks(filter: { vmId?: string; status?: ImageStatus } = {}): Promise<Disk[]> {
+  async listDisks(
+    filter: { vmId?: string; attachedTo?: string; status?: ImageStatus } = {},
+  ): Promise<Disk[]> {
     const { rows } = await this.query(
       'listDisks',
       `SELECT ${volumes.DISK_WITH_VOLUMES} FROM disks d
        WHERE ($1::text IS NULL OR d.vm_id = $1) AND ($2::text IS NULL OR d.status = $2)
+         AND ($3::text IS NULL OR d.id IN (SELECT disk_id FROM vm_disks WHERE vm_id = $3))
        ORDER BY d.alias, d.id`,
-      [filter.vmId ?? null, filter.status ?? null],
+      [filter.vmId ?? null, filter.status ?? null, filter.attachedTo ?? null],
     );
     return volumes.disksFromRows(rows, 'listDisks');
   }
@@ -279,6 +285,16 @@ export class PostgresInventory implements InventoryRepository {
       [id],
     );
     return volumes.disksFromRows(rows, 'getDisk')[0];
+  }
+
+  async listDiskAttachments(filter: { diskId?: string; vmId?: string } = {}): Promise<DiskAttachment[]> {
+    const { rows } = await this.query(
+      'listDiskAttachments',
+      `SELECT * FROM vm_disks WHERE ($1::text IS NULL OR disk_id = $1) AND ($2::text IS NULL OR vm_id = $2)
+       ORDER BY vm_id, disk_id`,
+      [filter.diskId ?? null, filter.vmId ?? null],
+    );
+    return parseRows(AttachmentRow, rows, 'listDiskAttachments');
   }
 
   /**
@@ -360,6 +376,7 @@ export class PostgresInventory implements InventoryRepository {
   async removeVm(vmId: string): Promise<void> {
     await this.transaction('removeVm', async (c) => {
       await c.query('UPDATE disks SET vm_id = NULL WHERE vm_id = $1', [vmId]);
+      await c.query('DELETE FROM vm_disks WHERE vm_id = $1', [vmId]);
       await c.query('DELETE FROM snapshots WHERE vm_id = $1', [vmId]);
       await c.query('DELETE FROM vms WHERE id = $1', [vmId]);
     });
@@ -373,9 +390,17 @@ export class PostgresInventory implements InventoryRepository {
     ]);
   }
 
+  async moveDiskToDomain(diskId: string, domainId: string): Promise<void> {
+    await this.transaction('moveDiskToDomain', async (c) => {
+      await c.query('UPDATE disks SET domain_id = $1 WHERE id = $2', [domainId, diskId]);
+      await c.query('UPDATE volumes SET domain_id = $1 WHERE disk_id = $2', [domainId, diskId]);
+    });
+  }
+
   async removeDisk(diskId: string): Promise<void> {
     await this.transaction('removeDisk', async (c) => {
       await c.query('DELETE FROM volumes WHERE disk_id = $1', [diskId]);
+      await c.query('DELETE FROM vm_disks WHERE disk_id = $1', [diskId]);
       await c.query('DELETE FROM disks WHERE id = $1', [diskId]);
     });
   }

@@ -1,7 +1,22 @@
 /** Turns the fixture into inventory entities: what `init(seed)` writes into an empty inventory. */
-import { domainKind, hostPort, type DataCenterFixture } from '../fixture/schema';
+import {
+  diskAttachments,
+  domainKind,
+  domainSupportsDiscard,
+  hostPort,
+  type DataCenterFixture,
+} from '../fixture/schema';
 import { InventoryError } from './errors';
-import type { Disk, Host, InventoryRepository, StorageDomain, StoragePool, Vm, Volume } from './port';
+import type {
+  Disk,
+  DiskAttachment,
+  Host,
+  InventoryRepository,
+  StorageDomain,
+  StoragePool,
+  Vm,
+  Volume,
+} from './port';
 import { fixtureVolumes, withVolumes } from './volumes';
 
 export type InventorySeed = NonNullable<Parameters<InventoryRepository['init']>[0]>;
@@ -16,6 +31,8 @@ export interface SeedEntities {
   disks: Disk[];
   /** Every disk's chain, base first (createdAt is the seeding time). */
   volumes: Array<Omit<Volume, 'createdAt'>>;
+  /** Each disk's VM, and each shareable disk's VMs. */
+  attachments: DiskAttachment[];
 }
 
 /**
@@ -50,6 +67,7 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
       name: d.name,
       storageType: d.storageType,
       discardAfterDelete: d.discardAfterDelete,
+      supportsDiscard: domainSupportsDiscard(d),
       kind: domainKind(d.storageType),
       sizeBytes: d.sizeBytes,
     })),
@@ -74,7 +92,8 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
         id: d.id,
         poolId,
         alias: d.alias,
-        vmId: d.vmId,
+        // The fixture refuses a vmId on a shareable disk: it belongs to no VM.
+        vmId: d.shareable ? null : d.vmId,
         domainId: d.domainId,
         sizeBytes: d.sizeBytes,
         wipeAfterDelete: d.wipeAfterDelete,
@@ -85,5 +104,6 @@ export function seedEntities(seed: InventorySeed): SeedEntities {
       'init',
     ),
     volumes,
+    attachments: fixture.disks.flatMap((d) => diskAttachments(d)),
   };
 }

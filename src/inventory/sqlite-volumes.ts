@@ -17,6 +17,7 @@ import { InventoryConflictError } from './errors';
 import {
   NotFoundError,
   type Disk,
+  type DiskAttachment,
   type InventoryRepository,
   type NewDisk,
   type Snapshot,
@@ -41,6 +42,15 @@ export function disksWithVolumes(stmt: Stmt, records: DiskRecord[], operation: s
           JSON.stringify(records.map((d) => d.id)),
         );
   return withVolumes(records, parseRows(VolumeRow, rows, operation), operation);
+}
+
+export function insertAttachment(stmt: Stmt, a: DiskAttachment): void {
+  stmt('INSERT INTO vm_disks (vm_id, disk_id, plugged, pass_discard) VALUES (?, ?, ?, ?)').run(
+    a.vmId,
+    a.diskId,
+    bit(a.plugged),
+    bit(a.passDiscard),
+  );
 }
 
 export function insertVolume(stmt: Stmt, v: NewVolume, createdAt: string): void {
@@ -112,7 +122,7 @@ export function addDisk(stmt: Stmt, disk: NewDisk): void {
     disk.id,
     disk.poolId,
     disk.alias,
-    disk.vmId,
+    disk.shareable ? null : disk.vmId,
     disk.domainId,
     disk.sizeBytes,
     bit(disk.wipeAfterDelete),
@@ -136,6 +146,9 @@ export function addDisk(stmt: Stmt, disk: NewDisk): void {
     },
     now(),
   );
+  if (disk.vmId !== null) {
+    insertAttachment(stmt, { vmId: disk.vmId, diskId: disk.id, plugged: true, passDiscard: false });
+  }
 }
 
 export function listVolumes(stmt: Stmt, filter: { diskId?: string; snapshotId?: string }): Volume[] {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
+  AttachmentRow,
   AuditRow,
   ClaimRow,
   DOMAIN_COLUMNS,
@@ -31,6 +32,7 @@ import {
   NotFoundError,
   type AuditEntry,
   type Disk,
+  type DiskAttachment,
   type EntityLock,
   type EntityRef,
   type Host,
@@ -148,11 +150,20 @@ export class SqliteInventory implements InventoryRepository {
         pool.masterDomainId,
       );
       const insertDomain = this.stmt(
-        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, size_bytes)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, supports_discard, size_bytes)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const d of domains)
-        insertDomain.run(d.id, d.poolId, d.name, d.storageType, bit(d.discardAfterDelete), d.sizeBytes);
+      for (const d of domains) {
+        insertDomain.run(
+          d.id,
+          d.poolId,
+          d.name,
+          d.storageType,
+          bit(d.discardAfterDelete),
+          bit(d.supportsDiscard),
+          d.sizeBytes,
+        );
+      }
       const insertHost = this.stmt(
         'INSERT INTO hosts (id, pool_id, name, vds_id, address, port) VALUES (?, ?, ?, ?, ?, ?)',
       );
@@ -180,6 +191,7 @@ export class SqliteInventory implements InventoryRepository {
       }
       const createdAt = new Date().toISOString();
       for (const v of entities.volumes) volumes.insertVolume(this.q, v, createdAt);
+      for (const a of entities.attachments) volumes.insertAttachment(this.q, a);
       return true;
     });
   }
@@ -255,8 +267,11 @@ export class SqliteInventory implements InventoryRepository {
     );
   }
 
-  async listDisks(filter: { vmId?: string; status?: ImageStatus } = {}): Promise<Disk[]> {
+  async listDisks(
+    filter: { vmId?: string; attachedTo?: string; status?: ImageStatus } = {},
+  ): Promise<Disk[]> {
     const vmId = filter.vmId ?? null;
+    const attachedTo = filter.attachedTo ?? null;
     const status = filter.status ?? null;
     return this.read('listDisks', () =>
       volumes.disksWithVolumes(
@@ -265,8 +280,9 @@ export class SqliteInventory implements InventoryRepository {
           DiskRow,
           this.stmt(
             `SELECT * FROM disks WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@status IS NULL OR status = @status)
+               AND (@attachedTo IS NULL OR id IN (SELECT disk_id FROM vm_disks WHERE vm_id = @attachedTo))
              ORDER BY alias, id`,
-          ).all({ vmId, status }),
+          ).all({ vmId, attachedTo, status }),
           'listDisks',
         ),
         'listDisks',
@@ -279,6 +295,19 @@ export class SqliteInventory implements InventoryRepository {
       const record = parseRow(DiskRow, this.stmt('SELECT * FROM disks WHERE id = ?').get(id), 'getDisk');
       return record && volumes.disksWithVolumes(this.q, [record], 'getDisk')[0];
     });
+  }
+
+  async listDiskAttachments(filter: { diskId?: string; vmId?: string } = {}): Promise<DiskAttachment[]> {
+    return this.read('listDiskAttachments', () =>
+      parseRows(
+        AttachmentRow,
+        this.stmt(
+          `SELECT * FROM vm_disks WHERE (@diskId IS NULL OR disk_id = @diskId) AND (@vmId IS NULL OR vm_id = @vmId)
+           ORDER BY vm_id, disk_id`,
+        ).all({ diskId: filter.diskId ?? null, vmId: filter.vmId ?? null }),
+        'listDiskAttachments',
+      ),
+    );
   }
 
   async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
@@ -331,6 +360,7 @@ export class SqliteInventory implements InventoryRepository {
   async removeVm(vmId: string): Promise<void> {
     return this.write('removeVm', () => {
       this.stmt('UPDATE disks SET vm_id = NULL WHERE vm_id = ?').run(vmId);
+      this.stmt('DELETE FROM vm_disks WHERE vm_id = ?').run(vmId);
       this.stmt('DELETE FROM snapshots WHERE vm_id = ?').run(vmId);
       this.stmt('DELETE FROM vms WHERE id = ?').run(vmId);
     });
@@ -344,9 +374,17 @@ export class SqliteInventory implements InventoryRepository {
     });
   }
 
+  async moveDiskToDomain(diskId: string, domainId: string): Promise<void> {
+    return this.write('moveDiskToDomain', () => {
+      this.stmt('UPDATE disks SET domain_id = ? WHERE id = ?').run(domainId, diskId);
+      this.stmt('UPDATE volumes SET domain_id = ? WHERE disk_id = ?').run(domainId, diskId);
+    });
+  }
+
   async removeDisk(diskId: string): Promise<void> {
     return this.write('removeDisk', () => {
       this.stmt('DELETE FROM volumes WHERE disk_id = ?').run(diskId);
+      this.stmt('DELETE FROM vm_disks WHERE disk_id = ?').run(diskId);
       this.stmt('DELETE FROM disks WHERE id = ?').run(diskId);
     });
   }
