@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../src/activities';
+import { createActivities, type JanitorReport } from '../src/activities';
 import type { VdsmConnector } from '../src/vdsm/port';
 import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
 
@@ -83,7 +83,10 @@ test('the janitor clears an orphaned task on the new SPM after a failover it did
     heartbeatTimeoutMs: 30_000,
   });
 
-  const report = await env.run(activities.sweepPoolTasks, { poolId: s.fixture.pool.id });
+  const report = await env.run<[{ poolId: string }], JanitorReport, typeof activities.sweepPoolTasks>(
+    activities.sweepPoolTasks,
+    { poolId: s.fixture.pool.id },
+  );
 
   expect(report.cleared).toEqual([task]);
   // Cleared for real: the new SPM no longer holds it (the old one's 401 would have left it there).
