@@ -3,18 +3,26 @@
  * and what each image's Image.delete is sent with (PostDeleteActionHandler), shared by the client
  * (answer before anything starts) and the prepare activities (authoritative, under the locks).
  */
-import type { Disk, InventoryRepository, StorageDomain, Vm } from '../inventory/port';
+import type { Disk, DiskAttachment, InventoryRepository, StorageDomain, Vm } from '../inventory/port';
 import type { ImagePlan, RemoveDiskInput, RemoveVmInput } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
-import { REMOVABLE_VM_STATUSES, type VmStatus } from '../shared/vocabulary';
+import { REMOVABLE_VM_STATUSES } from '../shared/vocabulary';
 import { NOTHING_OWNED, Refusal, type OwnedByCommand } from './refusal';
 
 /**
- * Image.delete's postZero and discard, as PostDeleteActionHandler fixes them: postZero (wipe after
- * delete) only on block domains — a file domain's volumes are files, VDSM refuses to zero them —
- * and discard only where the domain discards after delete.
+ * Image.delete's postZero and discard, as PostDeleteActionHandler fixes them:
+ * - postZero (wipe after delete) only on block domains: a file domain's volumes are files, the
+ *   file system owns their blocks;
+ * - discard only where the domain supports it: when the domain discards after delete, or when
+ *   some VM has the disk with pass-discard (then even if the domain does not discard after delete).
  */
-export function imagePlan(disk: Disk, domain: StorageDomain | undefined): ImagePlan {
+export function imagePlan(
+  disk: Disk,
+  domain: StorageDomain | undefined,
+  attachments: readonly DiskAttachment[] = [],
+): ImagePlan {
+  const passDiscard = attachments.some((a) => a.diskId === disk.id && a.passDiscard);
+  const supportsDiscard = domain?.supportsDiscard ?? false;
   return {
     diskId: disk.id,
     alias: disk.alias,
@@ -22,16 +30,18 @@ export function imagePlan(disk: Disk, domain: StorageDomain | undefined): ImageP
     domainId: disk.domainId,
     domainName: domain?.name ?? disk.domainId,
     postZero: disk.wipeAfterDelete && domain?.kind === 'block',
-    discard: domain?.discardAfterDelete ?? false,
+    discard: supportsDiscard && ((domain?.discardAfterDelete ?? false) || passDiscard),
     sizeBytes: disk.sizeBytes,
     volumeIds: disk.volumeIds,
     priorStatus: disk.status,
   };
 }
 
+/** The plans of `disks`, with their domains and attachments as the inventory has them now. */
 export async function imagePlans(inventory: InventoryRepository, disks: Disk[]): Promise<ImagePlan[]> {
   const domains = new Map((await inventory.listDomains()).map((d) => [d.id, d]));
-  return disks.map((d) => imagePlan(d, domains.get(d.domainId)));
+  const attachments = await Promise.all(disks.map((d) => inventory.listDiskAttachments({ diskId: d.id })));
+  return disks.map((d, i) => imagePlan(d, domains.get(d.domainId), attachments[i]));
 }
 
 export interface RemoveVmChecked {
@@ -77,12 +87,9 @@ export async function checkRemoveVm(
 
 export interface RemoveDiskChecked {
   disk: Disk;
-  /** Every VM the disk is attached to: each must let it go, and each is named in the audit. */
+  /** Every VM the disk is attached to, by name: each must let it go, and each is named in the audit. */
   vms: Vm[];
 }
-
-/** A VM a disk can be removed from: not running (the engine also accepts an unplugged disk). */
-const VM_STATUSES_RELEASING_DISKS: readonly VmStatus[] = REMOVABLE_VM_STATUSES;
 
 export async function checkRemoveDisk(
   inventory: InventoryRepository,
@@ -101,18 +108,22 @@ export async function checkRemoveDisk(
       diskId: disk.id,
     });
   }
-  const vmIds = disk.vmId ? [disk.vmId] : [];
-  const vms = (await Promise.all(vmIds.map((id) => inventory.getVm(id)))).filter(
-    (v): v is Vm => v !== undefined,
-  );
-  const busy = vms.filter((vm) => !VM_STATUSES_RELEASING_DISKS.includes(vm.status));
+  const attachments = await inventory.listDiskAttachments({ diskId: disk.id });
+  const attached = (
+    await Promise.all(attachments.map(async (a) => ({ attachment: a, vm: await inventory.getVm(a.vmId) })))
+  )
+    .filter((x): x is { attachment: DiskAttachment; vm: Vm } => x.vm !== undefined)
+    .sort((a, b) => (a.vm.name < b.vm.name ? -1 : a.vm.name > b.vm.name ? 1 : 0));
+  // RemoveDiskCommand.validateAllVmsForDiskAreDown: a VM that is not Down still uses the disk
+  // unless it is unplugged from it.
+  const busy = attached.filter(({ attachment, vm }) => attachment.plugged && vm.status !== 'Down');
   if (busy.length) {
     throw new Refusal(
       ErrorType.VmStatusNotAllowed,
-      `disk ${disk.alias} is attached to ${busy.map((vm) => `VM ${vm.name}, which is ${vm.status}`).join('; ')}; stop the VM first`,
+      `disk ${disk.alias} is plugged into ${busy.map(({ vm }) => `VM ${vm.name}, which is ${vm.status}`).join('; ')}; stop the VM or unplug the disk first`,
       'disk',
-      { diskId: disk.id, vmIds: busy.map((vm) => vm.id) },
+      { diskId: disk.id, vmIds: busy.map(({ vm }) => vm.id) },
     );
   }
-  return { disk, vms };
+  return { disk, vms: attached.map(({ vm }) => vm) };
 }
