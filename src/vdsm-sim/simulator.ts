@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { DataCenterFixture } from '../fixture/schema';
+import { CallLog, type RecordedCall } from './calls';
 import { startControlServer, type ControlServer } from './control';
 import { DataCenterSim } from './datacenter';
 import { RpcErrors, VdsmFault } from './errors';
@@ -90,7 +91,10 @@ export interface Simulator {
   /** Top-level keys replace, null removes. Throws on an invalid configuration. */
   setFaults(patch: Record<string, unknown>): FaultConfig;
   counters(): Counters;
+  /** Resets the counters and the call record. */
   resetCounters(): void;
+  /** The newest calls of the verbs the simulator serves, oldest first (see calls.ts). */
+  calls(method?: string): RecordedCall[];
   listTasks(): SimulatorTask[];
   listJobs(): Record<string, Record<string, HostJobInfo>>;
   imageExists(domainId: string, imageId: string): boolean;
@@ -181,6 +185,7 @@ class VdsmSimulator implements Simulator {
   private state: 'running' | 'crashed' | 'stopped' = 'crashed';
   private readonly dice: Faults;
   private readonly counterBook: CounterBook;
+  private readonly callLog = new CallLog();
   private readonly crashListeners = new Set<() => void>();
   /** Tasks whose end fires an `afterFinish` exit. */
   private readonly exitOnFinish = new Set<string>();
@@ -275,6 +280,11 @@ class VdsmSimulator implements Simulator {
 
   resetCounters(): void {
     this.counterBook.reset();
+    this.callLog.reset();
+  }
+
+  calls(method?: string): RecordedCall[] {
+    return this.callLog.list(method);
   }
 
   listTasks(): SimulatorTask[] {
@@ -503,12 +513,11 @@ class VdsmSimulator implements Simulator {
         if (call.id === undefined) return undefined;
         throw RpcErrors.methodNotFound(call.method);
       }
+      const params = namedParams(call.params, verb.params);
+      this.callLog.record(host.hostId, call.method, params);
       const injected = this.dice.failure(call.method, 'sync', host);
       if (injected) throw injected;
-      const result = await verb.invoke(
-        { dc: engine, host: engine.host(host.hostId) },
-        namedParams(call.params, verb.params),
-      );
+      const result = await verb.invoke({ dc: engine, host: engine.host(host.hostId) }, params);
       return { jsonrpc: '2.0', id, result: result === undefined ? true : result };
     } catch (err) {
       if (err instanceof VdsmFault) return errorResponse(id, err);
