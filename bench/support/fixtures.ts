@@ -13,11 +13,23 @@ export interface PoolPlan {
   vms: Array<{ name: string; disks: number }>;
 }
 
-/** Builds one fixture per pool plan (no generated VMs: only the exact ones asked for). */
+/** Room left on every domain once the fixture's disks are counted: AddDisk must find space. */
+const SPARE_BYTES = 16 * 1024 ** 4;
+
+/**
+ * Builds one fixture per pool plan (no generated VMs: only the exact ones asked for). Hundreds of
+ * generated disks overcommit the default domain sizes (free space below zero refuses every
+ * AddDisk), so each domain is grown to its disks plus SPARE_BYTES.
+ */
 export function buildFixtures(pools: PoolPlan[]): DataCenterFixture[] {
-  return pools.map((p, index) =>
-    generateDataCenter({ name: p.name, seed: 1000 + index, vmCount: 0, extraVms: p.vms }),
-  );
+  return pools.map((p, index) => {
+    const fixture = generateDataCenter({ name: p.name, seed: 1000 + index, vmCount: 0, extraVms: p.vms });
+    for (const domain of fixture.domains) {
+      const used = fixture.disks.filter((d) => d.domainId === domain.id).reduce((n, d) => n + d.sizeBytes, 0);
+      domain.sizeBytes = Math.max(domain.sizeBytes, used + SPARE_BYTES);
+    }
+    return fixture;
+  });
 }
 
 /** The VMs of a fixture by name. */
