@@ -11,6 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   createHostJobActivities,
   type HostJobSpec,
+  orderHostsForJob,
   type StartHostJobResult,
 } from '../src/activities/host-jobs';
 import { HostJobHub } from '../src/activities/job-hub';
@@ -316,4 +317,37 @@ test('SDM.merge and SDM.update_volume through the same activities: the base is t
   expect(
     await run(acts.waitForHostJob, { poolId, ...updated, entity: { ...entity, startGeneration: 0 } }).result,
   ).toMatchObject({ status: 'failed', how: 'event', error: { code: 911 } });
+});
+
+test('a host that cannot be reached passes the job on; an answer lost after sending does not', async () => {
+  const acts = await setUp({ durations: { 'SDM.copy_data': 300 } }, 200);
+  const [from, to, from2, to2] = plain as [Disk, Disk, Disk, Disk];
+  const hosts = sim.hosts.map((h) => ({ id: h.hostId, vdsId: h.vdsId }));
+
+  // The job's first host listens nowhere (its inventory address is a closed port).
+  const job = copyJob(from, to);
+  const first = orderHostsForJob(hosts, job.jobId)[0]!;
+  await inventory.setHostAddress(first.id, '127.0.0.1', 1);
+  const started = await run(acts.startHostJob, { poolId, job }).result;
+  expect(started.hostId).toBe(orderHostsForJob(hosts, job.jobId)[1]!.id);
+  expect(await run(acts.waitForHostJob, waitInput(started, to)).result).toMatchObject({ status: 'done' });
+  const real = sim.hosts.find((h) => h.hostId === first.id)!;
+  await inventory.setHostAddress(first.id, real.address, real.port);
+
+  // The answer is lost after the verb ran: the attempt fails (retryable) without asking another
+  // host; the retry meets "job exists" on the same host. One job.
+  const lost = copyJob(from2, to2);
+  const target = orderHostsForJob(hosts, lost.jobId)[0]!;
+  sim.setFaults({ dropConnections: { afterRequests: 1, hosts: [target.id] } });
+  const err = await run(acts.startHostJob, { poolId, job: lost }).result.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toMatchObject({ type: ErrorType.VdsmUnavailable, nonRetryable: false });
+  sim.setFaults({ dropConnections: null });
+  const retried = await run(acts.startHostJob, { poolId, job: lost }).result;
+  expect(retried.hostId).toBe(target.id);
+  const holders = Object.entries(sim.listJobs()).filter(([, jobs]) => lost.jobId in jobs);
+  expect(holders.map(([hostId]) => hostId)).toEqual([target.id]);
+  expect(await run(acts.waitForHostJob, waitInput(retried, to2)).result).toMatchObject({ status: 'done' });
 });

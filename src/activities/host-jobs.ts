@@ -86,6 +86,24 @@ export function derivedJobId(jobId: string, purpose: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
+/**
+ * The order in which a job's verb is offered to the pool's hosts: by vdsId, starting at the host a
+ * hash of the job id picks (so every attempt of one job asks the same host first), `preferHostId`
+ * (if any) in front.
+ */
+export function orderHostsForJob<H extends { id: string; vdsId: number }>(
+  hosts: readonly H[],
+  jobId: string,
+  preferHostId?: string,
+): H[] {
+  const sorted = [...hosts].sort((a, b) => a.vdsId - b.vdsId);
+  if (sorted.length === 0) return sorted;
+  const first = parseInt(createHash('sha1').update(jobId).digest('hex').slice(0, 8), 16) % sorted.length;
+  const ordered = [...sorted.slice(first), ...sorted.slice(0, first)];
+  const preferred = ordered.findIndex((h) => h.id === preferHostId);
+  return preferred > 0 ? [ordered[preferred]!, ...ordered.filter((_, i) => i !== preferred)] : ordered;
+}
+
 /** Transport failures where the request provably never reached VDSM: another host may take it. */
 function neverSent(err: unknown): boolean {
   return (
@@ -120,7 +138,7 @@ export function createHostJobActivities(
    * attempt of one job asks the same host first (a retry after a lost answer meets "job exists").
    */
   async function hostsFor(poolId: string, jobId: string, preferHostId?: string): Promise<Host[]> {
-    const hosts = (await deps.inventory.listHosts(poolId)).sort((a, b) => a.vdsId - b.vdsId);
+    const hosts = await deps.inventory.listHosts(poolId);
     if (hosts.length === 0) {
       throw ApplicationFailure.create({
         type: ErrorType.VdsmUnavailable,
@@ -128,10 +146,7 @@ export function createHostJobActivities(
         nonRetryable: false,
       });
     }
-    const first = parseInt(createHash('sha1').update(jobId).digest('hex').slice(0, 8), 16) % hosts.length;
-    const ordered = [...hosts.slice(first), ...hosts.slice(0, first)];
-    const preferred = ordered.findIndex((h) => h.id === preferHostId);
-    return preferred > 0 ? [ordered[preferred]!, ...ordered.filter((_, i) => i !== preferred)] : ordered;
+    return orderHostsForJob(hosts, jobId, preferHostId);
   }
 
   /**

@@ -4,17 +4,9 @@ import { VdsmErrors } from './errors';
 import type { Faults, HostRef } from './faults';
 import { HostJobs, type HostJobInfo } from './jobs';
 import { pyRepr } from './pyrepr';
-import {
-  finalizeMerge,
-  leaseKey,
-  prepareMerge,
-  type SubchainInfo,
-  updateAttributes,
-  validateSubchain,
-  type VolumeAttributes,
-  volumeOf,
-} from './merge';
-import { BLANK_UUID, nextGeneration, StorageModel, type VolumeRecord } from './storage';
+import { finalizeMerge, leaseKey, prepareMerge, type SubchainInfo, type VolumeAttributes } from './merge';
+import { type CopyEndpoint, SdmVerbs, type VolumeInfoRef } from './sdm';
+import { BLANK_UUID, StorageModel, type VolumeRecord } from './storage';
 import {
   type JobPlan,
   type RecoveryAction,
@@ -158,19 +150,13 @@ export interface VolumeRef {
   storagedomainID: string;
 }
 
-export interface CopyEndpoint {
-  endpoint_type: string;
-  sd_id: string;
-  img_id: string;
-  vol_id: string;
-  generation?: number;
-}
-
 /**
  * One data center: the shared storage, the pool's SPM lease and one VDSM per fixture host. Every
  * verb runs "on" a host; what a real VDSM would refuse there (SPM verbs off the SPM, ...) is
  * refused with VDSM's code and message.
  */
+export type { CopyEndpoint } from './sdm';
+
 export class DataCenterSim {
   readonly poolId: string;
   readonly masterDomainId: string;
@@ -178,6 +164,7 @@ export class DataCenterSim {
   private readonly taskStore: TaskStore;
   private readonly hosts = new Map<string, SimHost>();
   private readonly readyAt: number;
+  private readonly sdm: SdmVerbs;
 
   constructor(private readonly options: DataCenterOptions) {
     const { fixture, dataDir, faults, hooks } = options;
@@ -212,6 +199,12 @@ export class DataCenterSim {
       this.hosts.set(hostFixture.id, host);
     }
     this.readyAt = Date.now() + faults.recoveringMs();
+    this.sdm = new SdmVerbs({
+      storage: this.storage,
+      faults,
+      checkDomain: (domainId) => this.checkDomain(domainId),
+      crashHost: (host, downMs) => this.crashHost(host, downMs),
+    });
     if (options.autoSpm) {
       const persisted = fixture.hosts.find((h) => h.vdsId === this.storage.spm.spmId);
       this.becomeSpm(this.host(persisted?.id ?? fixture.spmHostId));
@@ -698,88 +691,18 @@ export class DataCenterSim {
     });
   }
 
-  // ---- SDM (host jobs) ----
+  // ---- SDM (host jobs: sdm.ts) ----
 
-  /**
-   * SDM.copy_data: a host job with the caller's id, holding the destination's lease. The
-   * destination is ILLEGAL while copying and becomes LEGAL with generation + 1 when done
-   * (volume.operation); a failed or interrupted copy leaves it ILLEGAL at its old generation.
-   */
   sdmCopyData(host: SimHost, jobId: string, source: CopyEndpoint, destination: CopyEndpoint): void {
-    for (const endpoint of [source, destination]) {
-      if (endpoint.endpoint_type !== 'div') {
-        const { endpoint_type: _type, ...rest } = endpoint;
-        throw VdsmErrors.generalError(`Invalid or unsupported endpoint ${pyRepr({ ...rest })}`);
-      }
-    }
-    const volumeAt = (e: CopyEndpoint): VolumeRecord => volumeOf(this.storage, e.sd_id, e.img_id, e.vol_id);
-    let generation = 0;
-    this.hostJob(host, jobId, 'SDM.copy_data', 'copy_data', [destination], {
-      begin: () => {
-        volumeAt(source);
-        generation = volumeAt(destination).generation;
-        if (destination.generation !== undefined && destination.generation !== generation) {
-          throw VdsmErrors.generationMismatch(destination.generation, generation);
-        }
-        this.storage.updateVolume(destination.sd_id, destination.img_id, destination.vol_id, {
-          legality: 'ILLEGAL',
-        });
-      },
-      complete: () => {
-        this.injectTaskFailure('SDM.copy_data', host);
-        this.storage.updateVolume(destination.sd_id, destination.img_id, destination.vol_id, {
-          legality: 'LEGAL',
-          generation: nextGeneration(generation),
-        });
-      },
-    });
+    this.sdm.copyData(host, jobId, source, destination);
   }
 
-  /**
-   * SDM.merge (sdm/api/merge.py): validate the subchain, then qemu-img commit under
-   * base.operation(base_generation, set_illegal=False): 911 on a generation mismatch, the base's
-   * generation + 1 when done, legality untouched. Holds the base's lease.
-   */
   sdmMerge(host: SimHost, jobId: string, sub: SubchainInfo): void {
-    let generation = 0;
-    const base = { sd_id: sub.sd_id, img_id: sub.img_id, vol_id: sub.base_id };
-    this.hostJob(host, jobId, 'SDM.merge', 'merge_subchain', [base], {
-      begin: () => {
-        this.checkDomain(sub.sd_id);
-        generation = validateSubchain(this.storage, sub).base.generation;
-        if (sub.base_generation !== undefined && sub.base_generation !== generation) {
-          throw VdsmErrors.generationMismatch(sub.base_generation, generation);
-        }
-      },
-      complete: () => {
-        this.injectTaskFailure('SDM.merge', host);
-        this.storage.updateVolume(sub.sd_id, sub.img_id, sub.base_id, {
-          generation: nextGeneration(generation),
-        });
-      },
-    });
+    this.sdm.merge(host, jobId, sub);
   }
 
-  /**
-   * SDM.update_volume (sdm/api/update_volume.py): under the volume's lease, update_attributes with
-   * the generation check. The engine fences a job it lost track of with generation + 3.
-   */
-  sdmUpdateVolume(
-    host: SimHost,
-    jobId: string,
-    volInfo: { sd_id: string; img_id: string; vol_id: string; generation?: number },
-    attrs: VolumeAttributes,
-  ): void {
-    this.hostJob(host, jobId, 'SDM.update_volume', 'update_volume', [volInfo], {
-      begin: () => {
-        this.checkDomain(volInfo.sd_id);
-        volumeOf(this.storage, volInfo.sd_id, volInfo.img_id, volInfo.vol_id);
-      },
-      complete: () => {
-        this.injectTaskFailure('SDM.update_volume', host);
-        updateAttributes(this.storage, volInfo, volInfo.generation ?? null, attrs, nextGeneration);
-      },
-    });
+  sdmUpdateVolume(host: SimHost, jobId: string, volInfo: VolumeInfoRef, attrs: VolumeAttributes): void {
+    this.sdm.updateVolume(host, jobId, volInfo, attrs);
   }
 
   /** StoragePool.prepareMerge: an SPM task (verb prepareMerge) growing the base to the top's size. */
@@ -811,29 +734,6 @@ export class DataCenterSim {
         this.checkDomain(sub.sd_id);
         finalizeMerge(this.storage, sub);
       },
-    });
-  }
-
-  /** Starts an SDM job on `host` with the job fault knobs applied (hang, host crash). */
-  private hostJob(
-    host: SimHost,
-    jobId: string,
-    verb: string,
-    description: string,
-    leases: ReadonlyArray<{ sd_id: string; img_id: string; vol_id: string }>,
-    work: { begin: () => void; complete: () => void },
-  ): void {
-    const workMs = this.options.faults.workMs(verb);
-    const fault = this.options.faults.jobFault(verb, host.ref);
-    host.jobs.start(jobId, description, 'storage', {
-      workMs,
-      holds: leases.map((l) => leaseKey(l.sd_id, l.img_id, l.vol_id)),
-      hang: fault?.mode === 'hang',
-      ...(fault?.mode === 'crashHost'
-        ? { crashAfterMs: workMs * fault.atFraction, onCrash: () => this.crashHost(host, fault.downMs) }
-        : {}),
-      begin: work.begin,
-      complete: work.complete,
     });
   }
 
