@@ -272,8 +272,13 @@ export function loadConfig(
     maxCachedWorkflows: c.OVIRT_TASKS_MAX_CACHED_WORKFLOWS,
     logLevel: c.LOG_LEVEL,
     logFormat: c.OVIRT_TASKS_LOG_FORMAT,
-    metrics: c.OVIRT_TASKS_METRICS_ADDRESS === undefined ? undefined : hostPort(c.OVIRT_TASKS_METRICS_ADDRESS),
-    tracing: tracesUrl(c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, c.OTEL_EXPORTER_OTLP_ENDPOINT, c.OTEL_SERVICE_NAME),
+    metrics:
+      c.OVIRT_TASKS_METRICS_ADDRESS === undefined ? undefined : hostPort(c.OVIRT_TASKS_METRICS_ADDRESS),
+    tracing: tracesUrl(
+      c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+      c.OTEL_EXPORTER_OTLP_ENDPOINT,
+      c.OTEL_SERVICE_NAME,
+    ),
   };
 }
 
