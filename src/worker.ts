@@ -28,6 +28,12 @@ import {
   probeTemporal,
   TemporalUnreachableError,
 } from './shared/temporal-connection';
+import {
+  observeWorker,
+  OTEL_WORKFLOW_INTERCEPTORS,
+  startWorkerTelemetry,
+  type WorkerObservability,
+} from './observability';
 import { createVdsmConnector } from './vdsm';
 import type { VdsmConnector } from './vdsm/port';
 import type { taskJanitorWorkflow } from './workflows';
@@ -47,12 +53,19 @@ export interface OvirtWorkerDeps {
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /**
+   * Metrics, tracing and task log lines (src/observability). With tracing and no workflowBundle,
+   * the workflows are bundled at start with the OpenTelemetry workflow interceptors (the prebuilt
+   * bundle has none), so the trace goes from the client through workflows into activities.
+   */
+  observability?: WorkerObservability;
 }
 
 /** A worker running every ovirt-tasks workflow and activity, with one status hub per worker. */
 export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> {
+  const observed = deps.observability ? observeWorker(deps.vdsm, deps.observability) : undefined;
   const { activities, statusHub } = createActivities({
-    vdsm: deps.vdsm,
+    vdsm: observed?.vdsm ?? deps.vdsm,
     inventory: deps.inventory,
     config: deps.config,
     temporal: deps.client,
@@ -61,8 +74,9 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue ?? deps.config.taskQueue,
-    workflowBundle: deps.workflowBundle ?? (await defaultWorkflowBundle()),
+    workflowBundle: deps.workflowBundle ?? (await defaultWorkflowBundle(!!deps.observability?.tracing)),
     activities,
+    ...(observed ? { interceptors: observed.interceptors, sinks: observed.sinks } : {}),
     ...(deps.identity ? { identity: deps.identity } : {}),
     // Each waiting step is a cached workflow (~0.4 MiB in the workflow isolate): bound them
     // (OVIRT_TASKS_MAX_CACHED_WORKFLOWS); evicted ones replay on their next workflow task.
@@ -88,11 +102,12 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
  * The bundle `npm run build` wrote next to this (compiled) file; from src/ (no build), webpack
  * ./workflows now, quietly (its build report would flood the console).
  */
-async function defaultWorkflowBundle(): Promise<NonNullable<WorkerOptions['workflowBundle']>> {
-  const codePath = prebuiltWorkflowBundle(__dirname);
+async function defaultWorkflowBundle(tracing = false): Promise<NonNullable<WorkerOptions['workflowBundle']>> {
+  const codePath = tracing ? undefined : prebuiltWorkflowBundle(__dirname);
   if (codePath) return { codePath };
   return bundleWorkflowCode({
     workflowsPath: require.resolve('./workflows'),
+    ...(tracing ? { workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
     logger: new DefaultLogger('WARN'),
   });
 }
@@ -209,8 +224,13 @@ export function installRuntimeLogger(level: Config['logLevel']): void {
  */
 export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
-  installRuntimeLogger(config.logLevel);
   const inventory = openInventory(config.inventoryUrl);
+  // The runtime (logger, the SDK's Prometheus listener) goes in before any connection.
+  const telemetry = await startWorkerTelemetry(config, inventory).catch(async (err: unknown) => {
+    await inventory.close();
+    throw err;
+  });
+  if (telemetry.metricsServer) console.log(`ovirt-tasks worker metrics at ${telemetry.metricsServer.url}`);
   const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
   try {
     await inventory.init(
@@ -225,7 +245,15 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
     const { connection, namespace } = await connectWorkerConnection({ env });
     const { client, connection: clientConnection } = await connectClient({ env });
     try {
-      const worker = await createOvirtWorker({ connection, namespace, config, inventory, vdsm, client });
+      const worker = await createOvirtWorker({
+        connection,
+        namespace,
+        config,
+        inventory,
+        vdsm,
+        client,
+        observability: telemetry.observability,
+      });
       await ensureJanitorSchedules(client, config, inventory);
       console.log(`ovirt-tasks worker polling task queue ${config.taskQueue} in namespace ${namespace}`);
       await worker.run();
@@ -235,6 +263,7 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
     }
   } finally {
     await vdsm.close();
+    await telemetry.close();
     await inventory.close();
   }
 }
