@@ -158,7 +158,13 @@ export async function ensureJanitorSchedules(
     const handle = client.schedule.getHandle(scheduleId);
     const current = await handle.describe();
     if (janitorScheduleDiffers(current, action, config.janitor.intervalMs)) {
-      await handle.update((previous) => ({ ...previous, spec, action }));
+      try {
+        await handle.update((previous) => ({ ...previous, spec, action }));
+      } catch (err) {
+        // Workers starting together: another one's update may win the conflict token. Fine if
+        // the Schedule now is what this worker wants.
+        if (janitorScheduleDiffers(await handle.describe(), action, config.janitor.intervalMs)) throw err;
+      }
     }
     // Servers do not always list running actions: the recent ones are asked too.
     const started = new Map(
