@@ -3,6 +3,8 @@ import { createAddDiskActivities } from './add-disk';
 import { createCommandActivities } from './commands';
 import { createSnapshotActivities } from './create-snapshot';
 import { createEndActivities } from './end-actions';
+import { createMoveOrCopyActivities } from './move-copy-disk';
+import { createVolumeActivities } from './volumes';
 import { createHostJobActivities } from './host-jobs';
 import { HostJobHub } from './job-hub';
 import { createJanitorActivities } from './janitor';
@@ -25,6 +27,7 @@ export type {
   WaitForHostJobInput,
 } from './host-jobs';
 export { TaskStatusHub } from './status-hub';
+export { HostJobHub } from './job-hub';
 export { SpmLocator } from './spm-locator';
 
 /**
@@ -39,6 +42,8 @@ export function createActivities(deps: ActivityDeps) {
     backoffFactor: deps.config.polling.backoffFactor,
     fastPhaseMs: deps.config.polling.fastPhaseMs,
   });
+  // One host-job hub per worker: one Host.getJobs per host per interval for all its waiting jobs.
+  const jobHub = new HostJobHub({ intervalMs: deps.config.polling.minIntervalMs });
   return {
     activities: {
       ...createCommandActivities(deps),
@@ -46,10 +51,13 @@ export function createActivities(deps: ActivityDeps) {
       ...createSnapshotActivities(deps),
       ...createTaskStepActivities(deps, spm, hub),
       ...createEndActivities(deps, spm),
+      ...createVolumeActivities(deps, spm),
+      ...createMoveOrCopyActivities(deps),
       ...createJanitorActivities(deps, spm),
-      ...createHostJobActivities(deps, new HostJobHub({ intervalMs: deps.config.polling.minIntervalMs })),
+      ...createHostJobActivities(deps, jobHub),
     },
     statusHub: hub,
+    jobHub,
   };
 }
 
