@@ -182,8 +182,16 @@ function instrumentHost(api: VdsmHostApi, options: VdsmInstrumentation): VdsmHos
     const logger = options.logger;
     if (!logger) return;
     const aboutATask = vdsmTaskId !== undefined || TASK_CREATING.has(method);
+    const context = currentTaskContext();
+    // A status poll serves every waiting step of the pool, not the one whose context it runs in.
+    const about =
+      method === 'hostGetAllTasksStatuses'
+        ? context?.poolId
+          ? { poolId: context.poolId }
+          : {}
+        : taskLogFields(context);
     const fields = {
-      ...taskLogFields(currentTaskContext()),
+      ...about,
       verb,
       host,
       ...(vdsmTaskId ? { vdsmTaskId } : {}),
