@@ -29,20 +29,40 @@ import {
 } from '../shared/messages';
 import { workflowIds } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import type { StepType, TaskStepInput, TaskStepResult } from '../shared/steps';
+import type {
+  HostJobStepInput,
+  HostJobStepResult,
+  StepType,
+  TaskStepInput,
+  TaskStepResult,
+} from '../shared/steps';
 import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
 import { renderTaskTableLine, renderTaskTableLines, stepRow } from './details';
-import { addImageFromScratchWorkflow, createSnapshotDiskWorkflow, removeImageWorkflow } from './task-step';
+import {
+  addImageFromScratchWorkflow,
+  createSnapshotDiskWorkflow,
+  createVolumeContainerWorkflow,
+  removeImageWorkflow,
+} from './task-step';
+import { copyDataWorkflow } from './host-job-step';
 
 const STEP_WORKFLOWS: Record<StepType, (input: TaskStepInput) => Promise<TaskStepResult>> = {
   RemoveImage: removeImageWorkflow,
   AddImageFromScratch: addImageFromScratchWorkflow,
   CreateSnapshotDisk: createSnapshotDiskWorkflow,
+  CreateVolumeContainer: createVolumeContainerWorkflow,
 };
 
+type AnyStep = TaskStepInput | HostJobStepInput;
+
 /** A step's deterministic child id: replay checks it, and a retried parent finds the same child. */
-export const stepWorkflowId = (parentId: string, step: Pick<TaskStepInput, 'stepType' | 'image'>): string =>
+export const stepWorkflowId = (parentId: string, step: Pick<AnyStep, 'stepType' | 'image'>): string =>
   workflowIds.taskStep(parentId, step.stepType, step.image.id);
+
+/** A step's row in the command's table: one per step type and image (a move has three per disk). */
+const keyOf = (step: Pick<AnyStep, 'stepType' | 'image'>): string => `${step.stepType}/${step.image.id}`;
+const rowKey = (row: TaskRow): string => `${row.commandType}/${row.imageId}`;
+const taskTypeOf = (step: AnyStep): string => ('task' in step ? step.task.taskVerb : step.job.verb);
 
 type Outcome = 'succeeded' | 'failed' | 'running';
 const outcomeOf = (row: TaskRow): Outcome =>
@@ -62,7 +82,7 @@ export class CommandTracker {
   failureReason: string | null = null;
   storagePoolId: string | null = null;
   private readonly rows = new Map<string, TaskRow>();
-  private readonly planned = new Map<string, TaskStepInput>();
+  private readonly planned = new Map<string, AnyStep>();
   /** Task ids for VdsmTaskIds, in the order they were first reported; written with the final status. */
   private readonly reportedTaskIds: string[] = [];
   /** Rendered table line per planned image, in plan order, and how many images end how. */
@@ -85,9 +105,9 @@ export class CommandTracker {
     });
   }
 
-  plan(steps: TaskStepInput[]): void {
+  plan(steps: AnyStep[]): void {
     for (const step of steps) {
-      const id = step.image.id;
+      const id = keyOf(step);
       const previous = this.planned.has(id) ? this.rowOf(step) : undefined;
       this.planned.set(id, step);
       if (previous) this.tally[outcomeOf(previous)]--;
@@ -114,21 +134,22 @@ export class CommandTracker {
    * step's end) does not move it back.
    */
   report(row: TaskRow): void {
-    const previous = this.rows.get(row.imageId);
+    const key = rowKey(row);
+    const previous = this.rows.get(key);
     if (previous?.state === 'Cleared' && row.state !== 'Cleared') return;
-    const step = this.planned.get(row.imageId);
+    const step = this.planned.get(key);
     const shown = step ? this.rowOf(step) : undefined;
-    this.rows.set(row.imageId, row);
+    this.rows.set(key, row);
     if (!step || !shown) return;
     this.tally[outcomeOf(shown)]--;
     this.tally[outcomeOf(row)]++;
-    this.lines.set(row.imageId, renderTaskTableLine(row));
+    this.lines.set(key, renderTaskTableLine(row));
   }
 
-  /** Records a step's result: its final row and its task id (for VdsmTaskIds). */
-  reportResult(result: TaskStepResult): void {
+  /** Records a step's result: its final row and its task id (for VdsmTaskIds; not a job's id). */
+  reportResult(result: TaskStepResult | HostJobStepResult): void {
     this.report(result.row);
-    const id = result.row.vdsmTaskId;
+    const id = 'jobId' in result ? null : result.row.vdsmTaskId;
     if (
       id &&
       !this.reportedTaskIds.includes(id) &&
@@ -144,21 +165,21 @@ export class CommandTracker {
     return [...this.planned.values()].map((step) => this.rowOf(step));
   }
 
-  /** The row reported for an image, if any. */
-  reported(imageId: string): TaskRow | undefined {
-    return this.rows.get(imageId);
+  /** The row a step reported, if any. */
+  reported(step: AnyStep): TaskRow | undefined {
+    return this.rows.get(keyOf(step));
   }
 
-  private rowOf(step: TaskStepInput): TaskRow {
+  private rowOf(step: AnyStep): TaskRow {
     return (
-      this.rows.get(step.image.id) ??
+      this.rows.get(keyOf(step)) ??
       stepRow({
         commandType: step.stepType,
         commandId: stepWorkflowId(this.commandId, step),
         parentCommandId: this.commandId,
         rootCommandId: this.commandId,
         image: step.image,
-        taskType: step.task.taskVerb,
+        taskType: taskTypeOf(step),
         description: step.description,
         status: 'unknown',
         startTime: null,
@@ -201,10 +222,10 @@ export class CommandTracker {
     );
   }
 
-  /** Did the image's step succeed? Uses the child's result, else its last report (e.g. it was cancelled). */
-  stepSucceeded(imageId: string, result: TaskStepResult | undefined): boolean {
+  /** Did the step succeed? Uses the child's result, else its last report (e.g. it was cancelled). */
+  stepSucceeded(step: AnyStep, result: TaskStepResult | HostJobStepResult | undefined): boolean {
     if (result) return result.succeeded;
-    const row = this.rows.get(imageId);
+    const row = this.rows.get(keyOf(step));
     return row !== undefined && rowSucceeded(row);
   }
 }
@@ -236,6 +257,8 @@ export async function runSteps(
   const reasons = new Map<string, string>();
   const failureTypes = new Map<string, string>();
   const started = new Map<string, TaskStepInput>();
+  /** Children that have closed, with a result or a failure (a member that failed never reports Ended). */
+  const settled = new Set<string>();
   const children: Array<Promise<void>> = [];
   let running = 0;
   let cancellation: unknown;
@@ -265,11 +288,13 @@ export async function runSteps(
           .then(
             (result) => {
               tracker.reportResult(result);
+              settled.add(step.image.id);
               results.set(step.image.id, result);
               if (result.failureReason) reasons.set(step.image.id, result.failureReason);
               if (result.failureType) failureTypes.set(step.image.id, result.failureType);
             },
             (err: unknown) => {
+              settled.add(step.image.id);
               const cause = (err as { cause?: Error }).cause;
               reasons.set(step.image.id, cause?.message ?? (err as Error).message);
               const type = cause instanceof ApplicationFailure ? cause.type : undefined;
@@ -282,7 +307,7 @@ export async function runSteps(
           .finally(() => running--),
       );
     }
-    if (options.group) await decideGroup(tracker, [...started.values()], results);
+    if (options.group) await decideGroup(tracker, [...started.values()], results, settled);
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancellation = err;
@@ -295,8 +320,8 @@ export async function runSteps(
 
   const succeeded: string[] = [];
   const failed: string[] = [];
-  for (const id of started.keys()) {
-    (tracker.stepSucceeded(id, results.get(id)) ? succeeded : failed).push(id);
+  for (const [id, step] of started) {
+    (tracker.stepSucceeded(step, results.get(id)) ? succeeded : failed).push(id);
   }
   return {
     succeeded,
@@ -314,12 +339,12 @@ async function decideGroup(
   tracker: CommandTracker,
   members: TaskStepInput[],
   results: Map<string, TaskStepResult>,
+  settled: ReadonlySet<string>,
 ): Promise<void> {
-  const endedOrDone = (m: TaskStepInput): boolean =>
-    results.has(m.image.id) || hasEnded(tracker.reported(m.image.id));
+  const endedOrDone = (m: TaskStepInput): boolean => settled.has(m.image.id) || hasEnded(tracker.reported(m));
   await condition(() => members.every(endedOrDone));
   const failedMember = members.find((m) => {
-    const row = results.get(m.image.id)?.row ?? tracker.reported(m.image.id);
+    const row = results.get(m.image.id)?.row ?? tracker.reported(m);
     return !row || !isTaskSuccess(row.status, row.result);
   });
   const verdict = {
@@ -328,11 +353,43 @@ async function decideGroup(
   };
   await Promise.all(
     members
-      .filter((m) => !results.has(m.image.id))
+      .filter((m) => !settled.has(m.image.id))
       .map((m) =>
         getExternalWorkflowHandle(stepWorkflowId(tracker.commandId, m)).signal(groupVerdictSignal, verdict),
       ),
   );
+}
+
+/**
+ * One host-job step child (a data copy), awaited; its row joins the command's table. A failure to
+ * run the child at all is reported like the step's own failure.
+ */
+export async function runJobStep(
+  tracker: CommandTracker,
+  step: HostJobStepInput,
+): Promise<HostJobStepResult | null> {
+  try {
+    const result = await executeChild(copyDataWorkflow, {
+      workflowId: stepWorkflowId(tracker.commandId, step),
+      args: [step],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      staticSummary: `${step.description} (${step.image.id})`,
+      typedSearchAttributes: [
+        { key: SA.CommandType, value: step.stepType },
+        { key: SA.CommandStatus, value: 'ACTIVE' },
+        { key: SA.ParentCommandId, value: tracker.commandId },
+        { key: SA.ImageIds, value: [step.image.id] },
+        { key: SA.StoragePoolId, value: step.image.poolId },
+        { key: SA.AsyncTaskState, value: 'Initializing' },
+        ...(step.vmId ? [{ key: SA.VmId, value: step.vmId }] : []),
+      ],
+    });
+    tracker.reportResult(result);
+    return result;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return null;
+  }
 }
 
 export function invalidInput(message: string): ApplicationFailure {

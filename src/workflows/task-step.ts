@@ -265,34 +265,47 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
 
   let final: VdsmTaskStatus;
   let cancelledBy: Error | undefined;
-  let waitFailure: string | null = null;
+  let waitFailure: { type: string; message: string } | null = null;
   try {
     final = await waitForTaskEnd(taskRef);
   } catch (err) {
     if (isCancellation(err)) cancelledBy = err as Error;
-    else waitFailure = `polling failed: ${(err as Error).message}`;
+    else waitFailure = failureOf(err);
     final = await CancellationScope.nonCancellable(() => stopAndWait());
+  }
+
+  /** A status that could not be read: treated as vanished; clearing retries until VDSM lets go. */
+  function unreadable(err: unknown): VdsmTaskStatus {
+    return {
+      taskID: vdsmTaskId,
+      taskState: 'unknown',
+      taskResult: '',
+      code: 0,
+      message: failureOf(err).message,
+    };
   }
 
   /** Stops the task, lets VDSM roll it back, and waits for it to end (aborting → cleaning → finished). */
   async function stopAndWait(): Promise<VdsmTaskStatus> {
-    await stopTask(taskRef);
+    try {
+      await stopTask(taskRef);
+    } catch (err) {
+      // Not stopped (the SPM refused or is away): the task runs on; waiting still tells its end.
+      log.warn('Task.stop failed; waiting for the task to end anyway', {
+        vdsmTaskId,
+        error: failureOf(err).message,
+      });
+    }
     await advance({ status: 'aborting' });
     try {
       return await waitForTaskEnd(taskRef);
     } catch (again) {
-      // Status still unreadable: treat as vanished; clearing below retries until VDSM lets go.
-      return {
-        taskID: vdsmTaskId,
-        taskState: 'unknown',
-        taskResult: '',
-        code: 0,
-        message: (again as Error).message,
-      };
+      return unreadable(again);
     }
   }
 
-  let taskSucceeded = waitFailure === null && isTaskSuccess(final.taskState, resultOf(final));
+  // The final status is the truth, even after a polling failure (the task may have finished meanwhile).
+  let taskSucceeded = isTaskSuccess(final.taskState, resultOf(final));
   // Storage is the truth for a delete we stopped: VDSM lets the purge run to its end (it has no
   // abort callback) and then reports the task rolled back. A gone image is removed. Not for a
   // purge that failed by itself: its image is renamed away but its volumes stay (ILLEGAL).
@@ -351,7 +364,11 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
         }
       }
       reverted = true;
-      return waitForTaskEnd(taskRef);
+      try {
+        return await waitForTaskEnd(taskRef);
+      } catch (err) {
+        return unreadable(err);
+      }
     });
     await advance({
       status: after.taskState,
@@ -365,8 +382,10 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     // Storage is the truth: a task that finished with success did its work, cancelled or not.
     failureReason = null;
   } else {
-    failureReason = waitFailure ?? (cancelledBy ? 'cancelled: ' : '') + describeFailure(final);
-    failureType = cancelledBy ? 'Cancelled' : ErrorType.TaskFailed;
+    failureReason = waitFailure
+      ? `polling failed (${waitFailure.message}); ${describeFailure(final)}`
+      : (cancelledBy ? 'cancelled: ' : '') + describeFailure(final);
+    failureType = cancelledBy ? 'Cancelled' : (waitFailure?.type ?? ErrorType.TaskFailed);
   }
   const succeeded = taskSucceeded && !reverted;
 
@@ -392,6 +411,11 @@ export async function removeImageWorkflow(input: TaskStepInput): Promise<TaskSte
 
 /** AddImageFromScratch: Volume.create of a new disk's first volume (AddDisk). */
 export async function addImageFromScratchWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
+  return runTaskStep(input);
+}
+
+/** CreateVolumeContainer: Volume.create of a destination volume a host job then fills (MoveDisk, CopyDisk). */
+export async function createVolumeContainerWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
   return runTaskStep(input);
 }
 

@@ -174,6 +174,9 @@ const DEFAULTS: { [K in ActivityName]: Behaviour<K> } = {
   // Host jobs (SDM verbs) belong to workflows these fakes do not serve yet.
   startHostJob: fail('InvalidInput', 'startHostJob is not faked'),
   waitForHostJob: fail('InvalidInput', 'waitForHostJob is not faked'),
+  volumeGeneration: async () => 0,
+  prepareMoveOrCopy: fail('InvalidInput', 'prepareMoveOrCopy is not programmed'),
+  finishMoveOrCopy: async () => undefined,
   prepareAddDisk: fail('InvalidInput', 'prepareAddDisk is not programmed'),
   finishAddDisk: async () => undefined,
   prepareCreateSnapshot: fail('InvalidInput', 'prepareCreateSnapshot is not programmed'),

@@ -266,8 +266,9 @@ describe('the task ends', () => {
       'endTaskStep',
       'clearTask',
     ]);
-    expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.TaskFailed });
-    expect(result.failureReason).toMatch(/^polling failed: /);
+    // The polling failure's own type is kept for the command.
+    expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.VdsmMalformedResponse });
+    expect(result.failureReason).toMatch(/^polling failed \(/);
     expect(result.row).toMatchObject({ state: 'Cleared', status: 'finished', result: 'cleanSuccess' });
     // Stopped and rolled back by VDSM: storage is as before the step.
     expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: false, rolledBack: true });
@@ -310,7 +311,7 @@ describe('the task ends', () => {
       .on('imageGone', fail(ErrorType.VdsmUnavailable, 'SPM unreachable', false));
     const result = await suite.run(removeImageWorkflow, [removeStep()], fake);
 
-    expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.TaskFailed });
+    expect(result).toMatchObject({ succeeded: false, failureType: ErrorType.VdsmMalformedResponse });
     // Retried as Task.stop / Task.revert are (three attempts), then taken as "still there".
     expect(fake.callsOf('imageGone')).toHaveLength(3);
     expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: false, rolledBack: true });
@@ -486,21 +487,33 @@ describe('an unreadable status after Task.revert', () => {
 });
 
 describe('Task.stop failing', () => {
-  test('a cancelled step whose Task.stop keeps failing still ends: end action failed, Task.clear', async () => {
-    // Three attempts (the activity's retries, skipped back-offs) all fail: the SPM is away.
+  test('a cancelled step whose Task.stop keeps failing waits for its task to end, then ends and clears it', async () => {
+    // Three attempts (the activity's retries, skipped back-offs) all fail: the SPM is away, the task
+    // runs on. The step must not call it ended while it runs: it waits for its end, whatever it is.
     const fake = new FakeActivities()
       .endsAs('disk-a', 'running')
       .on('stopTask', fail(ErrorType.VdsmUnavailable, 'SPM unreachable', false));
     const handle = await suite.start(removeImageWorkflow, [removeStep()], fake);
     await untilState(handle, 'Polling');
+    // The wait after the failed stops sees the task finish (the purge completed).
+    fake.on(
+      'waitForTaskEnd',
+      async ({ vdsmTaskId }) => ({
+        taskID: vdsmTaskId,
+        taskState: 'finished',
+        taskResult: 'success',
+        code: 0,
+        message: '1 jobs completed successfully',
+      }),
+      1,
+    );
     await handle.cancel();
-    const failure = await failureOf(handle.result());
+    const result = await handle.result();
 
     expect(fake.callsOf('stopTask')).toHaveLength(3);
-    // The step ends as cancelled, having ended its task like any other: the disk is not left
-    // LOCKED with a task in VDSM's table that nobody will clear.
-    expect(failure.cause).toBeInstanceOf(CancelledFailure);
-    expect(fake.names()).toContain('endTaskStep');
+    // The task did its work: the image is removed, the task ended and cleared like any other.
+    expect(result).toMatchObject({ succeeded: true, failureReason: null });
+    expect(fake.callsOf('endTaskStep')[0]).toMatchObject({ succeeded: true });
     expect(fake.names()).toContain('clearTask');
   });
 });
