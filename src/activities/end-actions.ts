@@ -103,6 +103,17 @@ export function createEndActivities(
       // Reverted or rolled back: the chain is as it was and the command restores the disk.
       if (!rolledBack) await inventory.setDiskStatus([end.diskId], 'ILLEGAL');
     },
+
+    async storageOnly(end, { succeeded, failureReason }) {
+      if (succeeded || !end.failureAudit) return;
+      await auditOnce(inventory, {
+        type: end.failureAudit.type,
+        severity: 'WARNING',
+        message: `${end.failureAudit.message}: ${failureReason ?? 'unknown reason'}`,
+        correlationId: currentWorkflowId(),
+        entityIds: end.failureAudit.entityIds,
+      });
+    },
   };
 
   return {

@@ -3,6 +3,8 @@ import { createAddDiskActivities } from './add-disk';
 import { createCommandActivities } from './commands';
 import { createSnapshotActivities } from './create-snapshot';
 import { createEndActivities } from './end-actions';
+import { createMoveOrCopyActivities } from './move-copy-disk';
+import { createVolumeActivities } from './volumes';
 import { createHostJobActivities } from './host-jobs';
 import { HostJobHub } from './job-hub';
 import { createJanitorActivities } from './janitor';
@@ -49,6 +51,8 @@ export function createActivities(deps: ActivityDeps) {
       ...createSnapshotActivities(deps),
       ...createTaskStepActivities(deps, spm, hub),
       ...createEndActivities(deps, spm),
+      ...createVolumeActivities(deps, spm),
+      ...createMoveOrCopyActivities(deps),
       ...createJanitorActivities(deps, spm),
       ...createHostJobActivities(deps, jobHub),
     },

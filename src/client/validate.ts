@@ -21,12 +21,20 @@ const COMMAND_PREFIXES = {
   RemoveDisk: workflowIds.removeDisk,
   AddDisk: workflowIds.addDisk,
   CreateSnapshot: workflowIds.createSnapshot,
+  MoveDisk: workflowIds.moveDisk,
+  CopyDisk: workflowIds.copyDisk,
 } as const;
 /** The task steps those commands run, one per image. */
-const STEP_TYPES = ['RemoveImage', 'AddImageFromScratch', 'CreateSnapshotDisk'];
+const STEP_TYPES = [
+  'RemoveImage',
+  'AddImageFromScratch',
+  'CreateSnapshotDisk',
+  'CreateVolumeContainer',
+  'CopyData',
+];
 
 export const WORKFLOW_ID_RULE =
-  'must be RemoveVm/<vmId>, RemoveDisk/<diskId>, AddDisk/<commandId>, CreateSnapshot/<commandId> or one of those followed by /RemoveImage/<diskId>, /AddImageFromScratch/<diskId> or /CreateSnapshotDisk/<diskId>, ids being UUIDs';
+  'must be RemoveVm/<vmId>, RemoveDisk/<diskId>, AddDisk/<commandId>, CreateSnapshot/<commandId>, MoveDisk/<diskId>, CopyDisk/<commandId> or one of those followed by /RemoveImage/<diskId>, /AddImageFromScratch/<diskId>, /CreateSnapshotDisk/<diskId>, /CreateVolumeContainer/<diskId> or /CopyData/<diskId>, ids being UUIDs';
 
 /**
  * A command's or step's business workflow id, normalised (lower-case ids). Anything else is

@@ -297,6 +297,34 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'move-disk-success',
+    description:
+      'MoveDisk of a floating disk to another NFS domain: Volume.create, SDM.copy_data, Image.delete of the source',
+    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 } },
+    async run(ctx) {
+      return [{ workflowId: await startMoveOrCopy(ctx, 'move'), expect: 'COMPLETED' }];
+    },
+  },
+  {
+    name: 'move-disk-copy-failure',
+    description: 'MoveDisk whose SDM.copy_data job fails: the destination is removed, the source untouched',
+    faults: {
+      durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 },
+      failures: [{ verb: 'SDM.copy_data', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [{ workflowId: await startMoveOrCopy(ctx, 'move'), expect: 'FAILED' }];
+    },
+  },
+  {
+    name: 'copy-disk-success',
+    description: 'CopyDisk of a floating disk to a new disk on another NFS domain',
+    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } },
+    async run(ctx) {
+      return [{ workflowId: await startMoveOrCopy(ctx, 'copy'), expect: 'COMPLETED' }];
+    },
+  },
+  {
     name: 'task-janitor',
     description: "One sweep of the pool's SPM tasks (what the janitor Schedule runs every interval)",
     async run(ctx) {
@@ -336,6 +364,33 @@ async function startSnapshot(ctx: ScenarioContext, vmName: string, description: 
     workflowId,
     taskQueue: ctx.taskQueue,
     args: [{ vmId: ctx.vm(vmName).id, description, commandId }],
+  });
+  return workflowId;
+}
+
+/** Moves or copies the first floating single-volume disk on an NFS domain to the other NFS domain. */
+async function startMoveOrCopy(ctx: ScenarioContext, op: 'move' | 'copy'): Promise<string> {
+  const nfs = (id: string) => ctx.fixture.domains.find((d) => d.id === id)?.storageType === 'nfs';
+  const disk = ctx.fixture.disks.find(
+    (d) => d.vmId === null && !d.shareable && d.volumeIds.length === 1 && nfs(d.domainId),
+  );
+  const to = ctx.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk?.domainId);
+  if (!disk || !to) throw new Error('the data center has no floating NFS disk and second NFS domain');
+  if (op === 'move') {
+    const workflowId = workflowIds.moveDisk(disk.id);
+    await ctx.client.workflow.start(WorkflowType.moveDisk, {
+      workflowId,
+      taskQueue: ctx.taskQueue,
+      args: [{ diskId: disk.id, toDomainId: to.id }],
+    });
+    return workflowId;
+  }
+  const commandId = uuidFromName(`${ctx.fixture.pool.id}/CopyDisk/${disk.id}`);
+  const workflowId = workflowIds.copyDisk(commandId);
+  await ctx.client.workflow.start(WorkflowType.copyDisk, {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [{ diskId: disk.id, toDomainId: to.id, commandId }],
   });
   return workflowId;
 }

@@ -72,6 +72,59 @@ export const CreateSnapshotInput = z
   .strict();
 export type CreateSnapshotInput = z.infer<typeof CreateSnapshotInput>;
 
+/** Cold MoveDisk: the disk's image goes to another data domain of its pool (VMs Down). */
+export const MoveDiskInput = z
+  .object({
+    diskId: uuid,
+    toDomainId: uuid,
+  })
+  .strict();
+export type MoveDiskInput = z.infer<typeof MoveDiskInput>;
+
+/** Cold CopyDisk: a new floating disk on another (or the same) domain with the disk's data. */
+export const CopyDiskInput = z
+  .object({
+    diskId: uuid,
+    toDomainId: uuid,
+    /** The copy's alias (default: `<alias>_copy`). */
+    alias: alias.optional(),
+    /** Chosen by the client so a resubmission reaches the same run (workflow id `CopyDisk/<commandId>`). */
+    commandId: uuid,
+  })
+  .strict();
+export type CopyDiskInput = z.infer<typeof CopyDiskInput>;
+
+/** MoveDisk/CopyDisk after validation: source and destination, ids of what gets made. */
+export interface MoveOrCopyPlan {
+  op: 'move' | 'copy';
+  diskId: string;
+  alias: string;
+  poolId: string;
+  srcDomainId: string;
+  srcDomainName: string;
+  dstDomainId: string;
+  dstDomainName: string;
+  sizeBytes: number;
+  /** The source's active volume: what the copy reads (through its chain). */
+  srcVolumeId: string;
+  /** The destination image (move: the disk's own id; copy: the new disk's). */
+  dstDiskId: string;
+  dstVolumeId: string;
+  dstAlias: string;
+  format: 'COW' | 'RAW';
+  volumeType: 'SPARSE' | 'PREALLOCATED';
+  /** The source disk's own status before the command (restored when the move fails). */
+  priorStatus: 'OK' | 'LOCKED' | 'ILLEGAL';
+  vmId: string | null;
+  startMaxAttempts: number;
+}
+
+export interface MoveOrCopyResult {
+  diskId: string;
+  domainId: string;
+  volumeId: string;
+}
+
 /** What a step needs to remove one image; built by the parent's prepare activity. */
 export interface ImagePlan {
   diskId: string;

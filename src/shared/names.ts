@@ -14,6 +14,9 @@ export const workflowIds = {
     `${parentWorkflowId}/RemoveImage/${diskId}`,
   addDisk: (commandId: string): string => `AddDisk/${commandId}`,
   createSnapshot: (commandId: string): string => `CreateSnapshot/${commandId}`,
+  /** One move of a disk at a time: its id is the business id, like RemoveDisk's. */
+  moveDisk: (diskId: string): string => `MoveDisk/${diskId}`,
+  copyDisk: (commandId: string): string => `CopyDisk/${commandId}`,
   /** A task step of any command: `<parent>/<step command type>/<image id>`, deterministic like removeImage. */
   taskStep: (parentWorkflowId: string, stepType: string, imageId: string): string =>
     `${parentWorkflowId}/${stepType}/${imageId}`,
@@ -33,5 +36,9 @@ export const WorkflowType = {
   addImageFromScratch: 'addImageFromScratchWorkflow',
   createSnapshot: 'createSnapshotWorkflow',
   createSnapshotDisk: 'createSnapshotDiskWorkflow',
+  moveDisk: 'moveDiskWorkflow',
+  copyDisk: 'copyDiskWorkflow',
+  createVolumeContainer: 'createVolumeContainerWorkflow',
+  copyData: 'copyDataWorkflow',
   taskJanitor: 'taskJanitorWorkflow',
 } as const;

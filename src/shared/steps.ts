@@ -5,7 +5,13 @@
  * descriptions. Workflow-safe: types and pure functions only.
  */
 import type { TaskRow } from './messages';
-import type { ImageDeleteParams, VolumeCreateParams } from '../vdsm/port';
+import type {
+  CopyDataParams,
+  ImageDeleteParams,
+  MergeParams,
+  UpdateVolumeParams,
+  VolumeCreateParams,
+} from '../vdsm/port';
 
 /** Image.deleteVolumes (DestroyImage): an SPM task whose verb is deleteVolume. */
 export interface ImageDeleteVolumesParams {
@@ -60,9 +66,16 @@ export type EndAction =
   /** Success: Volume.getInfo fills in size and format, the disk becomes OK. Failure: its rows go. */
   | { kind: 'addImage'; diskId: string; volumeId: string }
   /** Success: the new volume becomes the disk's active leaf, the old leaf joins the snapshot. */
-  | { kind: 'snapshotDisk'; diskId: string; snapshotId: string; volumeId: string; parentVolumeId: string };
+  | { kind: 'snapshotDisk'; diskId: string; snapshotId: string; volumeId: string; parentVolumeId: string }
+  /**
+   * Storage work whose records the command itself updates at its end (MoveDisk's destination, the
+   * source removed after a move): nothing to write, only a failure worth an audit entry.
+   */
+  | { kind: 'storageOnly'; failureAudit: { type: string; message: string; entityIds: string[] } | null };
 
-export type StepType = 'RemoveImage' | 'AddImageFromScratch' | 'CreateSnapshotDisk';
+export type StepType = 'RemoveImage' | 'AddImageFromScratch' | 'CreateSnapshotDisk' | 'CreateVolumeContainer';
+/** Host-job steps (SDM verbs, followed with Host.getJobs and events, not SPM tasks). */
+export type JobStepType = 'CopyData';
 
 export interface TaskStepInput {
   stepType: StepType;
@@ -104,4 +117,34 @@ export interface TaskStepResult {
 export interface GroupVerdict {
   commit: boolean;
   reason: string | null;
+}
+
+/** An SDM host job a step starts: the verb, the job id the workflow chose, the verb's other params. */
+export type HostJobSpec =
+  | { verb: 'SDM.copy_data'; jobId: string; params: Omit<CopyDataParams, 'job_id'> }
+  | { verb: 'SDM.merge'; jobId: string; params: Omit<MergeParams, 'job_id'> }
+  | { verb: 'SDM.update_volume'; jobId: string; params: Omit<UpdateVolumeParams, 'job_id'> };
+
+/**
+ * A host-job step: the job, and the volume it changes (its generation is read before the job
+ * starts; a job VDSM no longer reports is judged by it, as the engine's VdsmImagePoller does).
+ */
+export interface HostJobStepInput {
+  stepType: JobStepType;
+  parentCommandId: string;
+  rootCommandId: string;
+  vmId: string | null;
+  image: StepImage;
+  description: string;
+  job: HostJobSpec;
+  entity: { domainId: string; imageId: string; volumeId: string };
+}
+
+export interface HostJobStepResult {
+  imageId: string;
+  succeeded: boolean;
+  jobId: string;
+  failureReason: string | null;
+  failureType: string | null;
+  row: TaskRow;
 }

@@ -43,6 +43,10 @@ export const CommandType = [
   'AddImageFromScratch',
   'CreateSnapshot',
   'CreateSnapshotDisk',
+  'MoveDisk',
+  'CopyDisk',
+  'CreateVolumeContainer',
+  'CopyData',
   'TaskJanitor',
 ] as const;
 export type CommandType = (typeof CommandType)[number];

@@ -1,13 +1,13 @@
 /** Markdown for the Web UI's details panes. Pure functions: safe in workflow code. */
 import type { TaskRow } from '../shared/messages';
 import type { ImagePlan } from '../shared/commands';
-import type { StepImage, StepType } from '../shared/steps';
+import type { JobStepType, StepImage, StepType } from '../shared/steps';
 
 const GiB = 1024 ** 3;
 
 /** A step's row before anything happened to it (the step's own, or its parent's placeholder). */
 export function stepRow(ids: {
-  commandType: StepType;
+  commandType: StepType | JobStepType;
   commandId: string;
   parentCommandId: string;
   rootCommandId: string;

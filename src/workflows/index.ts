@@ -3,5 +3,12 @@ export { removeVmWorkflow } from './remove-vm';
 export { removeDiskWorkflow } from './remove-disk';
 export { addDiskWorkflow } from './add-disk';
 export { createSnapshotWorkflow } from './create-snapshot';
-export { removeImageWorkflow, addImageFromScratchWorkflow, createSnapshotDiskWorkflow } from './task-step';
+export { moveDiskWorkflow, copyDiskWorkflow } from './move-copy-disk';
+export {
+  removeImageWorkflow,
+  addImageFromScratchWorkflow,
+  createSnapshotDiskWorkflow,
+  createVolumeContainerWorkflow,
+} from './task-step';
+export { copyDataWorkflow } from './host-job-step';
 export { taskJanitorWorkflow } from './task-janitor';

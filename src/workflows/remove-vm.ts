@@ -54,7 +54,12 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   }
   const { images } = plan;
   const steps = images.map((image) =>
-    removeImageStep({ commandId: tracker.commandId, vmId: plan.vmId }, image, input.force, plan.startMaxAttempts),
+    removeImageStep(
+      { commandId: tracker.commandId, vmId: plan.vmId },
+      image,
+      input.force,
+      plan.startMaxAttempts,
+    ),
   );
   tracker.storagePoolId = plan.poolId;
   tracker.plan(steps);

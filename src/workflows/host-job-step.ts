@@ -1,0 +1,179 @@
+/**
+ * The host-job step: one SDM job (SDM.copy_data, SDM.merge, SDM.update_volume) on a host of the
+ * pool, followed to its end. The job id is the workflow's (a retry after a lost answer meets "job
+ * exists" and follows the same job). Completion comes from the host's `|jobs|status|` event, with a
+ * batched Host.getJobs poll as fallback and the volume's generation (or fencing) when VDSM no
+ * longer reports the job — see src/activities/host-jobs.ts.
+ *
+ * The row uses the task vocabulary: Initializing → Polling (job pending/running; its progress is in
+ * the waiting activity's heartbeat, shown by the Web UI) → Ended → Cleared (VDSM deletes ended jobs
+ * by itself: nothing to clear). Status finished; result success for a done job, failure for a
+ * failed, aborted or fenced one. There is no abort verb for storage jobs: a cancelled step waits
+ * for its job to end before it reports.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OvirtActivities } from '../activities';
+import { ErrorType } from '../shared/errors';
+import {
+  commandStateQuery,
+  rowSucceeded,
+  taskProgressSignal,
+  taskTableQuery,
+  type TaskRow,
+} from '../shared/messages';
+import { SA } from '../shared/search-attributes';
+import type { HostJobStepInput, HostJobStepResult } from '../shared/steps';
+import { renderTaskTable, stepRow } from './details';
+import { commandActivityOptions, startTaskActivityOptions, waitTaskActivityOptions } from './options';
+
+const { volumeGeneration } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: "Read the volume's generation",
+});
+const { startHostJob } = proxyActivities<OvirtActivities>({
+  ...startTaskActivityOptions,
+  retry: { ...startTaskActivityOptions.retry, maximumAttempts: 10 },
+  summary: 'Start the job on a host',
+});
+const { waitForHostJob } = proxyActivities<OvirtActivities>({
+  ...waitTaskActivityOptions,
+  summary: 'Follow the job (events, Host.getJobs, the volume)',
+});
+
+function failureOf(err: unknown): { type: string; message: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure)
+    return { type: cause.type ?? ErrorType.TaskFailed, message: cause.message };
+  return { type: ErrorType.TaskFailed, message: (err as Error).message };
+}
+
+export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobStepResult> {
+  const { image, job, entity } = input;
+  const commandId = workflowInfo().workflowId;
+  const row: TaskRow = stepRow({
+    commandType: input.stepType,
+    commandId,
+    parentCommandId: input.parentCommandId,
+    rootCommandId: input.rootCommandId,
+    image,
+    taskType: job.verb,
+    description: input.description,
+    status: 'init',
+    startTime: new Date().toISOString(),
+  });
+  const ended = (): boolean => row.state === 'Cleared';
+  setHandler(taskTableQuery, () => [row]);
+  setHandler(commandStateQuery, () => ({
+    commandType: input.stepType,
+    commandId,
+    commandStatus: ended() ? (rowSucceeded(row) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE') : 'ACTIVE',
+    vmId: input.vmId,
+    storagePoolId: image.poolId,
+    images: {
+      total: 1,
+      succeeded: rowSucceeded(row) ? 1 : 0,
+      failed: ended() && !rowSucceeded(row) ? 1 : 0,
+      running: ended() ? 0 : 1,
+    },
+    tasks: [row],
+    failureReason: null,
+  }));
+  const parent = getExternalWorkflowHandle(input.parentCommandId);
+
+  function advance(patch: Partial<TaskRow>, tell = false): void {
+    const before = row.state;
+    Object.assign(row, patch);
+    setCurrentDetails(renderTaskTable(`**${input.stepType} ${image.alias}** (${row.state})`, [row]));
+    if (row.state !== before && (row.state === 'Polling' || row.state === 'Cleared')) {
+      upsertSearchAttributes([
+        { key: SA.AsyncTaskState, value: row.state },
+        ...(ended()
+          ? [
+              {
+                key: SA.CommandStatus,
+                value: rowSucceeded(row) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE',
+              },
+            ]
+          : []),
+      ]);
+    }
+    if (!tell) return;
+    void CancellationScope.nonCancellable(() => parent.signal(taskProgressSignal, { ...row })).catch(
+      (err: unknown) =>
+        log.warn('could not report the step to its parent', {
+          parent: input.parentCommandId,
+          error: (err as Error).message,
+        }),
+    );
+  }
+  const done = (
+    succeeded: boolean,
+    failureReason: string | null,
+    failureType: string | null,
+  ): HostJobStepResult => {
+    advance({ state: 'Cleared', endTime: new Date().toISOString(), stepSucceeded: succeeded });
+    return { imageId: image.id, succeeded, jobId: job.jobId, failureReason, failureType, row: { ...row } };
+  };
+
+  // Starting must not be torn in half, and a storage job has no abort verb: the step follows its
+  // job to the end even when cancelled, and reports the cancellation after.
+  const run = CancellationScope.nonCancellable(async () => {
+    let startGeneration: number;
+    let hostId: string;
+    try {
+      startGeneration = await volumeGeneration({ poolId: image.poolId, ...entity });
+      hostId = (await startHostJob({ poolId: image.poolId, job })).hostId;
+    } catch (err) {
+      const failure = failureOf(err);
+      advance({ status: 'unknown', message: `${job.verb} could not be started: ${failure.message}` });
+      return done(false, `${job.verb} could not be started: ${failure.message}`, failure.type);
+    }
+    advance(
+      { state: 'Polling', status: 'running', vdsmTaskId: job.jobId, message: `on host ${hostId}` },
+      true,
+    );
+    try {
+      const outcome = await waitForHostJob({
+        poolId: image.poolId,
+        hostId,
+        jobId: job.jobId,
+        entity: { ...entity, startGeneration },
+      });
+      const succeeded = outcome.status === 'done';
+      const how = `job ${outcome.status} (${outcome.how === 'entity' ? "judged by the volume's generation" : `seen by ${outcome.how}`})`;
+      advance({
+        state: 'Ended',
+        status: 'finished',
+        result: succeeded ? 'success' : 'failure',
+        code: outcome.error?.code ?? null,
+        message: outcome.error ? `${how}: ${outcome.error.message}` : how,
+      });
+      return done(
+        succeeded,
+        succeeded ? null : `${job.verb} ${how}${outcome.error ? `: ${outcome.error.message}` : ''}`,
+        succeeded ? null : ErrorType.TaskFailed,
+      );
+    } catch (err) {
+      const failure = failureOf(err);
+      advance({ state: 'Ended', status: 'unknown', message: failure.message });
+      return done(false, `following ${job.verb} failed: ${failure.message}`, failure.type);
+    }
+  });
+  return run;
+}
+
+/** CopyData: SDM.copy_data of a source volume into a destination volume (MoveDisk, CopyDisk). */
+export async function copyDataWorkflow(input: HostJobStepInput): Promise<HostJobStepResult> {
+  return runHostJobStep(input);
+}
