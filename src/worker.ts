@@ -247,7 +247,11 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
           }
         : undefined,
     );
-    await waitForTemporal(env);
+    // Signals while waiting: the Temporal runtime, which turns them into a graceful shutdown later,
+    // has no worker to stop yet, so the wait listens for them itself.
+    const stop = untilShutdownSignal();
+    const reachable = await waitForTemporal(env, undefined, stop.signal).finally(stop.dispose);
+    if (!reachable) return;
     const { connection, namespace } = await connectWorkerConnection({ env });
     const { client, connection: clientConnection } = await connectClient({ env });
     try {
@@ -278,18 +282,36 @@ export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Pr
 const OUTAGE_RETRY_MS = 5_000;
 const OUTAGE_REPEAT_LOG_MS = 60_000;
 
+/** Aborts on the first SIGINT/SIGTERM until disposed. */
+function untilShutdownSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /**
- * Returns once the Temporal frontend answers. Probed first, so an outage is logged at once (the
- * worker's own connection retries quietly: a frozen server showed up in the log 37 s later),
- * then again every minute while it lasts; a worker started before its server waits for it.
+ * Resolves true once the Temporal frontend answers, false if `signal` aborts first. Probed first,
+ * so an outage is logged at once (the worker's own connection retries quietly: a frozen server
+ * showed up in the log 37 s later), then again every minute while it lasts; a worker started
+ * before its server waits for it.
  */
 export async function waitForTemporal(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void = (line) => console.error(line),
-): Promise<void> {
+  signal?: AbortSignal,
+): Promise<boolean> {
   let downSince: number | undefined;
   let lastLog = 0;
   for (;;) {
+    if (signal?.aborted) return false;
     try {
       const { connection } = await connectClient({ env });
       try {
@@ -301,7 +323,7 @@ export async function waitForTemporal(
         log(
           `ovirt-tasks worker: Temporal answers again after ${Math.round((Date.now() - downSince) / 1000)} s`,
         );
-      return;
+      return true;
     } catch (err) {
       if (!(err instanceof TemporalUnreachableError)) throw err;
       const now = Date.now();
@@ -312,7 +334,7 @@ export async function waitForTemporal(
         );
         lastLog = now;
       }
-      await sleep(OUTAGE_RETRY_MS);
+      await sleep(OUTAGE_RETRY_MS, undefined, { signal }).catch(() => undefined);
     }
   }
 }

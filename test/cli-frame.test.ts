@@ -6,7 +6,7 @@ import { ServiceError } from '@temporalio/client';
 import { ConfigError } from '../src/config/config';
 import { ExitCode, exitCodeFor, UsageError } from '../src/cli/exit-codes';
 import { TemporalUnreachableError } from '../src/shared/temporal-connection';
-import { runCliSync } from './support/cli';
+import { runCliSync, spawnCli } from './support/cli';
 
 const SUBCOMMANDS = [
   'dev',
@@ -92,14 +92,26 @@ describe('ovirt-tasks CLI frame (built CLI)', () => {
     expect(result.status).toBe(ExitCode.Usage);
   });
 
-  it('`worker` exits 3 when the Temporal server cannot be reached', () => {
+  it('`worker` says at once that Temporal cannot be reached, and waits for it instead of exiting', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-cli-'));
-    const result = runCliSync(['worker'], {
+    const child = spawnCli(['worker'], {
       TEMPORAL_ADDRESS: '127.0.0.1:1',
       OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inventory.db')}`,
     });
-    expect(result.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
-    expect(result.status).toBe(ExitCode.Unreachable);
+    let stderr = '';
+    let exited = false;
+    const exit = new Promise<void>((resolve) => child.on('close', () => ((exited = true), resolve())));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('retrying every 5 s until it answers')) resolve();
+      });
+      void exit.then(() => reject(new Error(`the worker exited: ${stderr}`)));
+    });
+    expect(stderr).toContain('ovirt-tasks worker: cannot reach Temporal at 127.0.0.1:1');
+    expect(exited).toBe(false);
+    child.kill('SIGTERM');
+    await exit;
   });
 });
 
