@@ -36,7 +36,12 @@ import type {
   TaskStepInput,
   TaskStepResult,
 } from '../shared/steps';
-import { isTaskSuccess, type CommandStatus, type CommandType } from '../shared/vocabulary';
+import {
+  isTaskSuccess,
+  type AsyncTaskState,
+  type CommandStatus,
+  type CommandType,
+} from '../shared/vocabulary';
 import { renderTaskTableLine, renderTaskTableLines, stepRow } from './details';
 import {
   addImageFromScratchWorkflow,
@@ -63,6 +68,16 @@ export const stepWorkflowId = (parentId: string, step: Pick<AnyStep, 'stepType' 
 const keyOf = (step: Pick<AnyStep, 'stepType' | 'image'>): string => `${step.stepType}/${step.image.id}`;
 const rowKey = (row: TaskRow): string => `${row.commandType}/${row.imageId}`;
 const taskTypeOf = (step: AnyStep): string => ('task' in step ? step.task.taskVerb : step.job.verb);
+
+/** The order a row's AsyncTaskState moves in (ClearFailed may repeat before Cleared). */
+const STATE_ORDER: readonly AsyncTaskState[] = [
+  'Initializing',
+  'Polling',
+  'Ended',
+  'AttemptingEndAction',
+  'ClearFailed',
+  'Cleared',
+];
 
 type Outcome = 'succeeded' | 'failed' | 'running';
 const outcomeOf = (row: TaskRow): Outcome =>
@@ -129,14 +144,15 @@ export class CommandTracker {
   }
 
   /**
-   * A step's row, from its progress signal or its result. A row that has reached Cleared is final:
-   * a report that arrives after it (signals are not awaited, so their delivery may trail the
-   * step's end) does not move it back.
+   * A step's row, from its progress signal or its result. Rows only move forward: a report that
+   * arrives late (a step does not wait for its Polling report to be delivered, and a retried
+   * delivery may trail its Ended report) never moves a row back — a group waiting for its members
+   * to be Ended would otherwise wait forever.
    */
   report(row: TaskRow): void {
     const key = rowKey(row);
     const previous = this.rows.get(key);
-    if (previous?.state === 'Cleared' && row.state !== 'Cleared') return;
+    if (previous && STATE_ORDER.indexOf(row.state) < STATE_ORDER.indexOf(previous.state)) return;
     const step = this.planned.get(key);
     const shown = step ? this.rowOf(step) : undefined;
     this.rows.set(key, row);

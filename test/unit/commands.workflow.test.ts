@@ -9,7 +9,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PreparedSnapshot } from '../../src/activities/create-snapshot';
 import type { ImagePlan, RemoveVmPlan } from '../../src/shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../../src/shared/errors';
-import { commandStateQuery, taskTableQuery } from '../../src/shared/messages';
+import { commandStateQuery, taskProgressSignal, taskTableQuery } from '../../src/shared/messages';
 import { addDiskWorkflow } from '../../src/workflows/add-disk';
 import { createSnapshotWorkflow } from '../../src/workflows/create-snapshot';
 import { removeVmWorkflow } from '../../src/workflows/remove-vm';
@@ -185,6 +185,34 @@ describe('CreateSnapshot (all or nothing)', () => {
     expect(closed).toBe('FAILED');
     expect(fake.callsOf('revertTask')).toHaveLength(2);
     expect(fake.callsOf('finishCreateSnapshot')).toEqual([expect.objectContaining({ outcome: 'failed' })]);
+  });
+});
+
+describe('CreateSnapshot rows only move forward', () => {
+  test('a Polling report delivered after a member reported Ended does not make the group wait forever', async () => {
+    // disk-3's task runs until released; disk-1 and disk-2 end at once and wait for the verdict.
+    let released = false;
+    const fake = snapshotFake().on('waitForTaskEnd', async (input, f) => {
+      if (input.vdsmTaskId === taskIdOf(volumeOf(f, 'disk-3'))) {
+        while (!released) await new Promise((r) => setTimeout(r, 50));
+      }
+      return f.byDefault('waitForTaskEnd', input);
+    });
+    const handle = await suite.start(createSnapshotWorkflow, [snapshotInput()], fake);
+    const rows = await until(
+      'disk-1 and disk-2 Ended',
+      () => handle.query(taskTableQuery),
+      (r) => r.filter((row) => row.state === 'Ended').length === 2,
+      15_000,
+    );
+    // A late delivery of each ended member's Polling report (as after a worker restart).
+    for (const row of rows.filter((r) => r.state === 'Ended')) {
+      await handle.signal(taskProgressSignal, { ...row, state: 'Polling', status: 'running' });
+    }
+    expect((await handle.query(taskTableQuery)).filter((r) => r.state === 'Ended')).toHaveLength(2);
+    released = true;
+    const result = await handle.result();
+    expect(result.volumes).toHaveLength(3);
   });
 });
 
