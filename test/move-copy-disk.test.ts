@@ -10,7 +10,10 @@ import { queryCommandState } from '../src/client';
 import type { MoveOrCopyResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
 import { workflowIds, WorkflowType } from '../src/shared/names';
+import { ExitCode } from '../src/cli/exit-codes';
+import { spawnCli } from './support/cli';
 import { startEngineStack, type EngineStack } from './support/engine-stack';
+import { testAddress, TEST_NAMESPACE } from './support/temporal';
 import { chains, expectStorageMatchesInventory } from './support/storage';
 
 jest.setTimeout(120_000);
@@ -141,4 +144,45 @@ test('refused before anything starts: a move to the domain the disk is on', asyn
   expect((same.cause as ApplicationFailure).type).toBe(ErrorType.InvalidInput);
   expect(verbs(s)['Volume.create'] ?? 0).toBe(0);
   expect(await s.inventory.listLocks()).toEqual([]);
+});
+
+/** The built CLI against the stack, run to its end without blocking the in-process worker. */
+function cli(
+  s: EngineStack,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawnCli(args, {
+    TEMPORAL_ADDRESS: testAddress(),
+    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
+    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
+    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+test('ovirt-tasks submit move-disk --wait moves it; a move to its own domain is refused before anything starts', async () => {
+  stack = await startEngineStack({
+    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 } },
+  });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const refused = await cli(s, [
+    'submit',
+    'move-disk',
+    '--disk',
+    disk.id,
+    '--to',
+    s.fixture.domains.find((d) => d.id === disk.domainId)!.name,
+  ]);
+  expect(refused.status).toBe(ExitCode.Usage);
+  expect(refused.stderr).toMatch(/refused \(InvalidInput\): disk .* is already on/);
+  expect(verbs(s)['Volume.create'] ?? 0).toBe(0);
+
+  const moved = await cli(s, ['submit', 'move-disk', '--disk', disk.id, '--to', to.name, '--wait']);
+  expect({ status: moved.status, stderr: moved.stderr }).toMatchObject({ status: ExitCode.Ok });
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
 });

@@ -21,7 +21,7 @@ import {
 import { parseInput } from './validate';
 
 export { CommandRefusedError, InvalidCommandInputError } from './errors';
-export { submitAddDisk, submitCreateSnapshot } from './submit-storage';
+export { submitAddDisk, submitCopyDisk, submitCreateSnapshot, submitMoveDisk } from './submit-storage';
 export type { SubmitOptions, Submitted } from './start';
 export {
   cancelCommand,

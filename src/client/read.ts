@@ -87,6 +87,8 @@ export const TOP_LEVEL_COMMAND_TYPES: readonly CommandType[] = [
   'RemoveDisk',
   'AddDisk',
   'CreateSnapshot',
+  'MoveDisk',
+  'CopyDisk',
 ];
 
 /**

@@ -7,10 +7,16 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { checkAddDisk } from '../rules/add-disk';
 import { checkCreateSnapshot } from '../rules/create-snapshot';
-import { AddDiskInput, CreateSnapshotInput } from '../shared/commands';
+import { checkMoveOrCopy } from '../rules/move-copy-disk';
+import { AddDiskInput, CopyDiskInput, CreateSnapshotInput, MoveDiskInput } from '../shared/commands';
 import { DEFAULT_TASK_QUEUE, workflowIds, WorkflowType } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import type { addDiskWorkflow, createSnapshotWorkflow } from '../workflows';
+import type {
+  addDiskWorkflow,
+  copyDiskWorkflow,
+  createSnapshotWorkflow,
+  moveDiskWorkflow,
+} from '../workflows';
 import {
   parseSubmitCall,
   refusedAsError,
@@ -110,6 +116,75 @@ export async function submitCreateSnapshot(
       ...(imageIds.length
         ? [{ key: SA.ImageIds, value: imageIds.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE) }]
         : []),
+      ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
+    ],
+  });
+}
+
+/**
+ * Cold MoveDisk (workflow `MoveDisk/<diskId>`: one move of a disk at a time) and CopyDisk
+ * (`CopyDisk/<commandId>`). With `options.inventory`, the shared refusal rules
+ * (src/rules/move-copy-disk.ts) answer before anything starts.
+ */
+export async function submitMoveDisk(
+  client: Client,
+  rawInput: unknown,
+  rawOptions: SubmitOptions = {},
+): Promise<Submitted<typeof moveDiskWorkflow>> {
+  const input = parseInput(MoveDiskInput, rawInput, 'MoveDisk');
+  const { options } = parseSubmitCall(client, rawOptions, 'submitMoveDisk');
+  const workflowId = workflowIds.moveDisk(input.diskId);
+  let summary = `Move disk ${input.diskId}`;
+  let poolId: string | undefined;
+  if (options.inventory) {
+    const existing = await reusableRun<typeof moveDiskWorkflow>(client, workflowId);
+    if (existing) return existing;
+    const { disk, source, destination } = await refusedAsError(() =>
+      checkMoveOrCopy(options.inventory!, 'move', input),
+    );
+    poolId = disk.poolId;
+    summary = `Move disk ${disk.alias} from ${source.name} to ${destination.name}`;
+  }
+  return startIdempotent(client, WorkflowType.moveDisk, workflowId, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    staticSummary: summary,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: 'MoveDisk' },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      { key: SA.ImageIds, value: [input.diskId] },
+      ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
+    ],
+  });
+}
+
+export async function submitCopyDisk(
+  client: Client,
+  rawInput: unknown,
+  rawOptions: SubmitOptions = {},
+): Promise<Submitted<typeof copyDiskWorkflow>> {
+  const input = parseInput(CopyDiskInput, withCommandId(rawInput), 'CopyDisk');
+  const { options } = parseSubmitCall(client, rawOptions, 'submitCopyDisk');
+  const workflowId = workflowIds.copyDisk(input.commandId);
+  let summary = `Copy disk ${input.diskId}`;
+  let poolId: string | undefined;
+  if (options.inventory) {
+    const existing = await reusableRun<typeof copyDiskWorkflow>(client, workflowId);
+    if (existing) return existing;
+    const { disk, destination } = await refusedAsError(() =>
+      checkMoveOrCopy(options.inventory!, 'copy', input),
+    );
+    poolId = disk.poolId;
+    summary = `Copy disk ${disk.alias} to ${destination.name}`;
+  }
+  return startIdempotent(client, WorkflowType.copyDisk, workflowId, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    staticSummary: summary,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: 'CopyDisk' },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      { key: SA.ImageIds, value: [input.diskId] },
       ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
     ],
   });

@@ -4,10 +4,11 @@
  * naming the flag). Each call is a new command unless --command-id names an earlier one.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { submitAddDisk, submitCreateSnapshot } from '../../client';
+import { submitAddDisk, submitCopyDisk, submitCreateSnapshot, submitMoveDisk } from '../../client';
 import { AddDiskInput, CreateSnapshotInput, MAX_DISK_SIZE_BYTES } from '../../shared/commands';
 import {
   loadCliSettings,
+  parseDiskId,
   parseDomainRef,
   parseVmRef,
   resolveDomain,
@@ -165,4 +166,52 @@ export function registerStorageSubmitCommands(submit: Command): void {
         );
       });
     });
+  submit
+    .command('move-disk')
+    .description(
+      'cold move of a disk to another storage domain (VMs using it Down): destination volume, data copy (host job), source removed (MoveDisk)',
+    )
+    .requiredOption('--disk <id>', 'the disk id', parseDiskId)
+    .requiredOption('--to <id|name>', 'destination storage domain id or name', parseDomainRef)
+    .option('--wait', 'wait for the outcome and print it (exit 1 if the command fails)', false)
+    .option('--json', 'print JSON', false)
+    .action(async (flags: SubmitFlags & { disk: string; to: NameRef }) => {
+      const settings = loadCliSettings();
+      await withInventory(settings.inventoryUrl, async (inventory) => {
+        const toDomainId = await resolveDomain(inventory, flags.to, '--to');
+        await submitAndReport(settings, flags, (client) =>
+          submitMoveDisk(
+            client,
+            { diskId: flags.disk, toDomainId },
+            { taskQueue: settings.taskQueue, inventory },
+          ),
+        );
+      });
+    });
+  submit
+    .command('copy-disk')
+    .description('cold copy of a disk to a new floating disk on a storage domain (CopyDisk)')
+    .requiredOption('--disk <id>', 'the disk id', parseDiskId)
+    .requiredOption('--to <id|name>', 'destination storage domain id or name', parseDomainRef)
+    .option('--alias <name>', "the copy's alias (default: <alias>_copy)", parseAlias)
+    .option('--command-id <uuid>', commandIdHelp, parseCommandUuid)
+    .option('--wait', 'wait for the outcome and print it (exit 1 if the command fails)', false)
+    .option('--json', 'print JSON', false)
+    .action(
+      async (flags: SubmitFlags & { disk: string; to: NameRef; alias?: string; commandId?: string }) => {
+        const settings = loadCliSettings();
+        await withInventory(settings.inventoryUrl, async (inventory) => {
+          const toDomainId = await resolveDomain(inventory, flags.to, '--to');
+          const input = {
+            diskId: flags.disk,
+            toDomainId,
+            ...(flags.alias ? { alias: flags.alias } : {}),
+            ...(flags.commandId ? { commandId: flags.commandId } : {}),
+          };
+          await submitAndReport(settings, flags, (client) =>
+            submitCopyDisk(client, input, { taskQueue: settings.taskQueue, inventory }),
+          );
+        });
+      },
+    );
 }
