@@ -4,6 +4,7 @@
  * restarts a worker that died by itself.
  */
 import { sleep } from '../support/stats';
+import { startHostilePeer } from './hostile-peer';
 import type { WorkerProcess } from '../support/worker-process';
 import { poolOf, type ScenarioCtx, type ScenarioName } from './types';
 
@@ -26,6 +27,7 @@ async function startReplacement(ctx: ScenarioCtx, dead: WorkerProcess): Promise<
   for (let attempt = 1; ; attempt++) {
     try {
       await ctx.stack.replaceWorker(dead);
+      ctx.lastRestartAt = Date.now();
       return;
     } catch (err) {
       // The server may be restarting meanwhile: the worker exits 3; try again.
@@ -39,12 +41,14 @@ async function startReplacement(ctx: ScenarioCtx, dead: WorkerProcess): Promise<
 const restartTemporal: FaultAction = async (ctx) => {
   const downMs = ctx.rng.int(500, 3_000);
   await ctx.stack.restartServer(downMs);
+  ctx.lastRestartAt = Date.now();
   return `dev server stopped, restarted after ${downMs} ms on the same port and db`;
 };
 
 const restartVdsm: FaultAction = async (ctx) => {
   const sim = ctx.stack.sim(poolOf(ctx.stack));
   await sim.restart();
+  ctx.lastRestartAt = Date.now();
   return 'simulator crashed and restarted from disk';
 };
 
@@ -71,7 +75,19 @@ const network: FaultAction = async (ctx) => {
   return `latency 10–${maxLatency} ms and ${(probability * 100).toFixed(1)}% dropped connections for ${forMs} ms`;
 };
 
-function scheduleFor(name: ScenarioName): Array<{ name: string; action: FaultAction }> {
+/** The hostile peer of hostile-peer.ts against the SPM host, from now to the end of the fault window. */
+const hostilePeer: FaultAction = async (ctx) => {
+  const fixture = ctx.stack.fixtures[0]!;
+  const host = ctx.stack.sim(poolOf(ctx.stack)).hosts.find((h) => h.hostId === fixture.spmHostId);
+  if (!host) return 'skipped: no SPM host listening';
+  const peer = startHostilePeer(host.port);
+  await sleep(Math.max(0, ctx.t0 + ctx.options.faultWindowMs - Date.now()));
+  return `against ${host.name} for the fault window: ${await peer.stop()}`;
+};
+
+type Scheduled = { name: string; action: FaultAction; atMs?: number };
+
+function scheduleFor(name: ScenarioName): Scheduled[] {
   switch (name) {
     case 'worker-kill':
       return [
@@ -100,13 +116,16 @@ function scheduleFor(name: ScenarioName): Array<{ name: string; action: FaultAct
         { name: 'SPM failover', action: failover },
         { name: 'latency + drops', action: network },
       ];
+    case 'hostile-peer':
+      // From the first command on: the slowdown is measured over the whole run.
+      return [{ name: 'hostile peer', action: hostilePeer, atMs: 0 }];
   }
 }
 
 /** Runs the faults at seeded moments in [1 s, faultWindowMs], one after the other. */
 export async function injectFaults(ctx: ScenarioCtx, name: ScenarioName): Promise<void> {
   const planned = scheduleFor(name)
-    .map((f) => ({ ...f, atMs: ctx.rng.int(1_000, ctx.options.faultWindowMs) }))
+    .map((f) => ({ ...f, atMs: f.atMs ?? ctx.rng.int(1_000, ctx.options.faultWindowMs) }))
     .sort((a, b) => a.atMs - b.atMs);
   for (const fault of planned) {
     const wait = ctx.t0 + fault.atMs - Date.now();

@@ -28,6 +28,16 @@ export function renderChaosReport(report: ChaosReport): string {
   for (const s of report.scenarios) {
     lines.push('', `### ${s.name}`, '');
     for (const f of s.faults) lines.push(`- ${f.atS} s ${f.fault}: ${f.outcome}`);
+    if (s.recoveryTailS !== undefined) {
+      lines.push(`- recovery tail: the last command ended ${s.recoveryTailS} s after the last restart`);
+    }
+    if (s.slowdown) {
+      const { calm, faulted, p50Ratio, maxRatio } = s.slowdown;
+      const fmt = (d: typeof calm): string => `p50 ${d.p50S} s, p95 ${d.p95S} s, max ${d.maxS} s`;
+      lines.push(
+        `- slowdown (submit to close, same commands): without ${fmt(calm)}; with ${fmt(faulted)} (p50 ×${p50Ratio}, max ×${maxRatio})`,
+      );
+    }
     for (const v of s.violations) lines.push(`- ✗ ${v.invariant}: ${v.detail}`);
     for (const n of s.notes) lines.push(`- note: ${n}`);
   }

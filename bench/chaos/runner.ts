@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { waitForClosed } from '../support/driver';
 import { buildFixtures, vmsByName } from '../support/fixtures';
 import type { Execution } from '../support/histories';
-import { createRng } from '../support/random';
+import { createRng, type Rng } from '../support/random';
 import { Stack } from '../support/stack';
 import { sleep } from '../support/stats';
 import { spmTaskDir, TaskSampler } from '../support/task-sampler';
 import {
   addDiskDomain,
   planCommands,
+  seededUuid,
   submitCommand,
   type ChaosCommand,
   type PlannedCommand,
@@ -27,9 +28,12 @@ import { chainsBefore, checkVolumeCommands, type VolumeCheckMemory } from './vol
 import type {
   ChaosOptions,
   ChaosReport,
+  DurationSummary,
   InvariantName,
   ScenarioCtx,
   ScenarioReport,
+  ScenarioName,
+  Slowdown,
   Violation,
 } from './types';
 
@@ -45,11 +49,12 @@ async function submitSpread(
   ctx: ScenarioCtx,
   planned: PlannedCommand[],
   vmOf: (p: PlannedCommand) => ChaosCommand['vm'],
+  rng: Rng = ctx.rng,
 ): Promise<ChaosCommand[]> {
   const span = Math.floor(ctx.options.faultWindowMs * 0.8);
   const domainId = addDiskDomain(ctx.stack.fixtures[0]!);
   const times = planned
-    .map((p, i) => ({ p, atMs: i < 2 ? 0 : ctx.rng.int(0, span) }))
+    .map((p, i) => ({ p, atMs: i < 2 ? 0 : rng.int(0, span) }))
     .sort((a, b) => a.atMs - b.atMs);
   const out: Array<Promise<ChaosCommand>> = [];
   for (const { p, atMs } of times) {
@@ -83,6 +88,28 @@ async function waitForCommands(
   return new Map(maps.flatMap((m) => [...m]));
 }
 
+/** Submit-to-close seconds of the commands that closed. */
+function durationsS(commands: ChaosCommand[], closed: Map<string, Execution>): number[] {
+  return commands
+    .map((c) => closed.get(c.workflowId)?.closeTime)
+    .map((end, i) => (end === undefined ? undefined : (end - commands[i]!.submitAt) / 1000))
+    .filter((d): d is number => d !== undefined)
+    .sort((a, b) => a - b);
+}
+
+function summarize(sorted: number[]): DurationSummary {
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const r = (n: number): number => Math.round(n * 10) / 10;
+  return { p50S: r(at(0.5)), p95S: r(at(0.95)), maxS: r(sorted[sorted.length - 1] ?? NaN) };
+}
+
+/** The scenario's copy of its commands on VMs of their own, run without faults (the slowdown's baseline). */
+const CALM_SUFFIX = '-calm';
+const needsCalmRun = (name: ScenarioName): boolean => name === 'hostile-peer';
+
+/** Seeds the submit times of both runs of a compared scenario, so they submit at the same moments. */
+const scheduleRng = (seed: number): Rng => createRng(seed + 1);
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const rng = createRng(options.seed);
@@ -92,8 +119,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     name,
     commands: planCommands(rng, name, options.commandsPerScenario, options.maxDisksPerVm),
   }));
+  // The calm copies draw their ids from a separate rng, so the other scenarios' plans stay as they were.
+  const calmRng = createRng(options.seed + 2);
+  const calmPlans = new Map(
+    plan
+      .filter((p) => needsCalmRun(p.name))
+      .map((p) => [
+        p.name,
+        p.commands.map((c) => ({
+          ...c,
+          vmName: c.vmName.replace(p.name, p.name + CALM_SUFFIX),
+          commandId: seededUuid(calmRng),
+        })),
+      ]),
+  );
   const fixtures = buildFixtures([
-    { name: 'chaos', vms: plan.flatMap((p) => p.commands.map((c) => ({ name: c.vmName, disks: c.disks }))) },
+    {
+      name: 'chaos',
+      vms: [...plan.map((p) => p.commands), ...calmPlans.values()].flatMap((commands) =>
+        commands.map((c) => ({ name: c.vmName, disks: c.disks })),
+      ),
+    },
   ]);
   const vms = vmsByName(fixtures);
   const fixture = fixtures[0]!;
@@ -140,7 +186,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .filter((p) => p.kind !== 'AddDisk')
         .reduce((n, p) => n + vmOf(p).diskIds.length, 0);
       log(`scenario ${name}: ${JSON.stringify(kinds)}, ${images} existing images`);
-      const ctx: ScenarioCtx = { stack, rng, options, t0: Date.now(), faults: [], notes: [] };
+      const calm = calmPlans.get(name);
+      let calmDurations: number[] | undefined;
+      const calmNotes: string[] = [];
+      if (calm) {
+        log(`  the same commands without the fault first (baseline)`);
+        const calmCtx: ScenarioCtx = { stack, rng, options, t0: Date.now(), faults: [], notes: [] };
+        const calmSince = Date.now() - 500;
+        try {
+          const calmCommands = await submitSpread(calmCtx, calm, vmOf, scheduleRng(options.seed));
+          const calmClosed = await waitForCommands(stack, calmCommands, calmSince, options);
+          calmDurations = durationsS(calmCommands, calmClosed);
+          log(`  baseline closed: ${JSON.stringify(summarize(calmDurations))}`);
+        } catch (err) {
+          // No baseline, no slowdown figure; the scenario and its invariants still run.
+          calmCtx.notes.push(`the baseline run failed: ${(err as Error).message.slice(0, 300)}`);
+        }
+        calmNotes.push(...calmCtx.notes);
+      }
+      const ctx: ScenarioCtx = { stack, rng, options, t0: Date.now(), faults: [], notes: [...calmNotes] };
       const violations: Violation[] = [];
       const add = (invariant: InvariantName, detail: string): void => {
         violations.push({ invariant, detail });
@@ -153,9 +217,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const stopSupervisor = superviseWorkers(ctx);
       const since = Date.now() - 500;
       let commands: ChaosCommand[] = [];
+      let recoveryTailS: number | undefined;
+      let slowdown: Slowdown | undefined;
       try {
         const faults = injectFaults(ctx, name);
-        commands = await submitSpread(ctx, planned, vmOf);
+        commands = await submitSpread(ctx, planned, vmOf, calm ? scheduleRng(options.seed) : ctx.rng);
         await faults;
         await heal(ctx);
         log(
@@ -166,6 +232,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           closedExecutions = await waitForCommands(stack, commands, since, options);
         } catch (err) {
           add('closed', (err as Error).message);
+        }
+        if (closedExecutions) {
+          const ends = commands.map((c) => closedExecutions.get(c.workflowId)?.closeTime ?? 0);
+          if (ctx.lastRestartAt !== undefined) {
+            recoveryTailS = Math.round((Math.max(...ends) - ctx.lastRestartAt) / 100) / 10;
+            log(`  recovery tail: last command ended ${recoveryTailS} s after the last restart`);
+          }
+          if (calmDurations) {
+            const c = summarize(calmDurations);
+            const f = summarize(durationsS(commands, closedExecutions));
+            const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+            slowdown = {
+              calm: c,
+              faulted: f,
+              p50Ratio: ratio(f.p50S, c.p50S),
+              maxRatio: ratio(f.maxS, c.maxS),
+            };
+            log(`  slowdown: ${JSON.stringify(slowdown)}`);
+          }
         }
         const janitorMs = await checkTasksCleared(stack, options, violations);
         log(`  commands closed; SPM tasks cleared after ${Math.round(janitorMs / 1000)} s more`);
@@ -189,6 +274,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         violations,
         notes: [...new Set(ctx.notes)],
         elapsedS: Math.round((Date.now() - ctx.t0) / 100) / 10,
+        ...(recoveryTailS !== undefined && { recoveryTailS }),
+        ...(slowdown && { slowdown }),
       };
       reports.push(report);
       log(

@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'spm-failover',
   'network',
   'mixed',
+  'hostile-peer',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -90,6 +91,28 @@ export interface ScenarioReport {
   /** Not invariants, but worth knowing (unexpected worker exits, orphan tasks the janitor took...). */
   notes: string[];
   elapsedS: number;
+  /**
+   * Seconds from the last restart (worker, dev server or simulator) to the last command's end:
+   * the recovery tail after a crash. Absent when the scenario restarted nothing.
+   */
+  recoveryTailS?: number;
+  /** hostile-peer only: the commands' durations with and without the hostile peer. */
+  slowdown?: Slowdown;
+}
+
+/** Submit-to-close seconds of the same commands (same kinds, disks and submit times), without and with a fault. */
+export interface Slowdown {
+  calm: DurationSummary;
+  faulted: DurationSummary;
+  /** faulted.p50S / calm.p50S and faulted.maxS / calm.maxS. */
+  p50Ratio: number;
+  maxRatio: number;
+}
+
+export interface DurationSummary {
+  p50S: number;
+  p95S: number;
+  maxS: number;
 }
 
 export interface ChaosReport {
@@ -107,6 +130,8 @@ export interface ScenarioCtx {
   t0: number;
   faults: FaultEvent[];
   notes: string[];
+  /** When a crashed part last came back (Date.now()); the recovery tail is measured from it. */
+  lastRestartAt?: number;
 }
 
 export const poolOf = (stack: Stack): string => stack.fixtures[0]!.pool.id;
