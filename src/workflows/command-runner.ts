@@ -79,6 +79,25 @@ const STATE_ORDER: readonly AsyncTaskState[] = [
   'Cleared',
 ];
 
+/** How every step child starts: its deterministic id, its summary and the searches that find it. */
+function stepChildOptions(parentId: string, step: AnyStep) {
+  return {
+    workflowId: stepWorkflowId(parentId, step),
+    // A parent closed abnormally asks its steps to clean up instead of killing them mid-task.
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: `${step.description} (${step.image.id})`,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: step.stepType },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      { key: SA.ParentCommandId, value: parentId },
+      { key: SA.ImageIds, value: [step.image.id] },
+      { key: SA.StoragePoolId, value: step.image.poolId },
+      { key: SA.AsyncTaskState, value: 'Initializing' },
+      ...(step.vmId ? [{ key: SA.VmId, value: step.vmId }] : []),
+    ],
+  };
+}
+
 type Outcome = 'succeeded' | 'failed' | 'running';
 const outcomeOf = (row: TaskRow): Outcome =>
   row.state !== 'Cleared' ? 'running' : rowSucceeded(row) ? 'succeeded' : 'failed';
@@ -286,20 +305,8 @@ export async function runSteps(
       started.set(step.image.id, step);
       children.push(
         executeChild(STEP_WORKFLOWS[step.stepType], {
-          workflowId: stepWorkflowId(tracker.commandId, step),
+          ...stepChildOptions(tracker.commandId, step),
           args: [step],
-          // A parent closed abnormally asks its steps to clean up instead of killing them mid-task.
-          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          staticSummary: `${step.description} (${step.image.id})`,
-          typedSearchAttributes: [
-            { key: SA.CommandType, value: step.stepType },
-            { key: SA.CommandStatus, value: 'ACTIVE' },
-            { key: SA.ParentCommandId, value: tracker.commandId },
-            { key: SA.ImageIds, value: [step.image.id] },
-            { key: SA.StoragePoolId, value: step.image.poolId },
-            { key: SA.AsyncTaskState, value: 'Initializing' },
-            ...(step.vmId ? [{ key: SA.VmId, value: step.vmId }] : []),
-          ],
         })
           .then(
             (result) => {
@@ -386,19 +393,8 @@ export async function runJobStep(
 ): Promise<HostJobStepResult | null> {
   try {
     const result = await executeChild(copyDataWorkflow, {
-      workflowId: stepWorkflowId(tracker.commandId, step),
+      ...stepChildOptions(tracker.commandId, step),
       args: [step],
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      staticSummary: `${step.description} (${step.image.id})`,
-      typedSearchAttributes: [
-        { key: SA.CommandType, value: step.stepType },
-        { key: SA.CommandStatus, value: 'ACTIVE' },
-        { key: SA.ParentCommandId, value: tracker.commandId },
-        { key: SA.ImageIds, value: [step.image.id] },
-        { key: SA.StoragePoolId, value: step.image.poolId },
-        { key: SA.AsyncTaskState, value: 'Initializing' },
-        ...(step.vmId ? [{ key: SA.VmId, value: step.vmId }] : []),
-      ],
     });
     tracker.reportResult(result);
     return result;

@@ -12,30 +12,21 @@
  * for its job to end before it reports.
  */
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
   setCurrentDetails,
-  setHandler,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
 import { ErrorType } from '../shared/errors';
-import {
-  commandStateQuery,
-  rowSucceeded,
-  taskProgressSignal,
-  taskTableQuery,
-  type TaskRow,
-} from '../shared/messages';
+import { rowSucceeded, taskProgressSignal, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
 import type { HostJobStepInput, HostJobStepResult } from '../shared/steps';
-import { renderTaskTable, stepRow } from './details';
+import { renderTaskTable } from './details';
 import { commandActivityOptions, startTaskActivityOptions, waitTaskActivityOptions } from './options';
+import { failureOf, ownStepRow } from './step-row';
 
 const { volumeGeneration } = proxyActivities<OvirtActivities>({
   ...commandActivityOptions,
@@ -51,44 +42,10 @@ const { waitForHostJob } = proxyActivities<OvirtActivities>({
   summary: 'Follow the job (events, Host.getJobs, the volume)',
 });
 
-function failureOf(err: unknown): { type: string; message: string } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure)
-    return { type: cause.type ?? ErrorType.TaskFailed, message: cause.message };
-  return { type: ErrorType.TaskFailed, message: (err as Error).message };
-}
-
 export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobStepResult> {
   const { image, job, entity } = input;
-  const commandId = workflowInfo().workflowId;
-  const row: TaskRow = stepRow({
-    commandType: input.stepType,
-    commandId,
-    parentCommandId: input.parentCommandId,
-    rootCommandId: input.rootCommandId,
-    image,
-    taskType: job.verb,
-    description: input.description,
-    status: 'init',
-    startTime: new Date().toISOString(),
-  });
+  const row = ownStepRow(input, job.verb);
   const ended = (): boolean => row.state === 'Cleared';
-  setHandler(taskTableQuery, () => [row]);
-  setHandler(commandStateQuery, () => ({
-    commandType: input.stepType,
-    commandId,
-    commandStatus: ended() ? (rowSucceeded(row) ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE') : 'ACTIVE',
-    vmId: input.vmId,
-    storagePoolId: image.poolId,
-    images: {
-      total: 1,
-      succeeded: rowSucceeded(row) ? 1 : 0,
-      failed: ended() && !rowSucceeded(row) ? 1 : 0,
-      running: ended() ? 0 : 1,
-    },
-    tasks: [row],
-    failureReason: null,
-  }));
   const parent = getExternalWorkflowHandle(input.parentCommandId);
 
   function advance(patch: Partial<TaskRow>, tell = false): void {

@@ -9,8 +9,6 @@
  * kept in async_tasks.
  */
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -22,29 +20,22 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { OvirtActivities, StartTaskResult } from '../activities';
 import { ErrorType } from '../shared/errors';
-import {
-  commandStateQuery,
-  groupVerdictSignal,
-  rowSucceeded,
-  taskProgressSignal,
-  taskTableQuery,
-  type TaskRow,
-} from '../shared/messages';
+import { groupVerdictSignal, rowSucceeded, taskProgressSignal, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
 import type { GroupVerdict, TaskStepInput, TaskStepResult } from '../shared/steps';
 import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskState } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
-import { renderTaskTable, stepRow } from './details';
+import { renderTaskTable } from './details';
 import {
   endActionActivityOptions,
   startTaskActivityOptions,
   vdsmTaskVerbActivityOptions,
   waitTaskActivityOptions,
 } from './options';
+import { failureOf, ownStepRow } from './step-row';
 
 const { waitForTaskEnd } = proxyActivities<OvirtActivities>({
   ...waitTaskActivityOptions,
@@ -99,14 +90,6 @@ const describeFailure = (s: VdsmTaskStatus): string =>
     ? 'the task vanished from the SPM (unknown)'
     : `task ${OUTCOME[s.taskResult]}${s.code ? ` (VDSM code ${s.code}: ${s.message})` : ''}`;
 
-/** The type and message of an activity's failure, as the command should name them. */
-function failureOf(err: unknown): { type: string; message: string } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure)
-    return { type: cause.type ?? ErrorType.TaskFailed, message: cause.message };
-  return { type: ErrorType.TaskFailed, message: (err as Error).message };
-}
-
 export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult> {
   const { image, task } = input;
   // Retryable refusals (99, 851, no SPM, a full queue) are retried a bounded number of times.
@@ -115,36 +98,9 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     retry: { ...startTaskActivityOptions.retry, maximumAttempts: input.startMaxAttempts },
     summary: 'Start the task on the SPM',
   });
-  const commandId = workflowInfo().workflowId;
-  const row: TaskRow = stepRow({
-    commandType: input.stepType,
-    commandId,
-    parentCommandId: input.parentCommandId,
-    rootCommandId: input.rootCommandId,
-    image,
-    taskType: task.taskVerb,
-    description: input.description,
-    status: 'init',
-    startTime: new Date().toISOString(),
-  });
+  const row = ownStepRow(input, task.taskVerb);
   const ended = (): boolean => row.state === 'Cleared';
   const succeededRow = (): boolean => rowSucceeded(row);
-  setHandler(taskTableQuery, () => [row]);
-  setHandler(commandStateQuery, () => ({
-    commandType: input.stepType,
-    commandId,
-    commandStatus: ended() ? (succeededRow() ? 'ENDED_SUCCESSFULLY' : 'ENDED_WITH_FAILURE') : 'ACTIVE',
-    vmId: input.vmId,
-    storagePoolId: image.poolId,
-    images: {
-      total: 1,
-      succeeded: succeededRow() ? 1 : 0,
-      failed: ended() && !succeededRow() ? 1 : 0,
-      running: ended() ? 0 : 1,
-    },
-    tasks: [row],
-    failureReason: null,
-  }));
   let verdict: GroupVerdict | undefined;
   setHandler(groupVerdictSignal, (v) => {
     verdict ??= v;
