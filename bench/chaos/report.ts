@@ -29,7 +29,9 @@ export function renderChaosReport(report: ChaosReport): string {
     lines.push('', `### ${s.name}`, '');
     for (const f of s.faults) lines.push(`- ${f.atS} s ${f.fault}: ${f.outcome}`);
     if (s.recoveryTailS !== undefined) {
-      lines.push(`- recovery tail: the last command ended ${s.recoveryTailS} s after the last restart`);
+      lines.push(
+        `- recovery tail: the last command in flight at the last restart ended ${s.recoveryTailS} s after it`,
+      );
     }
     if (s.slowdown) {
       const { calm, faulted, p50Ratio, maxRatio } = s.slowdown;

@@ -234,10 +234,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           add('closed', (err as Error).message);
         }
         if (closedExecutions) {
-          const ends = commands.map((c) => closedExecutions.get(c.workflowId)?.closeTime ?? 0);
-          if (ctx.lastRestartAt !== undefined) {
-            recoveryTailS = Math.round((Math.max(...ends) - ctx.lastRestartAt) / 100) / 10;
-            log(`  recovery tail: last command ended ${recoveryTailS} s after the last restart`);
+          const restartAt = ctx.lastRestartAt;
+          // Only commands submitted before the restart lived through the crash; later ones would
+          // add their ordinary run time to the tail.
+          const ends = commands
+            .filter((c) => restartAt !== undefined && c.submitAt < restartAt)
+            .map((c) => closedExecutions.get(c.workflowId)?.closeTime ?? 0);
+          if (restartAt !== undefined && ends.length > 0) {
+            recoveryTailS = Math.round((Math.max(...ends) - restartAt) / 100) / 10;
+            log(
+              `  recovery tail: the last command in flight at the restart ended ${recoveryTailS} s after it`,
+            );
           }
           if (calmDurations) {
             const c = summarize(calmDurations);

@@ -92,8 +92,8 @@ export interface ScenarioReport {
   notes: string[];
   elapsedS: number;
   /**
-   * Seconds from the last restart (worker, dev server or simulator) to the last command's end:
-   * the recovery tail after a crash. Absent when the scenario restarted nothing.
+   * Seconds from the last restart (worker, dev server or simulator) to the end of the last command
+   * submitted before it: the recovery tail after a crash. Absent when nothing was restarted.
    */
   recoveryTailS?: number;
   /** hostile-peer only: the commands' durations with and without the hostile peer. */
