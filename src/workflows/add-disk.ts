@@ -8,11 +8,11 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import { AddDiskInput, describeZodError, type AddDiskPlan, type AddDiskResult } from '../shared/commands';
+import { AddDiskInput, describeZodError, type AddDiskResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runSteps } from './command-runner';
-import { commandActivityOptions, surfaceActivityFailure } from './options';
+import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { commandActivityOptions } from './options';
 import { addImageStep } from './step-inputs';
 
 const { prepareAddDisk, finishAddDisk } = proxyActivities<OvirtActivities>({
@@ -34,14 +34,7 @@ export async function addDiskWorkflow(rawInput: AddDiskInput): Promise<AddDiskRe
   const volumeId = uuid4();
   const tracker = new CommandTracker('AddDisk', input.vmId, () => `Add disk ${input.alias}`, 'added');
 
-  let plan: AddDiskPlan;
-  try {
-    // Runs to completion even if a cancel arrives meanwhile: we must know what we added to undo it.
-    plan = await CancellationScope.nonCancellable(() => prepareAddDisk({ input, diskId, volumeId }));
-  } catch (err) {
-    tracker.setStatus('FAILED', (err as Error).message);
-    throw surfaceActivityFailure(err);
-  }
+  const plan = await prepareCommand(tracker, () => prepareAddDisk({ input, diskId, volumeId }));
   const step = addImageStep({ commandId: tracker.commandId, vmId: plan.vmId }, plan);
   tracker.storagePoolId = plan.poolId;
   tracker.plan([step]);

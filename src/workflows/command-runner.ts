@@ -43,6 +43,7 @@ import {
   type CommandType,
 } from '../shared/vocabulary';
 import { renderTaskTableLine, renderTaskTableLines, stepRow } from './details';
+import { surfaceActivityFailure } from './options';
 import {
   addImageFromScratchWorkflow,
   createSnapshotDiskWorkflow,
@@ -401,6 +402,19 @@ export async function runJobStep(
   } catch (err) {
     if (isCancellation(err)) throw err;
     return null;
+  }
+}
+
+/**
+ * A command's validate-and-lock activity, run to completion even if a cancel arrives meanwhile (we
+ * must know what was locked to put it back). A refusal fails the command with the refusal's type.
+ */
+export async function prepareCommand<T>(tracker: CommandTracker, prepare: () => Promise<T>): Promise<T> {
+  try {
+    return await CancellationScope.nonCancellable(prepare);
+  } catch (err) {
+    tracker.setStatus('FAILED', (err as Error).message);
+    throw surfaceActivityFailure(err);
   }
 }
 

@@ -17,8 +17,8 @@ import {
 } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runSteps } from './command-runner';
-import { commandActivityOptions, surfaceActivityFailure } from './options';
+import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { commandActivityOptions } from './options';
 import { snapshotDiskSteps } from './step-inputs';
 
 const { prepareCreateSnapshot, finishCreateSnapshot } = proxyActivities<OvirtActivities>({
@@ -38,7 +38,8 @@ export async function createSnapshotWorkflow(rawInput: CreateSnapshotInput): Pro
   if (!parsed.success) throw invalidInput(`invalid CreateSnapshot input: ${describeZodError(parsed.error)}`);
   const input = parsed.data;
   const snapshotId = uuid4();
-  let prepared: PreparedSnapshot | undefined;
+  // Read by the tracker's title before it is set (a refused command has none).
+  let prepared: PreparedSnapshot | undefined = undefined;
   const tracker = new CommandTracker(
     'CreateSnapshot',
     input.vmId,
@@ -46,12 +47,7 @@ export async function createSnapshotWorkflow(rawInput: CreateSnapshotInput): Pro
     'created',
   );
 
-  try {
-    prepared = await CancellationScope.nonCancellable(() => prepareCreateSnapshot({ input, snapshotId }));
-  } catch (err) {
-    tracker.setStatus('FAILED', (err as Error).message);
-    throw surfaceActivityFailure(err);
-  }
+  prepared = await prepareCommand(tracker, () => prepareCreateSnapshot({ input, snapshotId }));
   const base = prepared;
   // Volume ids are chosen here, after validation told which disks take part (deterministic on replay).
   const plan: CreateSnapshotPlan = {

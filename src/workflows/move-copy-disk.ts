@@ -25,8 +25,8 @@ import {
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
 import type { HostJobStepInput, TaskStepInput } from '../shared/steps';
-import { CommandTracker, invalidInput, runJobStep, runSteps } from './command-runner';
-import { commandActivityOptions, surfaceActivityFailure } from './options';
+import { CommandTracker, invalidInput, prepareCommand, runJobStep, runSteps } from './command-runner';
+import { commandActivityOptions } from './options';
 import { BLANK_UUID } from './step-inputs';
 
 const { prepareMoveOrCopy, finishMoveOrCopy } = proxyActivities<OvirtActivities>({
@@ -54,7 +54,8 @@ async function runMoveOrCopy(
   const dstDiskId = op === 'copy' ? uuid4() : input.diskId;
   const dstVolumeId = uuid4();
   const jobId = uuid4();
-  let prepared: MoveOrCopyPlan | undefined;
+  // Read by the tracker's title before it is set (a refused command has none).
+  let prepared: MoveOrCopyPlan | undefined = undefined;
   const tracker = new CommandTracker(
     op === 'move' ? 'MoveDisk' : 'CopyDisk',
     null,
@@ -62,14 +63,7 @@ async function runMoveOrCopy(
       `${op === 'move' ? 'Move' : 'Copy'} disk ${prepared?.alias ?? input.diskId}${prepared ? ` to ${prepared.dstDomainName}` : ''}`,
     op === 'move' ? 'moved' : 'copied',
   );
-  try {
-    prepared = await CancellationScope.nonCancellable(() =>
-      prepareMoveOrCopy({ op, input, dstDiskId, dstVolumeId }),
-    );
-  } catch (err) {
-    tracker.setStatus('FAILED', (err as Error).message);
-    throw surfaceActivityFailure(err);
-  }
+  prepared = await prepareCommand(tracker, () => prepareMoveOrCopy({ op, input, dstDiskId, dstVolumeId }));
   const plan = prepared;
   const parent = { commandId: tracker.commandId, vmId: plan.vmId };
   const create = createVolumeStep(parent, plan);

@@ -15,9 +15,9 @@ import {
 } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runSteps } from './command-runner';
+import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
 import { removeImageStep } from './step-inputs';
-import { commandActivityOptions, surfaceActivityFailure } from './options';
+import { commandActivityOptions } from './options';
 
 const { prepareRemoveDisk } = proxyActivities<OvirtActivities>({
   ...commandActivityOptions,
@@ -33,7 +33,8 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
   const parsed = RemoveDiskInput.safeParse(rawInput);
   if (!parsed.success) throw invalidInput(`invalid RemoveDisk input: ${describeZodError(parsed.error)}`);
   const input = parsed.data;
-  let prepared: RemoveDiskPlan | undefined;
+  // Read by the tracker's title before it is set (a refused command has none).
+  let prepared: RemoveDiskPlan | undefined = undefined;
   const tracker = new CommandTracker(
     'RemoveDisk',
     null,
@@ -41,12 +42,7 @@ export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<Rem
     'removed',
   );
 
-  try {
-    prepared = await CancellationScope.nonCancellable(() => prepareRemoveDisk(input));
-  } catch (err) {
-    tracker.setStatus('FAILED', (err as Error).message);
-    throw surfaceActivityFailure(err);
-  }
+  prepared = await prepareCommand(tracker, () => prepareRemoveDisk(input));
   const { image: plan, attachedVmNames } = prepared;
   const step = removeImageStep(
     { commandId: tracker.commandId, vmId: null },

@@ -10,9 +10,9 @@ import type { OvirtActivities } from '../activities';
 import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, runSteps } from './command-runner';
+import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
 import { removeImageStep } from './step-inputs';
-import { commandActivityOptions, surfaceActivityFailure } from './options';
+import { commandActivityOptions } from './options';
 
 const { prepareRemoveVm } = proxyActivities<OvirtActivities>({
   ...commandActivityOptions,
@@ -36,7 +36,8 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
   const parsed = RemoveVmInput.safeParse(rawInput);
   if (!parsed.success) throw invalidInput(`invalid RemoveVm input: ${describeZodError(parsed.error)}`);
   const input = parsed.data;
-  let plan: RemoveVmPlan | undefined;
+  // Read by the tracker's title before it is set (a refused command has none).
+  let plan: RemoveVmPlan | undefined = undefined;
   const tracker = new CommandTracker(
     'RemoveVm',
     input.vmId,
@@ -44,14 +45,7 @@ export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveV
     'removed',
   );
 
-  try {
-    // Validation and locking run to completion even if a cancel arrives meanwhile: we must know
-    // what we locked to put it back.
-    plan = await CancellationScope.nonCancellable(() => prepareRemoveVm(input));
-  } catch (err) {
-    tracker.setStatus('FAILED', (err as Error).message);
-    throw surfaceActivityFailure(err);
-  }
+  plan = await prepareCommand(tracker, () => prepareRemoveVm(input));
   const { images } = plan;
   const steps = images.map((image) =>
     removeImageStep(
