@@ -80,13 +80,22 @@ const STATE_ORDER: readonly AsyncTaskState[] = [
   'Cleared',
 ];
 
+/** A step child's one-line summary in the Web UI, by step type (RemoveImage's as it always was). */
+const STEP_SUMMARY: Record<AnyStep['stepType'], string> = {
+  RemoveImage: 'Remove image',
+  AddImageFromScratch: 'Add image',
+  CreateSnapshotDisk: 'Snapshot image',
+  CreateVolumeContainer: 'Create the volume of',
+  CopyData: 'Copy data into',
+};
+
 /** How every step child starts: its deterministic id, its summary and the searches that find it. */
 function stepChildOptions(parentId: string, step: AnyStep) {
   return {
     workflowId: stepWorkflowId(parentId, step),
     // A parent closed abnormally asks its steps to clean up instead of killing them mid-task.
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    staticSummary: `${step.description} (${step.image.id})`,
+    staticSummary: `${STEP_SUMMARY[step.stepType]} ${step.image.alias} (${step.image.id})`,
     typedSearchAttributes: [
       { key: SA.CommandType, value: step.stepType },
       { key: SA.CommandStatus, value: 'ACTIVE' },
