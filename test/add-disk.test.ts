@@ -2,13 +2,13 @@
  * AddDisk end to end on the general task step: real dev server, the simulator over STOMP on
  * loopback, the SQLite inventory, an in-process worker. Each test has a data center of its own.
  */
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { queryCommandState } from '../src/client';
 import type { AddDiskResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
 import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
 import { chains, expectStorageMatchesInventory, lockedByFixture, startAddDisk } from './support/storage';
+import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(90_000);
 
@@ -18,15 +18,6 @@ afterEach(async () => {
   await stack?.stop();
   stack = undefined;
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err instanceof WorkflowFailedError) return err;
-  throw new Error(`the workflow was expected to fail, got ${String(err)}`);
-}
 
 /** Nothing locked, no SPM task or claim left, storage and inventory agree. */
 async function expectClean(s: EngineStack): Promise<void> {

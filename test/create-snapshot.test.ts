@@ -3,7 +3,6 @@
  * SQLite inventory, an in-process worker. A failed or cancelled snapshot reverts every volume that
  * was made (Task.revert) before clearing, and storage ends with the chains it had.
  */
-import { WorkflowFailedError } from '@temporalio/client';
 import { type ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { queryCommandState } from '../src/client';
 import type { CreateSnapshotResult } from '../src/shared/commands';
@@ -15,6 +14,7 @@ import {
   lockedByFixture,
   startCreateSnapshot,
 } from './support/storage';
+import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(120_000);
 
@@ -23,15 +23,6 @@ afterEach(async () => {
   await stack?.stop();
   stack = undefined;
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err instanceof WorkflowFailedError) return err;
-  throw new Error(`the workflow was expected to fail, got ${String(err)}`);
-}
 
 type Chains = Map<string, Awaited<ReturnType<typeof chains>>>;
 async function chainsOf(s: EngineStack, diskIds: string[]): Promise<Chains> {

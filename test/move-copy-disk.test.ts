@@ -4,7 +4,6 @@
  * Real dev server, the simulator over STOMP, the SQLite inventory, an in-process worker.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { queryCommandState } from '../src/client';
 import type { MoveOrCopyResult } from '../src/shared/commands';
@@ -15,6 +14,7 @@ import { spawnCli } from './support/cli';
 import { startEngineStack, type EngineStack } from './support/engine-stack';
 import { testAddress, TEST_NAMESPACE } from './support/temporal';
 import { chains, expectStorageMatchesInventory } from './support/storage';
+import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(120_000);
 
@@ -39,15 +39,6 @@ function floatingDisk(s: EngineStack) {
   )!;
   const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
   return { disk, to };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err instanceof WorkflowFailedError) return err;
-  throw new Error(`the workflow was expected to fail, got ${String(err)}`);
 }
 
 test('moves a disk: destination volume, data copied by a host job, source removed, mapping moved', async () => {

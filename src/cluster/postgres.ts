@@ -28,7 +28,8 @@ async function output(file: string, args: string[]): Promise<string> {
   }
 }
 
-async function serviceUser(): Promise<{ uid: number; gid: number }> {
+/** The `postgres` system user (created when missing): initdb and postgres refuse to run as root. */
+export async function postgresServiceUser(): Promise<{ uid: number; gid: number }> {
   try {
     await output('id', ['-u', SERVICE_USER]);
   } catch {
@@ -68,7 +69,7 @@ export async function startClusterPostgres(
   const dataDir = join(base, 'data');
   const initialized = join(base, 'initialized');
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? await serviceUser() : undefined;
+  const owner = asRoot ? await postgresServiceUser() : undefined;
   const tool = (name: string): string => join(layout.tools.pgBin, name);
   // As root, run as the service user (setpriv execs: signals reach postgres itself).
   const asOwner = (command: string, args: string[]): { command: string; args: string[] } =>

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { postgresServiceUser } from '../../src/cluster/postgres';
 import { freePort } from '../../src/dev/ports';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,25 +39,6 @@ async function output(file: string, args: string[], cwd?: string): Promise<strin
   }
 }
 
-async function serviceUser(): Promise<{ uid: number; gid: number }> {
-  try {
-    await output('id', ['-u', SERVICE_USER]);
-  } catch {
-    await output('useradd', [
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--shell',
-      '/usr/sbin/nologin',
-      SERVICE_USER,
-    ]);
-  }
-  return {
-    uid: Number(await output('id', ['-u', SERVICE_USER])),
-    gid: Number(await output('id', ['-g', SERVICE_USER])),
-  };
-}
-
 async function sql(url: string, statement: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
@@ -72,7 +54,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const asRoot = process.getuid?.() === 0;
   const base = mkdtempSync(join(tmpdir(), 'ovirt-tasks-pg-'));
   if (asRoot) {
-    const { uid, gid } = await serviceUser();
+    const { uid, gid } = await postgresServiceUser();
     chownSync(base, uid, gid);
   }
   const dataDir = join(base, 'data');
