@@ -16,7 +16,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { historySets, type HistoryFixture, type HistorySet } from '../src/dev/record-histories';
+import { historySets, type HistoryFixture, type HistorySet } from '../tools/record-histories/sets';
 import { WorkflowType } from '../src/shared/names';
 import { quietRuntime } from './support/engine-stack';
 

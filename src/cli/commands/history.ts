@@ -12,7 +12,7 @@
  *                     history), "file": "<name>.json", "runId", "parentWorkflowId" (null for the
  *                     command itself), "exportedAt" }. workflowId, workflowType, status and file
  *                     are the fields of an entry of test/fixtures/histories/index.json
- *                     (src/dev/record-histories.ts) but for its scenario name.
+ *                     (tools/record-histories/sets.ts) but for its scenario name.
  *
  * The sidecar carries the real workflow id, which replay needs (child ids derive from it) and the
  * file name cannot give back. Existing files of the same workflow are overwritten.
