@@ -1,0 +1,167 @@
+/**
+ * The host-job step through the whole MoveDisk command when things go wrong: a worker process
+ * SIGKILLed right after the simulator accepted SDM.copy_data (the retry meets "job exists" and
+ * follows the one job), every job event lost (the Host.getJobs poll ends the step), and the host
+ * running the copy dying mid-copy (the destination is fenced, then removed; the source untouched).
+ * Real dev server, simulator on loopback, workers as real processes or in-process.
+ */
+import type { ApplicationFailure } from '@temporalio/common';
+import { queryCommandState } from '../src/client';
+import type { MoveOrCopyResult } from '../src/shared/commands';
+import { ErrorType } from '../src/shared/errors';
+import { workflowIds, WorkflowType } from '../src/shared/names';
+import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
+import { chains, expectStorageMatchesInventory } from './support/storage';
+import { killed, killSpawnedWorkers, spawnWorker } from './support/worker-process';
+import { failureOf } from './support/workflow-failure';
+
+jest.setTimeout(180_000);
+
+let stack: EngineStack | undefined;
+afterEach(async () => {
+  killSpawnedWorkers();
+  await stack?.stop();
+  stack = undefined;
+});
+
+const verbs = (s: EngineStack): Record<string, number> =>
+  s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};
+/** Every job the simulator's hosts know (ended ones stay for jobAutodeleteMs, an hour by default). */
+const jobIds = (s: EngineStack): string[] =>
+  Object.values(s.sim.listJobs()).flatMap((perHost) => Object.keys(perHost));
+
+/** A floating single-volume disk on an NFS domain, and another NFS domain to move it to. */
+function floatingDisk(s: EngineStack) {
+  const disk = s.fixture.disks.find(
+    (d) =>
+      d.vmId === null &&
+      !d.shareable &&
+      d.volumeIds.length === 1 &&
+      d.status === 'OK' &&
+      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
+  )!;
+  const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
+  return { disk, to };
+}
+
+function startMove(s: EngineStack, diskId: string, toDomainId: string) {
+  return s.client.workflow.start(WorkflowType.moveDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: workflowIds.moveDisk(diskId),
+    args: [{ diskId, toDomainId }],
+  });
+}
+
+async function expectNothingLeft(s: EngineStack): Promise<void> {
+  expect(s.sim.listTasks()).toEqual([]);
+  expect(await s.inventory.listTaskClaims()).toEqual([]);
+  expect(await s.inventory.listLocks()).toEqual([]);
+  expect(
+    (await s.inventory.listDisks()).filter((d) => d.status === 'LOCKED' && !lockedAtStart(s, d.id)),
+  ).toEqual([]);
+  await expectStorageMatchesInventory(s);
+}
+
+const lockedAtStart = (s: EngineStack, diskId: string): boolean =>
+  s.fixture.disks.some((d) => d.id === diskId && d.status === 'LOCKED');
+
+test('worker SIGKILLed right after SDM.copy_data was accepted: another worker follows the one job to a moved disk', async () => {
+  stack = await startEngineStack({
+    worker: false,
+    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 2_000, 'Image.delete': 200 } },
+  });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const worker = spawnWorker(s);
+  const handle = await startMove(s, disk.id, to.id);
+  // The destination volume exists (its task step is over): from now on answers are slow, so the
+  // worker dies with the copy job running and its "true" unheard.
+  await eventually(
+    async () => {
+      const rows = (await queryCommandState(s.client, handle.workflowId)).tasks;
+      return rows[0]?.state === 'Cleared' ? true : undefined;
+    },
+    60_000,
+    'the destination volume created',
+  );
+  s.sim.setFaults({ latencyMs: 4_000 });
+  await eventually(() => (jobIds(s).length === 1 ? true : undefined), 60_000, 'SDM.copy_data accepted');
+  await killed(worker);
+  s.sim.setFaults({ latencyMs: null });
+  const [jobId] = jobIds(s);
+
+  spawnWorker(s);
+  const result = (await handle.result()) as MoveOrCopyResult;
+  expect(result).toMatchObject({ diskId: disk.id, domainId: to.id });
+  // The retry sent the verb again and met "job exists": one job on the simulator, ours.
+  expect(jobIds(s)).toEqual([jobId]);
+  expect(verbs(s)['SDM.copy_data']).toBe(2);
+  expect(verbs(s)).toMatchObject({ 'Volume.create': 1, 'Image.delete': 1 });
+  const state = await queryCommandState(s.client, handle.workflowId);
+  expect(state.commandStatus).toBe('ENDED_SUCCESSFULLY');
+  expect(state.tasks.find((t) => t.commandType === 'CopyData')).toMatchObject({
+    vdsmTaskId: jobId,
+    state: 'Cleared',
+    result: 'success',
+  });
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
+  expect(s.sim.imageExists(disk.domainId, disk.id)).toBe(false);
+  expect((await chains(s, to.id, disk.id)).storage).toHaveLength(1);
+  await expectNothingLeft(s);
+});
+
+test('every job event lost: the Host.getJobs poll ends the copy and the move completes', async () => {
+  stack = await startEngineStack({
+    faults: {
+      durations: { 'Volume.create': 200, 'SDM.copy_data': 600, 'Image.delete': 200 },
+      dropJobEvents: true,
+    },
+  });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const handle = await startMove(s, disk.id, to.id);
+  await handle.result();
+  const row = (await queryCommandState(s.client, handle.workflowId)).tasks.find(
+    (t) => t.commandType === 'CopyData',
+  );
+  expect(row).toMatchObject({ state: 'Cleared', result: 'success', message: 'job done (seen by poll)' });
+  expect(verbs(s)['Host.getJobs']).toBeGreaterThan(0);
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
+  await expectNothingLeft(s);
+});
+
+test('the host running the copy dies mid-copy: the destination is fenced and removed, the move fails, the source is untouched', async () => {
+  const downMs = 1_000;
+  stack = await startEngineStack({
+    faults: {
+      durations: { 'Volume.create': 200, 'SDM.copy_data': 2_000, 'Image.delete': 200 },
+      jobFaults: [{ verb: 'SDM.copy_data', mode: 'crashHost', atFraction: 0.5, downMs, count: 1 }],
+    },
+  });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const sourceChain = await chains(s, disk.domainId, disk.id);
+  const handle = await startMove(s, disk.id, to.id);
+  await eventually(() => (jobIds(s).length === 1 ? true : undefined), 60_000, 'the copy job started');
+  // The job vanishes with its host. A crashed SPM loses its role; the engine would elect another.
+  await eventually(() => (jobIds(s).length === 0 ? true : undefined), 60_000, 'the host crashed');
+  if (!s.sim.spmHostId()) {
+    await new Promise((resolve) => setTimeout(resolve, downMs + 200));
+    await s.sim.failover();
+  }
+
+  const failure = await failureOf(handle.result());
+  expect((failure.cause as ApplicationFailure).type).toBe(ErrorType.TaskFailed);
+  const row = (await queryCommandState(s.client, handle.workflowId)).tasks.find(
+    (t) => t.commandType === 'CopyData',
+  );
+  expect(row).toMatchObject({ state: 'Cleared', result: 'failure' });
+  expect(row?.message).toMatch(/job fenced \(judged by the volume's generation\)/);
+  // Fenced (generation + 3), never called done, then removed with its image.
+  expect(verbs(s)['SDM.update_volume']).toBe(1);
+  expect(s.sim.imageExists(to.id, disk.id)).toBe(false);
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: disk.domainId, status: 'OK' });
+  expect(await chains(s, disk.domainId, disk.id)).toEqual(sourceChain);
+  expect(await s.inventory.listAudit({ type: 'USER_MOVED_DISK_FINISHED_FAILURE' })).toHaveLength(1);
+  await expectNothingLeft(s);
+});
