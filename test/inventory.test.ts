@@ -593,9 +593,11 @@ describe.each(BACKENDS)('%s inventory', (_kind, makeBackend) => {
       expect((await inv.listTaskClaims({ poolId: POOL_ID })).map((c) => c.vdsmTaskId)).toEqual(['t-1']);
       expect((await inv.listTaskClaims({ owner: 'step-2' })).map((c) => c.vdsmTaskId)).toEqual(['t-2']);
       expect(await inv.listTaskClaims({ poolId: POOL_ID, owner: 'step-2' })).toEqual([]);
+      expect([await inv.countTaskClaims(POOL_ID), await inv.countTaskClaims('pool-2')]).toEqual([1, 1]);
 
       await inv.releaseTaskClaim('t-1');
       await inv.releaseTaskClaim('t-1');
+      expect(await inv.countTaskClaims(POOL_ID)).toBe(0);
       expect((await inv.listTaskClaims()).map((c) => c.vdsmTaskId)).toEqual(['t-2']);
       expect(await inv.getStartIntent('step-1')).toBeUndefined();
       expect(await inv.getStartIntent('step-2')).toBeDefined();

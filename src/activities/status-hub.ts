@@ -51,6 +51,8 @@ export class TaskStatusHub {
    * when nobody waits, and the next one must still respect the minimum interval.
    */
   private readonly lastPollEndedAt = new Map<string, number>();
+  /** The task ids of each pool's last answered poll: what a start may take as already there. */
+  private readonly lastTaskIds = new Map<string, { taskIds: string[]; at: number }>();
   private closed = false;
 
   constructor(
@@ -71,10 +73,21 @@ export class TaskStatusHub {
         onIdle: () => this.pools.delete(poolId),
         lastPollEndedAt: () => this.lastPollEndedAt.get(poolId),
         pollEnded: (at) => this.lastPollEndedAt.set(poolId, at),
+        answered: (taskIds) => this.lastTaskIds.set(poolId, { taskIds, at: this.now() }),
       });
       this.pools.set(poolId, poller);
     }
     return poller.wait(taskId, options);
+  }
+
+  /**
+   * The task ids the pool's SPM reported in this worker's last poll, if it answered less than
+   * `maxAgeMs` ago: every one existed before now, so a start may record them as known without
+   * asking the SPM again.
+   */
+  lastKnownTaskIds(poolId: string, maxAgeMs: number): string[] | undefined {
+    const last = this.lastTaskIds.get(poolId);
+    return last && this.now() - last.at < maxAgeMs ? last.taskIds : undefined;
   }
 
   /** Polls made so far, per pool (for tests and benchmarks). */
@@ -108,6 +121,7 @@ class PoolPoller {
       onIdle: () => void;
       lastPollEndedAt: () => number | undefined;
       pollEnded: (at: number) => void;
+      answered: (taskIds: string[]) => void;
     },
   ) {
     this.intervalMs = policy.minIntervalMs;
@@ -196,6 +210,7 @@ class PoolPoller {
     try {
       this.polls++;
       const statuses = await this.spm.onSpm(this.poolId, (s) => s.api.hostGetAllTasksStatuses());
+      this.pool.answered(Object.keys(statuses));
       for (const taskId of [...this.waiters.keys()]) {
         const status = statuses[taskId] ?? (asked.has(taskId) ? vanished(taskId) : undefined);
         if (status) changed = this.deliver(taskId, status) || changed;

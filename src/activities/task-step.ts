@@ -60,6 +60,12 @@ export function createTaskStepActivities(
   const startMutex = new KeyedMutex();
   // Longer than any VDSM request may take, so a live holder never loses its lease mid-call.
   const leaseMs = config.vdsm.requestTimeoutMs * 2 + 5_000;
+  /**
+   * How old the last status poll's task list may be to stand for the SPM's: younger than the
+   * janitor's grace, so any task created since then by a start whose answer was lost still has
+   * its pending intent (the janitor forgets one only after the grace), and so forces a real read.
+   */
+  const snapshotMaxAgeMs = config.janitor.graceMs / 2;
 
   async function withStartLease<T>(poolId: string, owner: string, section: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
@@ -121,12 +127,30 @@ export function createTaskStepActivities(
     return candidates[0];
   }
 
+  /**
+   * Whether a task-creating verb of this pool may have been sent without its answer being
+   * recorded: this step's earlier attempt (its intent, or any retry), or another step's start
+   * still pending. Only then can the SPM's task list tell something: otherwise every task our
+   * starts created since the last status poll is claimed, and a start needs no
+   * Host.getAllTasksInfo (the engine sends none).
+   */
+  async function mayHaveLostAStart(
+    owner: string,
+    poolId: string,
+    intent: TaskStartIntent | undefined,
+  ): Promise<boolean> {
+    if (intent || Context.current().info.attempt > 1) return true;
+    const pending = await inventory.listStartIntents({ poolId, pending: true });
+    return pending.some((i) => i.owner !== owner);
+  }
+
   return {
     /**
      * Starts the step's verb at most once. VDSM picks task ids and no SPM verb takes ours, so
      * before sending we record the SPM's current task ids (an intent, keyed by the task's verb and
      * natural key) under a per-pool lease. If a previous attempt died after sending, the one new,
-     * unclaimed task of that verb is ours.
+     * unclaimed task of that verb is ours. A first start with no start pending in the pool takes
+     * the task ids of the last status poll instead of asking the SPM (see mayHaveLostAStart).
      */
     async startSpmTask({ task, poolId }) {
       return typed(async () => {
@@ -142,8 +166,12 @@ export function createTaskStepActivities(
               reconciled: true,
             };
           }
-          const tasksNow = await spm.onSpm(poolId, (s) => s.api.hostGetAllTasksInfo());
-          if (intent) {
+          const lastPolled = hub.lastKnownTaskIds(poolId, snapshotMaxAgeMs);
+          const tasksNow =
+            !lastPolled || (await mayHaveLostAStart(owner, poolId, intent))
+              ? await spm.onSpm(poolId, (s) => s.api.hostGetAllTasksInfo())
+              : undefined;
+          if (intent && tasksNow) {
             const found = await findTaskOfIntent(intent, tasksNow);
             if (found) {
               await inventory.completeStartIntent(owner, found);
@@ -152,7 +180,9 @@ export function createTaskStepActivities(
             }
             // No new task: the earlier attempt never reached VDSM. Sending again is safe.
           }
-          const taskCount = Object.keys(tasksNow).length;
+          const taskCount = tasksNow
+            ? Object.keys(tasksNow).length
+            : Math.max(await inventory.countTaskClaims(poolId), lastPolled?.length ?? 0);
           if (taskCount >= config.vdsm.spmTaskLimit) {
             // Sending now could get 405 after VDSM changed storage (see ImageNotPurged).
             throw ApplicationFailure.create({
@@ -167,7 +197,7 @@ export function createTaskStepActivities(
             poolId,
             verb: task.taskVerb,
             subjectId: naturalKeyOf(task),
-            knownTaskIds: Object.keys(tasksNow),
+            knownTaskIds: tasksNow ? Object.keys(tasksNow) : (lastPolled ?? []),
           });
           const spmHost = await spm.spm(poolId);
           let vdsmTaskId: string;

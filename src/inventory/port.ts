@@ -382,6 +382,8 @@ export interface InventoryRepository {
   deleteStartIntent(owner: string): Promise<void>;
 
   listTaskClaims(filter?: { poolId?: string; owner?: string }): Promise<TaskClaim[]>;
+  /** How many tasks of the pool steps have claimed (started and not cleared yet). */
+  countTaskClaims(poolId: string): Promise<number>;
   /** Drops the claim (task cleared) and the owner's intent. Idempotent. */
   releaseTaskClaim(vdsmTaskId: string): Promise<void>;
 

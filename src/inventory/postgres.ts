@@ -630,6 +630,15 @@ export class PostgresInventory implements InventoryRepository {
     return parseRows(ClaimRow, rows, 'listTaskClaims');
   }
 
+  async countTaskClaims(poolId: string): Promise<number> {
+    const { rows } = await this.query(
+      'countTaskClaims',
+      'SELECT COUNT(*)::int AS n FROM task_claims WHERE pool_id = $1',
+      [poolId],
+    );
+    return (rows[0] as { n: number }).n;
+  }
+
   async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
     await this.transaction('releaseTaskClaim', async (c) => {
       await c.query('DELETE FROM task_claims WHERE vdsm_task_id = $1', [vdsmTaskId]);

@@ -626,6 +626,15 @@ export class SqliteInventory implements InventoryRepository {
     );
   }
 
+  async countTaskClaims(poolId: string): Promise<number> {
+    return this.read('countTaskClaims', () => {
+      const row = this.stmt('SELECT COUNT(*) AS n FROM task_claims WHERE pool_id = ?').get(poolId) as {
+        n: number;
+      };
+      return row.n;
+    });
+  }
+
   async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
     return this.write('releaseTaskClaim', () => {
       this.stmt('DELETE FROM task_claims WHERE vdsm_task_id = ?').run(vdsmTaskId);
