@@ -23,10 +23,22 @@ export interface EndTaskStepInput {
   rolledBack: boolean;
 }
 
+/** A task VDSM's recovery rolled back, about to be started once more (see restartsAfterRecovery). */
+export interface TaskRestartInput {
+  end: EndAction;
+  image: StepImage;
+  rootCommandId: string;
+  /** The rolled-back task, cleared just before. */
+  vdsmTaskId: string;
+}
+
 export function createEndActivities(
   deps: ActivityDeps,
   spm: SpmLocator,
-): { endTaskStep(input: EndTaskStepInput): Promise<void> } {
+): {
+  endTaskStep(input: EndTaskStepInput): Promise<void>;
+  auditTaskRestart(input: TaskRestartInput): Promise<void>;
+} {
   const { inventory } = deps;
 
   /** Volume.getInfo of a volume the step created: its real size and format. */
@@ -117,6 +129,28 @@ export function createEndActivities(
   };
 
   return {
+    /**
+     * This project's addition (the engine has no such path: it marked the disk ILLEGAL): the task
+     * was rolled back by VDSM's recovery, not by a stop the step asked for, and is started again.
+     */
+    async auditTaskRestart({ end, image, rootCommandId, vdsmTaskId }) {
+      return typed(async () => {
+        const deletion = end.kind === 'removeImage';
+        const volumeIds = deletion ? end.volumeIds : [];
+        await auditOnce(inventory, {
+          type: deletion
+            ? 'DELETE_IMAGE_GROUP_TASK_RESTARTED_AFTER_RECOVERY'
+            : 'SPM_TASK_RESTARTED_AFTER_RECOVERY',
+          severity: 'WARNING',
+          message: deletion
+            ? `Image group deletion task ${vdsmTaskId} for disk ${image.id} with volume(s) [${volumeIds.join(', ')}] was rolled back by VDSM's recovery (SPM restart or failover) before it touched the image. The image is still on its domain: the deletion was started again. (Disk ${image.alias}.)`
+            : `Task ${vdsmTaskId} for disk ${image.id} was rolled back by VDSM's recovery (SPM restart or failover): it was started again. (Disk ${image.alias}.)`,
+          correlationId: currentWorkflowId(),
+          entityIds: [image.id, rootCommandId, vdsmTaskId, ...volumeIds],
+        });
+      });
+    },
+
     async endTaskStep(input) {
       return typed(() => {
         const run = actions[input.end.kind] as (end: EndAction, input: EndTaskStepInput) => Promise<void>;

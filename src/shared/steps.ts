@@ -47,6 +47,20 @@ export function naturalKeyOf(task: SpmTaskSpec): string {
   }
 }
 
+/**
+ * Verbs a step starts once more when VDSM's recovery (an SPM restart or failover) rolled their task
+ * back although the step never asked for a stop. Image.delete: the image is still listed (VDSM had
+ * not touched it yet), so a second delete does what the first should have. Not Volume.create: a
+ * rolled-back create leaves nothing behind (AddDisk drops its rows, a CreateSnapshot group
+ * reverts), so the command fails cleanly and may be submitted again. Not Image.deleteVolumes:
+ * VDSM never rolls deleted volumes back, so a second run would fail on the first one already gone.
+ */
+const RESTARTED_AFTER_RECOVERY: ReadonlySet<SpmVerb> = new Set<SpmVerb>(['Image.delete']);
+
+export function restartsAfterRecovery(task: SpmTaskSpec): boolean {
+  return RESTARTED_AFTER_RECOVERY.has(task.verb);
+}
+
 /** The image a step works on: one row of the command's task table. */
 export interface StepImage {
   /** Disk id == image group id. */

@@ -25,7 +25,12 @@ import type { OvirtActivities, StartTaskResult } from '../activities';
 import { ErrorType } from '../shared/errors';
 import { groupVerdictSignal, rowSucceeded, taskProgressSignal, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
-import type { GroupVerdict, TaskStepInput, TaskStepResult } from '../shared/steps';
+import {
+  restartsAfterRecovery,
+  type GroupVerdict,
+  type TaskStepInput,
+  type TaskStepResult,
+} from '../shared/steps';
 import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskState } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
 import { renderTaskTable } from './details';
@@ -59,6 +64,10 @@ const { endTaskStep } = proxyLocalActivities<OvirtActivities>({
   ...endActionActivityOptions,
   summary: 'End action',
 });
+const { auditTaskRestart } = proxyLocalActivities<OvirtActivities>({
+  ...endActionActivityOptions,
+  summary: 'Audit: task started again after VDSM recovery',
+});
 // Local activities do not heartbeat: a dead worker's attempt is retried with its workflow task.
 const { heartbeatTimeout: _notForLocal, ...localVerbOptions } = vdsmTaskVerbActivityOptions;
 const { clearTask } = proxyLocalActivities<OvirtActivities>({
@@ -85,6 +94,12 @@ const OUTCOME: Record<VdsmTaskStatus['taskResult'], string> = {
   cleanFailure: 'failed and its rollback failed too (cleanFailure)',
   '': 'ended without a result',
 };
+/**
+ * Rolled back with no error of its own (code 0, cleanSuccess): VDSM's recovery after an SPM restart
+ * or failover (a reloaded task reports code 0), not a failed job (its code) nor a stop (411).
+ */
+const rolledBackByRecovery = (s: VdsmTaskStatus): boolean =>
+  s.taskState === 'finished' && s.taskResult === 'cleanSuccess' && s.code === 0;
 const describeFailure = (s: VdsmTaskStatus): string =>
   s.taskState === 'unknown'
     ? 'the task vanished from the SPM (unknown)'
@@ -215,19 +230,79 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     });
   }
 
-  const vdsmTaskId = start.vdsmTaskId;
-  const taskRef = { poolId: image.poolId, vdsmTaskId };
+  // `let`: a task rolled back by VDSM's recovery is replaced once (restartAfterRecovery).
+  let vdsmTaskId = start.vdsmTaskId;
+  let taskRef = { poolId: image.poolId, vdsmTaskId };
   await advance({ state: 'Polling', status: 'running', vdsmTaskId }, 'send');
 
   let final: VdsmTaskStatus;
   let cancelledBy: Error | undefined;
   let waitFailure: { type: string; message: string } | null = null;
-  try {
-    final = await waitForTaskEnd(taskRef);
-  } catch (err) {
-    if (isCancellation(err)) cancelledBy = err as Error;
-    else waitFailure = failureOf(err);
-    final = await CancellationScope.nonCancellable(() => stopAndWait());
+  /** Why a task rolled back by recovery was not started again (shown with the failure). */
+  const recovery: { notRestarted: string | null } = { notRestarted: null };
+  for (let restarted = false; ; restarted = true) {
+    try {
+      final = await waitForTaskEnd(taskRef);
+    } catch (err) {
+      if (isCancellation(err)) cancelledBy = err as Error;
+      else waitFailure = failureOf(err);
+      final = await CancellationScope.nonCancellable(() => stopAndWait());
+    }
+    if (restarted || cancelledBy || waitFailure || !(await restartAfterRecovery(final))) break;
+  }
+
+  /**
+   * A task VDSM's recovery rolled back (not a stop of ours, not a failure of its own) is started
+   * once more when its verb allows it and storage shows the first one had not begun: for
+   * Image.delete the image is still listed (VDSM renames it when the purge is scheduled, or when
+   * zeroing starts; a renamed one cannot be deleted again). The old task is cleared first, which
+   * drops its claim and intent, so the new start goes through the same no-duplicate protocol.
+   */
+  async function restartAfterRecovery(ended: VdsmTaskStatus): Promise<boolean> {
+    if (!restartsAfterRecovery(task) || !rolledBackByRecovery(ended)) return false;
+    return CancellationScope.nonCancellable(async () => {
+      const untouched = !(await imageGone({
+        poolId: image.poolId,
+        domainId: image.domainId,
+        imageId: image.id,
+      }).catch(() => true));
+      if (!untouched) {
+        recovery.notRestarted =
+          'VDSM recovery rolled it back after the image had left its domain listing (renamed for deletion: its volumes may remain), so it was not started again';
+        return false;
+      }
+      await advance({ message: `rolled back by VDSM recovery; starting ${task.verb} again` });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await clearTask(taskRef);
+          break;
+        } catch (err) {
+          // The SPM is away or busy: the old task must go before its verb is sent again.
+          log.warn('Task.clear of a rolled-back task failed, retrying', {
+            vdsmTaskId,
+            error: failureOf(err).message,
+          });
+          await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
+        }
+      }
+      await auditTaskRestart({ end: input.end, image, rootCommandId: input.rootCommandId, vdsmTaskId });
+      let again: StartTaskResult;
+      try {
+        again = await startSpmTask({ task, poolId: image.poolId });
+      } catch (err) {
+        recovery.notRestarted = `starting it again failed: ${failureOf(err).message}`;
+        return false;
+      }
+      if (again.kind !== 'started') {
+        // The image vanished between the check and the start: nothing proves it was purged.
+        recovery.notRestarted = `starting it again answered VDSM code ${again.vdsmCode} (${again.vdsmMessage})`;
+        return false;
+      }
+      vdsmTaskId = again.vdsmTaskId;
+      taskRef = { poolId: image.poolId, vdsmTaskId };
+      await advance({ status: 'running', vdsmTaskId, message: '' }, 'send');
+      return true;
+    });
   }
 
   /** A status that could not be read: treated as vanished; clearing retries until VDSM lets go. */
@@ -338,9 +413,11 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     // Storage is the truth: a task that finished with success did its work, cancelled or not.
     failureReason = null;
   } else {
-    failureReason = waitFailure
-      ? `polling failed (${waitFailure.message}); ${describeFailure(final)}`
-      : (cancelledBy ? 'cancelled: ' : '') + describeFailure(final);
+    failureReason =
+      (waitFailure
+        ? `polling failed (${waitFailure.message}); ${describeFailure(final)}`
+        : (cancelledBy ? 'cancelled: ' : '') + describeFailure(final)) +
+      (recovery.notRestarted ? `; ${recovery.notRestarted}` : '');
     failureType = cancelledBy ? 'Cancelled' : (waitFailure?.type ?? ErrorType.TaskFailed);
   }
   const succeeded = taskSucceeded && !reverted;

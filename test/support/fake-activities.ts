@@ -170,6 +170,7 @@ const DEFAULTS: { [K in ActivityName]: Behaviour<K> } = {
     fake.tasks.delete(vdsmTaskId);
   },
   endTaskStep: async () => undefined,
+  auditTaskRestart: async () => undefined,
   sweepPoolTasks: fail('InvalidInput', 'sweepPoolTasks is not faked'),
   // Host jobs (SDM verbs) belong to workflows these fakes do not serve yet.
   startHostJob: fail('InvalidInput', 'startHostJob is not faked'),
