@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Host } from '../inventory/port';
 import { ErrorType } from '../shared/errors';
+import type { JobPhase } from '../shared/job-view';
 import { isVdsmError, VdsmCode, VdsmError, VdsmTransportError } from '../vdsm/errors';
 import type {
   CopyDataParams,
@@ -60,11 +61,11 @@ export interface HostJobOutcome {
   how: 'event' | 'poll' | 'entity';
 }
 
-/** What the activity heartbeats while it waits (the workflow's details can show it). */
+/** What the activity heartbeats while it waits: the client reads it as the job's live view (src/client/job-progress.ts). */
 export interface HostJobHeartbeat {
   jobId: string;
   hostId: string;
-  phase: 'waiting' | 'checking volume' | 'fencing';
+  phase: Exclude<JobPhase, 'ended'>;
   jobStatus: HostJob['status'] | null;
   progress: number | null;
 }

@@ -1,5 +1,6 @@
 /** Text output of the client commands: aligned tables, times, the task table, outcomes. */
 import type { CommandState, TaskRow } from '../shared/messages';
+import { statusCell } from '../workflows/details';
 import type { CommandOutcome, StateReading } from './command-report';
 
 /** Columns separated by two spaces; the last one is not padded, so long messages do not widen the rest. */
@@ -37,7 +38,7 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** The engine's async_tasks columns, one row per image step. */
+/** The engine's async_tasks columns, one row per image step (a host job's status says how the job is). */
 export function renderTaskTable(rows: TaskRow[]): string {
   if (rows.length === 0) return '(no image steps)';
   return renderTable(
@@ -45,7 +46,7 @@ export function renderTaskTable(rows: TaskRow[]): string {
       r.imageAlias,
       r.vdsmTaskId ?? '-',
       r.state,
-      r.status,
+      statusCell(r),
       r.result,
       [r.code ?? '', r.message ?? ''].join(' ').trim(),
     ]),

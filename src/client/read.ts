@@ -9,6 +9,7 @@ import { RemoveVmInput } from '../shared/commands';
 import { commandStateQuery, taskTableQuery, type CommandState, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
 import { CommandStatus, CommandType } from '../shared/vocabulary';
+import { withLiveJobs } from './job-progress';
 import { CommandWorkflowId, MAX_LIST_LIMIT, parseInput, RunId, TemporalClient } from './validate';
 
 const WorkflowCall = z.object({ client: TemporalClient, workflowId: CommandWorkflowId }).strict();
@@ -47,7 +48,8 @@ const MAX_STEP_QUERIES = 50;
  * The command's state with each unfinished step's row read from the step itself: a step reports to
  * its parent only when its task starts and when it is cleared, so Ended, AttemptingEndAction,
  * ClearFailed and aborting show only in the step. A step that does not answer (not started yet)
- * keeps its parent's row.
+ * keeps its parent's row. A running host job's phase, status and progress come from its waiting
+ * activity's last heartbeat (job-progress.ts).
  */
 export async function queryLiveCommandState(client: Client, workflowId: string): Promise<CommandState> {
   const input = parseInput(WorkflowCall, { client, workflowId }, 'queryLiveCommandState');
@@ -61,9 +63,10 @@ export async function queryLiveCommandState(client: Client, workflowId: string):
   const ownRows = new Map<string, TaskRow>();
   for (const answer of answers) {
     const row = answer.status === 'fulfilled' ? answer.value[0] : undefined;
-    if (row) ownRows.set(row.imageId, row);
+    if (row) ownRows.set(row.commandId, row);
   }
-  return { ...state, tasks: state.tasks.map((t) => ownRows.get(t.imageId) ?? t) };
+  const tasks = state.tasks.map((t) => ownRows.get(t.commandId) ?? t);
+  return { ...state, tasks: await withLiveJobs(input.client, tasks) };
 }
 
 /** What `listCommands` filters on; each is a custom search attribute. */

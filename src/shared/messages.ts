@@ -11,6 +11,7 @@ import {
   type CommandStatus,
   type CommandType,
 } from './vocabulary';
+import type { JobView } from './job-view';
 import type { GroupVerdict } from './steps';
 
 /** One row of the engine's async_tasks table, per image step. */
@@ -42,6 +43,12 @@ export interface TaskRow {
    * stopped purge run to its end, then reports the task rolled back).
    */
   stepSucceeded?: boolean;
+  /**
+   * Host-job steps only: their job. The step sets it when the job starts and when it ends; while
+   * it runs, `queryLiveCommandState` fills in the phase, status and progress from the waiting
+   * activity's last heartbeat (which never enters the history).
+   */
+  job?: JobView;
 }
 
 /** Whether a row's step has ended with its work done (see `TaskRow.stepSucceeded`). */

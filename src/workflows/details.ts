@@ -1,4 +1,5 @@
 /** Markdown for the Web UI's details panes. Pure functions: safe in workflow code. */
+import { describeJob } from '../shared/job-view';
 import type { TaskRow } from '../shared/messages';
 import type { ImagePlan } from '../shared/commands';
 import type { JobStepType, StepImage, StepType } from '../shared/steps';
@@ -55,7 +56,12 @@ export function renderImagesDetails(title: string, images: ImagePlan[]): string 
 
 /** One row of the task table: rendered once per change of that row, not per render of the table. */
 export function renderTaskTableLine(r: TaskRow): string {
-  return `| ${r.imageAlias} | ${r.vdsmTaskId ? `\`${r.vdsmTaskId}\`` : '—'} | ${r.state} | ${r.status} | ${r.result} | ${r.code ?? ''} ${r.message ?? ''} |`;
+  return `| ${r.imageAlias} | ${r.vdsmTaskId ? `\`${r.vdsmTaskId}\`` : '—'} | ${r.state} | ${statusCell(r)} | ${r.result} | ${r.code ?? ''} ${r.message ?? ''} |`;
+}
+
+/** AsyncTaskStatus, and for a host job what the step knows of the job (`running (job done 100%)`). */
+export function statusCell(r: TaskRow): string {
+  return r.job ? `${r.status} (${describeJob(r.job)})` : r.status;
 }
 
 /** The task table from lines already rendered by renderTaskTableLine. */

@@ -5,8 +5,8 @@
  * batched Host.getJobs poll as fallback and the volume's generation (or fencing) when VDSM no
  * longer reports the job — see src/activities/host-jobs.ts.
  *
- * The row uses the task vocabulary: Initializing → Polling (job pending/running; its progress is in
- * the waiting activity's heartbeat, shown by the Web UI) → Ended → Cleared (VDSM deletes ended jobs
+ * The row uses the task vocabulary: Initializing → Polling (job pending/running; its live progress
+ * is in the waiting activity's heartbeat, which readers put into the row's `job`) → Ended → Cleared (VDSM deletes ended jobs
  * by itself: nothing to clear). Status finished; result success for a done job, failure for a
  * failed, aborted or fenced one. There is no abort verb for storage jobs: a cancelled step waits
  * for its job to end before it reports.
@@ -19,8 +19,9 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { OvirtActivities } from '../activities';
+import type { HostJobOutcome, OvirtActivities } from '../activities';
 import { ErrorType } from '../shared/errors';
+import type { JobStatus } from '../shared/job-view';
 import { rowSucceeded, taskProgressSignal, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
 import type { HostJobStepInput, HostJobStepResult } from '../shared/steps';
@@ -41,6 +42,13 @@ const { waitForHostJob } = proxyActivities<OvirtActivities>({
   ...waitTaskActivityOptions,
   summary: 'Follow the job (events, Host.getJobs, the volume)',
 });
+
+/** The job's status in the row once the step knows how it ended (a fenced job was lost). */
+const JOB_STATUS_OF: Record<HostJobOutcome['status'], JobStatus> = {
+  done: 'done',
+  failed: 'failed',
+  fenced: 'lost',
+};
 
 export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobStepResult> {
   const { image, job, entity } = input;
@@ -97,7 +105,14 @@ export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobSt
       return done(false, `${job.verb} could not be started: ${failure.message}`, failure.type);
     }
     advance(
-      { state: 'Polling', status: 'running', vdsmTaskId: job.jobId, message: `on host ${hostId}` },
+      {
+        state: 'Polling',
+        status: 'running',
+        vdsmTaskId: job.jobId,
+        message: `on host ${hostId}`,
+        // Live phase, status and progress are read from the waiting activity's heartbeat.
+        job: { hostId, phase: 'waiting', status: null, progress: null },
+      },
       true,
     );
     try {
@@ -115,6 +130,7 @@ export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobSt
         result: succeeded ? 'success' : 'failure',
         code: outcome.error?.code ?? null,
         message: outcome.error ? `${how}: ${outcome.error.message}` : how,
+        job: { hostId, phase: 'ended', status: JOB_STATUS_OF[outcome.status], progress: outcome.progress },
       });
       return done(
         succeeded,
@@ -123,7 +139,12 @@ export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobSt
       );
     } catch (err) {
       const failure = failureOf(err);
-      advance({ state: 'Ended', status: 'unknown', message: failure.message });
+      advance({
+        state: 'Ended',
+        status: 'unknown',
+        message: failure.message,
+        job: { hostId, phase: 'ended', status: null, progress: null },
+      });
       return done(false, `following ${job.verb} failed: ${failure.message}`, failure.type);
     }
   });
@@ -132,5 +153,10 @@ export async function runHostJobStep(input: HostJobStepInput): Promise<HostJobSt
 
 /** CopyData: SDM.copy_data of a source volume into a destination volume (MoveDisk, CopyDisk). */
 export async function copyDataWorkflow(input: HostJobStepInput): Promise<HostJobStepResult> {
+  return runHostJobStep(input);
+}
+
+/** ColdMerge: SDM.merge of a snapshot's child volume into it (RemoveSnapshot). */
+export async function coldMergeWorkflow(input: HostJobStepInput): Promise<HostJobStepResult> {
   return runHostJobStep(input);
 }

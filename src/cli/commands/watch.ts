@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { describeJob } from '../../shared/job-view';
 import type { CommandState, TaskRow } from '../../shared/messages';
 import { AsyncTaskResult, AsyncTaskState, AsyncTaskStatus } from '../../shared/vocabulary';
 import {
@@ -76,8 +77,18 @@ function headline(workflowId: string, state: CommandState): string {
   return `${workflowId}: ${state.commandStatus}, ${renderImageCounts(state)}`;
 }
 
-const rowCells = (r: TaskRow): string[] => [r.imageAlias, r.state, r.status, r.result, r.vdsmTaskId ?? '-'];
+/** A host job's row ends with the job (`job running 42%`): last, so the other columns stay aligned. */
+const rowCells = (r: TaskRow): string[] => [
+  r.imageAlias,
+  r.state,
+  r.status,
+  r.result,
+  r.vdsmTaskId ?? '-',
+  ...(r.job ? [describeJob(r.job)] : []),
+];
 const ROW_HEADERS = ['DISK', 'AsyncTaskState', 'VDSM STATE', 'RESULT', 'VDSM TASK'];
+const headersFor = (rows: TaskRow[]): string[] =>
+  rows.some((r) => r.job) ? [...ROW_HEADERS, 'JOB'] : ROW_HEADERS;
 
 /** Screen rows `line` takes on a terminal `columns` wide (a long line wraps). */
 export function screenRows(line: string, columns: number): number {
@@ -112,7 +123,7 @@ class RedrawView extends ChangeView {
 
   protected render(reading: StateReading): void {
     const text = reading.state
-      ? `${headline(this.workflowId, reading.state)}\n${renderTable(reading.state.tasks.map(rowCells), ROW_HEADERS)}`
+      ? `${headline(this.workflowId, reading.state)}\n${renderTable(reading.state.tasks.map(rowCells), headersFor(reading.state.tasks))}`
       : `${this.workflowId}: ${reading.unavailable}; waiting for the run to end`;
     const columns = process.stdout.columns || 80;
     const lines = fitToScreen(text.split('\n'), columns, process.stdout.rows || 24);
@@ -153,8 +164,8 @@ class AppendView extends ChangeView {
       const line = rowCells(row)
         .map((cell, i) => cell.padEnd(widths[i] ?? 0))
         .join('  ');
-      if (this.lastRows.get(row.imageId) === line) continue;
-      this.lastRows.set(row.imageId, line);
+      if (this.lastRows.get(row.commandId) === line) continue;
+      this.lastRows.set(row.commandId, line);
       console.log(`${now}  ${line}`);
     }
   }
