@@ -4,6 +4,7 @@ import { createCommandActivities } from './commands';
 import { createSnapshotActivities } from './create-snapshot';
 import { createEndActivities } from './end-actions';
 import { createMoveOrCopyActivities } from './move-copy-disk';
+import { createRemoveSnapshotActivities } from './remove-snapshot';
 import { createVolumeActivities } from './volumes';
 import { createHostJobActivities } from './host-jobs';
 import { HostJobHub } from './job-hub';
@@ -17,6 +18,7 @@ export type { StartTaskResult } from './task-step';
 export type { JanitorReport } from './janitor';
 export type { CommandOutcome, FinishCommandInput } from './commands';
 export type { EndTaskStepInput } from './end-actions';
+export type { RemoveSnapshotDiskOutcome } from './remove-snapshot';
 export type {
   HostJobEntity,
   HostJobHeartbeat,
@@ -53,6 +55,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createEndActivities(deps, spm),
       ...createVolumeActivities(deps, spm),
       ...createMoveOrCopyActivities(deps),
+      ...createRemoveSnapshotActivities(deps, spm),
       ...createJanitorActivities(deps, spm),
       ...createHostJobActivities(deps, jobHub),
     },

@@ -41,6 +41,10 @@ function sendVerb(api: VdsmHostApi, task: SpmTaskSpec): Promise<string> {
       return api.volumeCreate(task.params);
     case 'Image.deleteVolumes':
       return api.imageDeleteVolumes(task.params);
+    case 'StoragePool.prepareMerge':
+      return api.storagePoolPrepareMerge(task.params);
+    case 'StoragePool.finalizeMerge':
+      return api.storagePoolFinalizeMerge(task.params);
   }
 }
 

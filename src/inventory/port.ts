@@ -338,6 +338,21 @@ export interface InventoryRepository {
    */
   removeSnapshotLeaf(input: { diskId: string; volumeId: string }): Promise<void>;
 
+  /**
+   * RemoveSnapshot's merge of one disk, in one transaction: the base (the snapshot's volume) takes
+   * the top's place in the chain (its `active` and `snapshotId`, the larger capacity), the top's
+   * child is rebased onto the base, and the top goes — or, with `topLeftIllegal` (VDSM took it out
+   * of the chain but could not delete it), stays as an ILLEGAL volume outside the chain (not
+   * active, no snapshot, no child). Idempotent: a top that is gone or already out of the chain
+   * changes nothing. InventoryConflictError when the top is not the base's child on that disk.
+   */
+  applySnapshotMerge(input: {
+    diskId: string;
+    baseVolumeId: string;
+    topVolumeId: string;
+    topLeftIllegal: boolean;
+  }): Promise<void>;
+
   /** Idempotent (same id → no change). NotFoundError for an unknown VM. */
   addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void>;
   getSnapshot(id: string): Promise<Snapshot | undefined>;

@@ -282,6 +282,45 @@ export async function removeSnapshotLeaf(
   await c.query('UPDATE volumes SET active = true, snapshot_id = NULL WHERE id = $1', [volume.parentId]);
 }
 
+export async function applySnapshotMerge(
+  c: Queryable,
+  input: Parameters<InventoryRepository['applySnapshotMerge']>[0],
+): Promise<void> {
+  const op = 'applySnapshotMerge';
+  if (!(await lockDisk(c, input.diskId, op))) return; // the disk and its volumes are gone
+  const top = await getVolume(c, input.topVolumeId, op);
+  if (!top) return;
+  const children = parseRows(
+    VolumeRow,
+    (await c.query('SELECT * FROM volumes WHERE parent_id = $1', [top.id])).rows,
+    op,
+  );
+  // Already out of the chain (an earlier attempt kept it ILLEGAL): a top is a leaf or has a child.
+  if (!top.active && children.length === 0) return;
+  const base = await getVolume(c, input.baseVolumeId, op);
+  if (!base || top.diskId !== input.diskId || base.diskId !== input.diskId || top.parentId !== base.id) {
+    throw new InventoryConflictError(
+      op,
+      `volume ${input.topVolumeId} is not the child of ${input.baseVolumeId} on disk ${input.diskId}`,
+    );
+  }
+  await c.query('UPDATE volumes SET parent_id = $1 WHERE parent_id = $2', [base.id, top.id]);
+  if (input.topLeftIllegal) {
+    await c.query(
+      "UPDATE volumes SET active = false, snapshot_id = NULL, legality = 'ILLEGAL' WHERE id = $1",
+      [top.id],
+    );
+  } else {
+    await c.query('DELETE FROM volumes WHERE id = $1', [top.id]);
+  }
+  await c.query('UPDATE volumes SET active = $1, snapshot_id = $2, size_bytes = $3 WHERE id = $4', [
+    top.active,
+    top.snapshotId,
+    Math.max(base.sizeBytes, top.sizeBytes),
+    base.id,
+  ]);
+}
+
 export async function addSnapshot(c: Queryable, snapshot: Omit<Snapshot, 'createdAt'>): Promise<void> {
   if (await exists(c, 'SELECT 1 FROM snapshots WHERE id = $1', [snapshot.id])) return;
   if (!(await exists(c, 'SELECT 1 FROM vms WHERE id = $1', [snapshot.vmId]))) {

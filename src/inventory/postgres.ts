@@ -450,6 +450,10 @@ export class PostgresInventory implements InventoryRepository {
     await this.transaction('removeSnapshotLeaf', (c) => volumes.removeSnapshotLeaf(c, input));
   }
 
+  async applySnapshotMerge(input: Parameters<InventoryRepository['applySnapshotMerge']>[0]): Promise<void> {
+    await this.transaction('applySnapshotMerge', (c) => volumes.applySnapshotMerge(c, input));
+  }
+
   async addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void> {
     checkSnapshotStatus(snapshot.status, 'addSnapshot');
     await this.transaction('addSnapshot', (c) => volumes.addSnapshot(c, snapshot));

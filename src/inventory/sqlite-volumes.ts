@@ -269,6 +269,37 @@ export function removeSnapshotLeaf(stmt: Stmt, input: { diskId: string; volumeId
   stmt('UPDATE volumes SET active = 1, snapshot_id = NULL WHERE id = ?').run(volume.parentId);
 }
 
+export function applySnapshotMerge(
+  stmt: Stmt,
+  input: Parameters<InventoryRepository['applySnapshotMerge']>[0],
+): void {
+  const op = 'applySnapshotMerge';
+  const top = getVolume(stmt, input.topVolumeId, op);
+  if (!top) return;
+  const children = parseRows(VolumeRow, stmt('SELECT * FROM volumes WHERE parent_id = ?').all(top.id), op);
+  // Already out of the chain (an earlier attempt kept it ILLEGAL): a top is a leaf or has a child.
+  if (!top.active && children.length === 0) return;
+  const base = getVolume(stmt, input.baseVolumeId, op);
+  if (!base || top.diskId !== input.diskId || base.diskId !== input.diskId || top.parentId !== base.id) {
+    throw new InventoryConflictError(
+      op,
+      `volume ${input.topVolumeId} is not the child of ${input.baseVolumeId} on disk ${input.diskId}`,
+    );
+  }
+  stmt('UPDATE volumes SET parent_id = ? WHERE parent_id = ?').run(base.id, top.id);
+  if (input.topLeftIllegal) {
+    stmt("UPDATE volumes SET active = 0, snapshot_id = NULL, legality = 'ILLEGAL' WHERE id = ?").run(top.id);
+  } else {
+    stmt('DELETE FROM volumes WHERE id = ?').run(top.id);
+  }
+  stmt('UPDATE volumes SET active = ?, snapshot_id = ?, size_bytes = ? WHERE id = ?').run(
+    bit(top.active),
+    top.snapshotId,
+    Math.max(base.sizeBytes, top.sizeBytes),
+    base.id,
+  );
+}
+
 export function addSnapshot(stmt: Stmt, snapshot: Omit<Snapshot, 'createdAt'>): void {
   if (stmt('SELECT 1 FROM snapshots WHERE id = ?').get(snapshot.id) !== undefined) return;
   if (stmt('SELECT 1 FROM vms WHERE id = ?').get(snapshot.vmId) === undefined) {

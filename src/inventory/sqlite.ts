@@ -425,6 +425,10 @@ export class SqliteInventory implements InventoryRepository {
     return this.write('removeSnapshotLeaf', () => volumes.removeSnapshotLeaf(this.q, input));
   }
 
+  async applySnapshotMerge(input: Parameters<InventoryRepository['applySnapshotMerge']>[0]): Promise<void> {
+    return this.write('applySnapshotMerge', () => volumes.applySnapshotMerge(this.q, input));
+  }
+
   async addSnapshot(snapshot: Omit<Snapshot, 'createdAt'>): Promise<void> {
     checkSnapshotStatus(snapshot.status, 'addSnapshot');
     return this.write('addSnapshot', () => volumes.addSnapshot(this.q, snapshot));

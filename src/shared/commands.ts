@@ -72,6 +72,16 @@ export const CreateSnapshotInput = z
   .strict();
 export type CreateSnapshotInput = z.infer<typeof CreateSnapshotInput>;
 
+/** Cold RemoveSnapshot of a VM that is Down: each disk's snapshot volume merged with its child. */
+export const RemoveSnapshotInput = z
+  .object({
+    vmId: uuid,
+    /** One removal of a snapshot at a time: its id is the business id (`RemoveSnapshot/<snapshotId>`). */
+    snapshotId: uuid,
+  })
+  .strict();
+export type RemoveSnapshotInput = z.infer<typeof RemoveSnapshotInput>;
+
 /** Cold MoveDisk: the disk's image goes to another data domain of its pool (VMs Down). */
 export const MoveDiskInput = z
   .object({
@@ -213,6 +223,49 @@ export interface CreateSnapshotResult {
   vmId: string;
   /** The new active volume of each disk. */
   volumes: Array<{ diskId: string; volumeId: string }>;
+}
+
+/**
+ * One disk of a RemoveSnapshot: the snapshot's volume (base) and its child (top), merged with the
+ * engine's cold merge: the top's data goes into the base, then the top leaves the chain.
+ */
+export interface RemoveSnapshotDiskPlan {
+  diskId: string;
+  alias: string;
+  domainId: string;
+  baseVolumeId: string;
+  topVolumeId: string;
+  /** Image.deleteVolumes of the top, as PostDeleteActionHandler fixes them (see imagePlan). */
+  postZero: boolean;
+  discard: boolean;
+}
+
+export interface RemoveSnapshotPlan {
+  snapshotId: string;
+  description: string;
+  vmId: string;
+  vmName: string;
+  poolId: string;
+  disks: RemoveSnapshotDiskPlan[];
+  startMaxAttempts: number;
+}
+
+/** Where a disk's merge stopped: the stage that failed, or 'merged' once every stage is done. */
+export type RemoveSnapshotStage = 'PrepareMerge' | 'ColdMerge' | 'FinalizeMerge' | 'DestroyImage' | 'merged';
+
+export interface RemoveSnapshotResult {
+  snapshotId: string;
+  vmId: string;
+  mergedDiskIds: string[];
+}
+
+/** Details of a failed RemoveSnapshot: what merged, what failed at which stage, what is ILLEGAL. */
+export interface RemoveSnapshotFailureDetails {
+  vmId: string;
+  snapshotId: string;
+  mergedDiskIds: string[];
+  failedStages: Record<string, RemoveSnapshotStage>;
+  illegalDiskIds: string[];
 }
 
 export interface RemoveVmResult {

@@ -21,6 +21,10 @@ export const ErrorType = {
   DiskIllegal: 'DiskIllegal',
   /** The VM has no disk a snapshot can include (or a named disk is not one of them). */
   NoSnapshotableDisks: 'NoSnapshotableDisks',
+  /** The VM has no such snapshot (RemoveSnapshot). */
+  SnapshotNotFound: 'SnapshotNotFound',
+  /** The snapshot is LOCKED by another command or in preview (RemoveSnapshot). */
+  SnapshotLocked: 'SnapshotLocked',
   /** A durable lock on an entity is held by another command. */
   EntityLocked: 'EntityLocked',
   /** No host of the pool answers as SPM right now (retryable). */
@@ -68,6 +72,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.NoSnapshotableDisks,
   ErrorType.DiskIllegal,
   ErrorType.EntityLocked,
+  ErrorType.SnapshotNotFound,
+  ErrorType.SnapshotLocked,
   ErrorType.VdsmMalformedResponse,
   ErrorType.TaskFailed,
   ErrorType.FinishedWithIllegalDisks,

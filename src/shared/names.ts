@@ -17,6 +17,8 @@ export const workflowIds = {
   /** One move of a disk at a time: its id is the business id, like RemoveDisk's. */
   moveDisk: (diskId: string): string => `MoveDisk/${diskId}`,
   copyDisk: (commandId: string): string => `CopyDisk/${commandId}`,
+  /** One removal of a snapshot at a time: its id is the business id. */
+  removeSnapshot: (snapshotId: string): string => `RemoveSnapshot/${snapshotId}`,
   /** A task step of any command: `<parent>/<step command type>/<image id>`, deterministic like removeImage. */
   taskStep: (parentWorkflowId: string, stepType: string, imageId: string): string =>
     `${parentWorkflowId}/${stepType}/${imageId}`,
@@ -40,5 +42,10 @@ export const WorkflowType = {
   copyDisk: 'copyDiskWorkflow',
   createVolumeContainer: 'createVolumeContainerWorkflow',
   copyData: 'copyDataWorkflow',
+  removeSnapshot: 'removeSnapshotWorkflow',
+  prepareMerge: 'prepareMergeWorkflow',
+  coldMerge: 'coldMergeWorkflow',
+  finalizeMerge: 'finalizeMergeWorkflow',
+  destroyImage: 'destroyImageWorkflow',
   taskJanitor: 'taskJanitorWorkflow',
 } as const;

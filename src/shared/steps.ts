@@ -9,6 +9,7 @@ import type {
   CopyDataParams,
   ImageDeleteParams,
   MergeParams,
+  MergeTaskParams,
   UpdateVolumeParams,
   VolumeCreateParams,
 } from '../vdsm/port';
@@ -28,13 +29,21 @@ export interface ImageDeleteVolumesParams {
 export type SpmTaskSpec =
   | { verb: 'Image.delete'; taskVerb: 'deleteImage'; params: ImageDeleteParams }
   | { verb: 'Volume.create'; taskVerb: 'createVolume'; params: VolumeCreateParams }
-  | { verb: 'Image.deleteVolumes'; taskVerb: 'deleteVolume'; params: ImageDeleteVolumesParams };
+  | { verb: 'Image.deleteVolumes'; taskVerb: 'deleteVolume'; params: ImageDeleteVolumesParams }
+  | { verb: 'StoragePool.prepareMerge'; taskVerb: 'prepareMerge'; params: MergeSpecParams }
+  | { verb: 'StoragePool.finalizeMerge'; taskVerb: 'finalizeMerge'; params: MergeSpecParams };
+/**
+ * The merge verbs name their image inside subchainInfo; `imageID` is typed (never sent) so code
+ * that reads any task's `params.imageID` gets undefined for them instead of a type error.
+ */
+export type MergeSpecParams = MergeTaskParams & { imageID?: undefined };
 export type SpmVerb = SpmTaskSpec['verb'];
 
 /**
  * The identity of a task in the no-duplicate protocol: an image for deleteImage, the
  * caller-chosen volume id for createVolume (a second Volume.create with it answers 212), the
- * first listed volume for deleteVolume.
+ * first listed volume for deleteVolume, the merged-away (top) volume for prepareMerge and
+ * finalizeMerge.
  */
 export function naturalKeyOf(task: SpmTaskSpec): string {
   switch (task.verb) {
@@ -44,6 +53,9 @@ export function naturalKeyOf(task: SpmTaskSpec): string {
       return task.params.volumeID;
     case 'Image.deleteVolumes':
       return task.params.volumeList[0] ?? task.params.imageID;
+    case 'StoragePool.prepareMerge':
+    case 'StoragePool.finalizeMerge':
+      return task.params.subchainInfo.top_id;
   }
 }
 
@@ -87,9 +99,16 @@ export type EndAction =
    */
   | { kind: 'storageOnly'; failureAudit: { type: string; message: string; entityIds: string[] } | null };
 
-export type StepType = 'RemoveImage' | 'AddImageFromScratch' | 'CreateSnapshotDisk' | 'CreateVolumeContainer';
+export type StepType =
+  | 'RemoveImage'
+  | 'AddImageFromScratch'
+  | 'CreateSnapshotDisk'
+  | 'CreateVolumeContainer'
+  | 'PrepareMerge'
+  | 'FinalizeMerge'
+  | 'DestroyImage';
 /** Host-job steps (SDM verbs, followed with Host.getJobs and events, not SPM tasks). */
-export type JobStepType = 'CopyData';
+export type JobStepType = 'CopyData' | 'ColdMerge';
 
 export interface TaskStepInput {
   stepType: StepType;

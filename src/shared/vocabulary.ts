@@ -47,6 +47,11 @@ export const CommandType = [
   'CopyDisk',
   'CreateVolumeContainer',
   'CopyData',
+  'RemoveSnapshot',
+  'PrepareMerge',
+  'ColdMerge',
+  'FinalizeMerge',
+  'DestroyImage',
   'TaskJanitor',
 ] as const;
 export type CommandType = (typeof CommandType)[number];

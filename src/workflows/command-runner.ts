@@ -32,6 +32,7 @@ import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import type {
   HostJobStepInput,
   HostJobStepResult,
+  JobStepType,
   StepType,
   TaskStepInput,
   TaskStepResult,
@@ -48,15 +49,25 @@ import {
   addImageFromScratchWorkflow,
   createSnapshotDiskWorkflow,
   createVolumeContainerWorkflow,
+  destroyImageWorkflow,
+  finalizeMergeWorkflow,
+  prepareMergeWorkflow,
   removeImageWorkflow,
 } from './task-step';
-import { copyDataWorkflow } from './host-job-step';
+import { coldMergeWorkflow, copyDataWorkflow } from './host-job-step';
 
 const STEP_WORKFLOWS: Record<StepType, (input: TaskStepInput) => Promise<TaskStepResult>> = {
   RemoveImage: removeImageWorkflow,
   AddImageFromScratch: addImageFromScratchWorkflow,
   CreateSnapshotDisk: createSnapshotDiskWorkflow,
   CreateVolumeContainer: createVolumeContainerWorkflow,
+  PrepareMerge: prepareMergeWorkflow,
+  FinalizeMerge: finalizeMergeWorkflow,
+  DestroyImage: destroyImageWorkflow,
+};
+const JOB_STEP_WORKFLOWS: Record<JobStepType, (input: HostJobStepInput) => Promise<HostJobStepResult>> = {
+  CopyData: copyDataWorkflow,
+  ColdMerge: coldMergeWorkflow,
 };
 
 type AnyStep = TaskStepInput | HostJobStepInput;
@@ -87,6 +98,10 @@ const STEP_SUMMARY: Record<AnyStep['stepType'], string> = {
   CreateSnapshotDisk: 'Snapshot image',
   CreateVolumeContainer: 'Create the volume of',
   CopyData: 'Copy data into',
+  PrepareMerge: 'Prepare the merge of',
+  ColdMerge: 'Merge the snapshot of',
+  FinalizeMerge: 'Finalize the merge of',
+  DestroyImage: 'Remove the merged volume of',
 };
 
 /** How every step child starts: its deterministic id, its summary and the searches that find it. */
@@ -394,7 +409,7 @@ async function decideGroup(
 }
 
 /**
- * One host-job step child (a data copy), awaited; its row joins the command's table. A failure to
+ * One host-job step child (a data copy, a merge), awaited; its row joins the command's table. A failure to
  * run the child at all is reported like the step's own failure.
  */
 export async function runJobStep(
@@ -402,7 +417,7 @@ export async function runJobStep(
   step: HostJobStepInput,
 ): Promise<HostJobStepResult | null> {
   try {
-    const result = await executeChild(copyDataWorkflow, {
+    const result = await executeChild(JOB_STEP_WORKFLOWS[step.stepType], {
       ...stepChildOptions(tracker.commandId, step),
       args: [step],
     });

@@ -4,11 +4,15 @@ export { removeDiskWorkflow } from './remove-disk';
 export { addDiskWorkflow } from './add-disk';
 export { createSnapshotWorkflow } from './create-snapshot';
 export { moveDiskWorkflow, copyDiskWorkflow } from './move-copy-disk';
+export { removeSnapshotWorkflow } from './remove-snapshot';
 export {
   removeImageWorkflow,
   addImageFromScratchWorkflow,
   createSnapshotDiskWorkflow,
   createVolumeContainerWorkflow,
+  prepareMergeWorkflow,
+  finalizeMergeWorkflow,
+  destroyImageWorkflow,
 } from './task-step';
-export { copyDataWorkflow } from './host-job-step';
+export { copyDataWorkflow, coldMergeWorkflow } from './host-job-step';
 export { taskJanitorWorkflow } from './task-janitor';

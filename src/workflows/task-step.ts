@@ -456,3 +456,18 @@ export async function createVolumeContainerWorkflow(input: TaskStepInput): Promi
 export async function createSnapshotDiskWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
   return runTaskStep(input);
 }
+
+/** PrepareMerge: StoragePool.prepareMerge of a snapshot's volume and its child (RemoveSnapshot). */
+export async function prepareMergeWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
+  return runTaskStep(input);
+}
+
+/** FinalizeMerge: StoragePool.finalizeMerge, the merged-away volume leaves the chain (RemoveSnapshot). */
+export async function finalizeMergeWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
+  return runTaskStep(input);
+}
+
+/** DestroyImage: Image.deleteVolumes of the merged-away volume (RemoveSnapshot). */
+export async function destroyImageWorkflow(input: TaskStepInput): Promise<TaskStepResult> {
+  return runTaskStep(input);
+}

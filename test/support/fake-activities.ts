@@ -8,7 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { OvirtActivities } from '../../src/activities';
+import type { HostJobOutcome, OvirtActivities } from '../../src/activities';
 import { naturalKeyOf, type SpmTaskSpec } from '../../src/shared/steps';
 import type { VdsmTaskStatus } from '../../src/vdsm/port';
 
@@ -71,6 +71,8 @@ const ROLLED_BACK: Ending = {
 
 export class FakeActivities {
   readonly calls: Call[] = [];
+  /** How each host job ends, by job id (done unless told otherwise): what waitForHostJob answers. */
+  readonly jobEndings = new Map<string, HostJobOutcome>();
   /** The fake SPM's task table, by VDSM task id: what waitForTaskEnd answers. */
   readonly tasks = new Map<string, VdsmTaskStatus>();
   private readonly endings = new Map<string, Ending>();
@@ -78,7 +80,9 @@ export class FakeActivities {
 
   /**
    * The task started for `key` ends so: its natural key (image id for Image.delete, the new volume
-   * id for Volume.create) or its image id (a snapshot's volume ids are chosen by the workflow).
+   * id for Volume.create), `<taskVerb>/<natural key>` (one stage of a merge: the merge tasks of a
+   * disk share the top volume as natural key) or its image id (a snapshot's volume ids are chosen
+   * by the workflow).
    */
   endsAs(
     key: string,
@@ -93,7 +97,12 @@ export class FakeActivities {
 
   /** How the task of `task` ends (see `endsAs`); finished + success unless told otherwise. */
   endingOf(task: SpmTaskSpec): Ending {
-    return this.endings.get(naturalKeyOf(task)) ?? this.endings.get(task.params.imageID) ?? SUCCESS;
+    return (
+      this.endings.get(`${task.taskVerb}/${naturalKeyOf(task)}`) ??
+      this.endings.get(naturalKeyOf(task)) ??
+      (task.params.imageID !== undefined ? this.endings.get(task.params.imageID) : undefined) ??
+      SUCCESS
+    );
   }
 
   /** The next `times` calls of `name` (every call by default) behave so; later ones fall back. */
@@ -172,12 +181,23 @@ const DEFAULTS: { [K in ActivityName]: Behaviour<K> } = {
   endTaskStep: async () => undefined,
   auditTaskRestart: async () => undefined,
   sweepPoolTasks: fail('InvalidInput', 'sweepPoolTasks is not faked'),
-  // Host jobs (SDM verbs) belong to workflows these fakes do not serve yet.
-  startHostJob: fail('InvalidInput', 'startHostJob is not faked'),
-  waitForHostJob: fail('InvalidInput', 'waitForHostJob is not faked'),
+  // Host jobs (SDM verbs): accepted by one host, done as soon as they are followed unless
+  // `jobEndings` says otherwise.
+  startHostJob: async ({ job }) => ({ hostId: 'host-1', jobId: job.jobId }),
+  waitForHostJob: async ({ jobId }, fake) =>
+    fake.jobEndings.get(jobId) ?? { status: 'done', progress: 100, how: 'event' },
   volumeGeneration: async () => 0,
   prepareMoveOrCopy: fail('InvalidInput', 'prepareMoveOrCopy is not programmed'),
   finishMoveOrCopy: async () => undefined,
+  prepareRemoveSnapshot: fail('InvalidInput', 'prepareRemoveSnapshot is not programmed'),
+  // Storage as the workflow's stage implies: merged when every stage succeeded, else as it was.
+  endRemoveSnapshotDisk: async ({ disk, stage }) => ({
+    diskId: disk.diskId,
+    merged: stage === 'merged',
+    status: 'OK',
+    leftoverVolumeId: null,
+  }),
+  finishRemoveSnapshot: async () => undefined,
   prepareAddDisk: fail('InvalidInput', 'prepareAddDisk is not programmed'),
   finishAddDisk: async () => undefined,
   prepareCreateSnapshot: fail('InvalidInput', 'prepareCreateSnapshot is not programmed'),
