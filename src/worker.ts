@@ -5,36 +5,19 @@ import {
   type Client,
   type ScheduleDescription,
 } from '@temporalio/client';
-import { IllegalStateError } from '@temporalio/common';
 import {
   bundleWorkflowCode,
   DefaultLogger,
-  Runtime,
   Worker,
   type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { loadConfig, type Config } from './config/config';
+import type { Config } from './config/config';
 import { prebuiltWorkflowBundle } from './prebuilt-bundle';
-import { generateDataCenter, loadFixture } from './fixture';
-import { openInventory } from './inventory';
 import type { InventoryRepository } from './inventory/port';
 import { scheduleIds, workflowIds } from './shared/names';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  connectClient,
-  connectWorkerConnection,
-  probeTemporal,
-  TemporalUnreachableError,
-} from './shared/temporal-connection';
-import {
-  observeWorker,
-  OTEL_WORKFLOW_INTERCEPTORS,
-  startWorkerTelemetry,
-  type WorkerObservability,
-} from './observability';
-import { createVdsmConnector } from './vdsm';
+import { observeWorker, OTEL_WORKFLOW_INTERCEPTORS, type WorkerObservability } from './observability';
 import type { VdsmConnector } from './vdsm/port';
 import type { taskJanitorWorkflow } from './workflows';
 
@@ -209,132 +192,4 @@ function janitorScheduleDiffers(
     // Described in milliseconds (a number), as it was set.
     a.workflowRunTimeout !== action.workflowRunTimeout
   );
-}
-
-/**
- * Makes the Temporal runtime (SDK and core) log at LOG_LEVEL. Must run before the first
- * connection or worker of the process; a no-op if the runtime already exists (e.g. a test set it).
- */
-export function installRuntimeLogger(level: Config['logLevel']): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger(level) });
-  } catch (err) {
-    if (!(err instanceof IllegalStateError)) throw err;
-  }
-}
-
-/**
- * `ovirt-tasks worker`: a worker configured only from the environment (src/config and the
- * Temporal variables read like the `temporal` CLI), the same image for dev, compose or Cloud.
- * Runs until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown).
- */
-export async function runWorkerCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(env);
-  const inventory = openInventory(config.inventoryUrl);
-  // The runtime (logger, the SDK's Prometheus listener) goes in before any connection.
-  const telemetry = await startWorkerTelemetry(config, inventory).catch(async (err: unknown) => {
-    await inventory.close();
-    throw err;
-  });
-  if (telemetry.metricsServer) console.log(`ovirt-tasks worker metrics at ${telemetry.metricsServer.url}`);
-  const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
-  try {
-    await inventory.init(
-      config.seed
-        ? {
-            fixture: config.fixturePath ? loadFixture(config.fixturePath) : generateDataCenter(),
-            ...config.seed,
-          }
-        : undefined,
-    );
-    // Signals while waiting: the Temporal runtime, which turns them into a graceful shutdown later,
-    // has no worker to stop yet, so the wait listens for them itself.
-    const stop = untilShutdownSignal();
-    const reachable = await waitForTemporal(env, undefined, stop.signal).finally(stop.dispose);
-    if (!reachable) return;
-    const { connection, namespace } = await connectWorkerConnection({ env });
-    const { client, connection: clientConnection } = await connectClient({ env });
-    try {
-      const worker = await createOvirtWorker({
-        connection,
-        namespace,
-        config,
-        inventory,
-        vdsm,
-        client,
-        observability: telemetry.observability,
-      });
-      await ensureJanitorSchedules(client, config, inventory);
-      console.log(`ovirt-tasks worker polling task queue ${config.taskQueue} in namespace ${namespace}`);
-      await worker.run();
-    } finally {
-      await clientConnection.close();
-      await connection.close();
-    }
-  } finally {
-    await vdsm.close();
-    await telemetry.close();
-    await inventory.close();
-  }
-}
-
-/** While Temporal cannot be reached at start: how often to try again, and to say so again. */
-const OUTAGE_RETRY_MS = 5_000;
-const OUTAGE_REPEAT_LOG_MS = 60_000;
-
-/** Aborts on the first SIGINT/SIGTERM until disposed. */
-function untilShutdownSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
-/**
- * Resolves true once the Temporal frontend answers, false if `signal` aborts first. Probed first,
- * so an outage is logged at once (the worker's own connection retries quietly: a frozen server
- * showed up in the log 37 s later), then again every minute while it lasts; a worker started
- * before its server waits for it.
- */
-export async function waitForTemporal(
-  env: NodeJS.ProcessEnv,
-  log: (line: string) => void = (line) => console.error(line),
-  signal?: AbortSignal,
-): Promise<boolean> {
-  let downSince: number | undefined;
-  let lastLog = 0;
-  for (;;) {
-    if (signal?.aborted) return false;
-    try {
-      const { connection } = await connectClient({ env });
-      try {
-        await probeTemporal(connection);
-      } finally {
-        await connection.close();
-      }
-      if (downSince !== undefined)
-        log(
-          `ovirt-tasks worker: Temporal answers again after ${Math.round((Date.now() - downSince) / 1000)} s`,
-        );
-      return true;
-    } catch (err) {
-      if (!(err instanceof TemporalUnreachableError)) throw err;
-      const now = Date.now();
-      downSince ??= now;
-      if (now - lastLog >= OUTAGE_REPEAT_LOG_MS || lastLog === 0) {
-        log(
-          `ovirt-tasks worker: ${err.message}; retrying every ${OUTAGE_RETRY_MS / 1000} s until it answers`,
-        );
-        lastLog = now;
-      }
-      await sleep(OUTAGE_RETRY_MS, undefined, { signal }).catch(() => undefined);
-    }
-  }
 }

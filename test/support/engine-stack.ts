@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import {
   bundleWorkflowCode,
-  NativeConnection,
   Runtime,
   DefaultLogger,
   type Worker,
@@ -13,13 +12,12 @@ import {
 } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config/config';
 import { generateDataCenter, type DataCenterFixture, type DataCenterOptions } from '../../src/fixture';
-import { openInventory } from '../../src/inventory';
 import type { InventoryRepository } from '../../src/inventory/port';
-import { createVdsmConnector } from '../../src/vdsm';
+import type { WorkerObservability } from '../../src/observability';
+import { assembleStack, FAST_POLL_OVERRIDES } from '../../src/stack';
 import type { VdsmConnector } from '../../src/vdsm/port';
-import { startSimulator, type Simulator } from '../../src/vdsm-sim/simulator';
+import type { Simulator } from '../../src/vdsm-sim/simulator';
 import type { FaultConfigInput } from '../../src/vdsm-sim/faults';
-import { createOvirtWorker } from '../../src/worker';
 import { testAddress, TEST_NAMESPACE } from './temporal';
 
 let runtimeInstalled = false;
@@ -45,13 +43,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 /** Fast polling and a short janitor grace: tests wait seconds, not minutes. */
-export const TEST_CONFIG_OVERRIDES = {
-  POLL_MIN_INTERVAL_MS: '200',
-  POLL_MAX_INTERVAL_MS: '1000',
-  POLL_FAST_PHASE_MS: '2000',
-  VDSM_REQUEST_TIMEOUT_MS: '5000',
-  JANITOR_GRACE_MS: '1000',
-};
+export const TEST_CONFIG_OVERRIDES = { ...FAST_POLL_OVERRIDES, JANITOR_GRACE_MS: '1000' };
 
 export interface EngineStack {
   fixture: DataCenterFixture;
@@ -63,8 +55,11 @@ export interface EngineStack {
   client: Client;
   config: Config;
   taskQueue: string;
-  /** Starts an in-process worker (stopped by stop()). */
-  startWorker(): Promise<Worker>;
+  /** Starts an in-process worker (stopped by stop()); observed when told (metrics, tracing tests). */
+  startWorker(options?: {
+    observability?: WorkerObservability;
+    workflowBundle?: WorkflowBundleWithSourceMap;
+  }): Promise<Worker>;
   vmByName(name: string): { id: string; disks: string[] };
   stop(): Promise<void>;
 }
@@ -84,19 +79,9 @@ export async function startEngineStack(
   } = {},
 ): Promise<EngineStack> {
   quietRuntime();
-  const temporalAddress = options.temporalAddress ?? testAddress();
   const fixture = generateDataCenter({ vmCount: 6, ...options.dc, name: `t${randomUUID().slice(0, 8)}` });
   const dataDir = mkdtempSync(join(tmpdir(), 'ovirt-tasks-it-'));
-  const sim = await startSimulator({
-    fixture,
-    dataDir: join(dataDir, 'vdsm'),
-    basePort: 0,
-    faults: options.faults,
-  });
   const inventoryUrl = `sqlite:${join(dataDir, 'inventory.db')}`;
-  const inventory = openInventory(inventoryUrl);
-  await inventory.init({ fixture, vdsmAddress: '127.0.0.1', vdsmBasePort: 1 });
-  for (const host of sim.hosts) await inventory.setHostAddress(host.hostId, host.address, host.port);
   const taskQueue = `it-${randomUUID()}`;
   const config = loadConfig(
     {},
@@ -107,34 +92,31 @@ export async function startEngineStack(
       OVIRT_TASKS_INVENTORY_URL: inventoryUrl,
     },
   );
-  const vdsm = createVdsmConnector({ requestTimeoutMs: config.vdsm.requestTimeoutMs });
-  const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: TEST_NAMESPACE });
-  const workers: Array<{ worker: Worker; done: Promise<void>; connection: NativeConnection }> = [];
+  const assembled = await assembleStack({
+    config,
+    temporal: { address: options.temporalAddress ?? testAddress(), namespace: TEST_NAMESPACE },
+    simulators: { dataDir: join(dataDir, 'vdsm'), faults: options.faults },
+    seed: { fixtures: [fixture] },
+  }).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
 
   const stack: EngineStack = {
     fixture,
     dataDir,
-    sim,
-    inventory,
+    sim: assembled.simulators[0]!,
+    inventory: assembled.inventory,
     inventoryUrl,
-    vdsm,
-    client,
+    vdsm: assembled.vdsm,
+    client: assembled.client,
     config,
     taskQueue,
-    async startWorker() {
-      const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
-      const worker = await createOvirtWorker({
-        connection: nativeConnection,
-        namespace: TEST_NAMESPACE,
-        config,
-        inventory,
-        vdsm,
-        client,
-        taskQueue,
-        workflowBundle: await workflowBundle(),
+    async startWorker(workerOptions = {}) {
+      const { worker } = await assembled.startWorker({
+        workflowBundle: workerOptions.workflowBundle ?? (await workflowBundle()),
+        observability: workerOptions.observability,
       });
-      workers.push({ worker, done: worker.run(), connection: nativeConnection });
       return worker;
     },
     vmByName(name) {
@@ -143,16 +125,11 @@ export async function startEngineStack(
       return { id: vm.id, disks: fixture.disks.filter((d) => d.vmId === vm.id).map((d) => d.id) };
     },
     async stop() {
-      for (const w of workers) {
-        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-        await w.done.catch(() => undefined);
-        await w.connection.close();
+      try {
+        await assembled.stop();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
       }
-      await vdsm.close();
-      await sim.stop();
-      await inventory.close();
-      await connection.close();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
   if (options.worker !== false) {

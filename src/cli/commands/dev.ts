@@ -19,7 +19,7 @@ export function registerDevCommand(program: Command): void {
   program
     .command('dev')
     .description(
-      'run the whole stack in one process: Temporal dev server + Web UI, VDSM simulator, SQLite inventory, worker; state persists in --data',
+      'run the whole stack in one process: Temporal dev server + Web UI, VDSM simulator, SQLite inventory, worker; state persists in --data. Metrics, traces and logs as the worker (OVIRT_TASKS_METRICS_ADDRESS, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL)',
     )
     .option(
       '--data <dir>',
@@ -50,6 +50,8 @@ export function registerDevCommand(program: Command): void {
       const config = loadConfig(process.env, {
         OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inventory.db')}`,
         ...(flags.fixture !== undefined ? { OVIRT_TASKS_FIXTURE: flags.fixture } : {}),
+        // A terminal reads the SDK's text lines better; OVIRT_TASKS_LOG_FORMAT=json still wins.
+        OVIRT_TASKS_LOG_FORMAT: process.env.OVIRT_TASKS_LOG_FORMAT || 'text',
       });
       const [{ startDevStack }, { runDemo }] = await Promise.all([
         import('../../dev/stack'),

@@ -8,7 +8,7 @@ export function registerWorkerCommand(program: Command): void {
     )
     .action(async () => {
       // Loaded on use: `--help` and the other commands stay fast and independent of it.
-      const { runWorkerCommand } = await import('../../worker');
+      const { runWorkerCommand } = await import('../worker-command');
       await runWorkerCommand();
     });
 }
