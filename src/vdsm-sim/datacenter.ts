@@ -467,8 +467,10 @@ export class DataCenterSim {
   // ---- SPM task verbs ----
 
   /**
-   * hsm.deleteImage: the image is renamed `_remove_me_` before the task is queued (so even a 405
-   * leaves it gone, as in VDSM); the task's job purges it and registers no rollback.
+   * hsm.deleteImage: without postZero the image is renamed `_remove_me_` before the task is queued
+   * (so even a 405 leaves it gone, as in VDSM) and the job purges it; with postZero the job
+   * (blockSD.zeroImage) marks it first, so a zeroing task that never started leaves it listed.
+   * Neither registers a rollback: a rolled-back task leaves a renamed image renamed.
    */
   imageDelete(host: SimHost, args: ImageDeleteArgs): string {
     const { storagepoolID: poolId, storagedomainID: domainId, imageID: imageId } = args;
@@ -478,10 +480,12 @@ export class DataCenterSim {
     // Without postZero the rename is a secured pool call; with it, _spmSchedule checks first.
     if (args.postZero) this.requireSpm(host);
     else this.requireSecured(host);
-    this.storage.hideImage(domainId, imageId);
+    const hide = (): void => this.storage.hideImage(domainId, imageId);
+    if (!args.postZero) hide();
     return this.spmTask(host, 'deleteImage', {
       name: `${args.postZero ? 'zeroImage' : 'purgeImage'}_${imageId}`,
       workMs: this.options.faults.workMs('Image.delete'),
+      ...(args.postZero ? { begin: hide } : {}),
       // Only zeroing block volumes runs under an abort callback (blockdev.zero); a purge runs to its end.
       abortable: this.jobsAbortable() || (args.postZero && this.kind(domainId) === 'block'),
       complete: () => {
@@ -751,7 +755,7 @@ export class DataCenterSim {
     task.tag = 'spm';
     task.cleanPolicy = 'manual';
     task.store = this.taskStore;
-    task.job = job;
+    task.job = { acquireMs: this.options.faults.acquireMs(WIRE_VERB_OF_TASK[name] ?? name), ...job };
     host.tasks.accept(task);
     return task.id;
   }

@@ -69,6 +69,12 @@ export const FaultConfig = z
     seed: z.number().int().optional(),
     /** Work duration of task and job verbs, by wire verb; `*` is the default (else 0). */
     durations: z.record(z.string(), Duration).optional(),
+    /**
+     * Time an SPM task waits in `acquiring` for its resource locks before it queues for a worker,
+     * by wire verb (`*` the default; else 0), as VDSM's resource manager makes it wait while another
+     * operation holds the image or domain. Its job has not started, so storage is untouched.
+     */
+    acquireMs: z.record(z.string(), Duration).optional(),
     /** Time a rollback takes (the task shows `cleaning` meanwhile). */
     rollbackMs: Duration.optional(),
     /** Time an abortable running job (qemu-img, fallocate, zeroing) takes to notice Task.stop. */
@@ -189,6 +195,11 @@ export class Faults {
   workMs(verb: string): number {
     const durations = this.config.durations ?? {};
     return this.sample(durations[verb] ?? durations['*']);
+  }
+
+  acquireMs(verb: string): number {
+    const acquire = this.config.acquireMs ?? {};
+    return this.sample(acquire[verb] ?? acquire['*']);
   }
 
   rollbackMs(): number {

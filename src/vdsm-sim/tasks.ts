@@ -99,6 +99,11 @@ export interface JobPlan {
   name: string;
   workMs: number;
   /**
+   * Time the task waits in `acquiring` for its resource locks before it queues for a worker (the
+   * `acquireMs` fault); its job has not touched storage meanwhile. Default 0.
+   */
+  acquireMs?: number;
+  /**
    * Whether Task.stop can cut the work short: VDSM registers an abort callback only around
    * qemu-img and fallocate/zeroing operations (task.abort_callback). A job without one runs to its
    * end and the task aborts after it. Default true.
@@ -358,9 +363,15 @@ export class TaskManager {
     task.store?.ensure();
     this.move(task, 'preparing');
     this.move(task, 'acquiring');
-    this.move(task, 'queued');
     this.tasks.set(task.id, task);
-    this.enqueue({ task, mode: 'commit' });
+    const acquired = (): void => {
+      // A stop (or a crash) while it waited already moved it on.
+      if (task.detached || task.state !== 'acquiring') return;
+      this.move(task, 'queued');
+      this.enqueue({ task, mode: 'commit' });
+    };
+    if (task.job.acquireMs) this.later(task, task.job.acquireMs, acquired);
+    else acquired();
   }
 
   /** Tasks found on the master domain by a new SPM: done ones stay as they are, others roll back. */
