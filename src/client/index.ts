@@ -21,7 +21,13 @@ import {
 import { parseInput } from './validate';
 
 export { CommandRefusedError, InvalidCommandInputError } from './errors';
-export { submitAddDisk, submitCopyDisk, submitCreateSnapshot, submitMoveDisk } from './submit-storage';
+export {
+  submitAddDisk,
+  submitCopyDisk,
+  submitCreateSnapshot,
+  submitMoveDisk,
+  submitRemoveSnapshot,
+} from './submit-storage';
 export type { SubmitOptions, Submitted } from './start';
 export {
   cancelCommand,

@@ -92,6 +92,7 @@ export const TOP_LEVEL_COMMAND_TYPES: readonly CommandType[] = [
   'CreateSnapshot',
   'MoveDisk',
   'CopyDisk',
+  'RemoveSnapshot',
 ];
 
 /**

@@ -8,7 +8,14 @@ import type { Client } from '@temporalio/client';
 import { checkAddDisk } from '../rules/add-disk';
 import { checkCreateSnapshot } from '../rules/create-snapshot';
 import { checkMoveOrCopy } from '../rules/move-copy-disk';
-import { AddDiskInput, CopyDiskInput, CreateSnapshotInput, MoveDiskInput } from '../shared/commands';
+import { checkRemoveSnapshot } from '../rules/remove-snapshot';
+import {
+  AddDiskInput,
+  CopyDiskInput,
+  CreateSnapshotInput,
+  MoveDiskInput,
+  RemoveSnapshotInput,
+} from '../shared/commands';
 import { DEFAULT_TASK_QUEUE, workflowIds, WorkflowType } from '../shared/names';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import type {
@@ -16,6 +23,7 @@ import type {
   copyDiskWorkflow,
   createSnapshotWorkflow,
   moveDiskWorkflow,
+  removeSnapshotWorkflow,
 } from '../workflows';
 import {
   parseSubmitCall,
@@ -185,6 +193,48 @@ export async function submitCopyDisk(
       { key: SA.CommandType, value: 'CopyDisk' },
       { key: SA.CommandStatus, value: 'ACTIVE' },
       { key: SA.ImageIds, value: [input.diskId] },
+      ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
+    ],
+  });
+}
+
+/**
+ * Cold RemoveSnapshot (workflow `RemoveSnapshot/<snapshotId>`: one removal of a snapshot at a
+ * time). With `options.inventory`, the shared refusal rules (src/rules/remove-snapshot.ts: VM Down,
+ * the snapshot its own and OK, its disks neither LOCKED nor ILLEGAL) answer before anything starts.
+ */
+export async function submitRemoveSnapshot(
+  client: Client,
+  rawInput: unknown,
+  rawOptions: SubmitOptions = {},
+): Promise<Submitted<typeof removeSnapshotWorkflow>> {
+  const input = parseInput(RemoveSnapshotInput, rawInput, 'RemoveSnapshot');
+  const { options } = parseSubmitCall(client, rawOptions, 'submitRemoveSnapshot');
+  const workflowId = workflowIds.removeSnapshot(input.snapshotId);
+  let summary = `Remove snapshot ${input.snapshotId} of VM ${input.vmId}`;
+  let poolId: string | undefined;
+  let imageIds: string[] = [];
+  if (options.inventory) {
+    const existing = await reusableRun<typeof removeSnapshotWorkflow>(client, workflowId);
+    if (existing) return existing;
+    const { vm, snapshot, disks } = await refusedAsError(() =>
+      checkRemoveSnapshot(options.inventory!, input),
+    );
+    poolId = vm.poolId;
+    imageIds = disks.map((d) => d.disk.id);
+    summary = `Remove snapshot '${snapshot.description}' of VM ${vm.name} (${disks.length} disk${disks.length === 1 ? '' : 's'})`;
+  }
+  return startIdempotent(client, WorkflowType.removeSnapshot, workflowId, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    staticSummary: summary.length > 200 ? `${summary.slice(0, 199)}…` : summary,
+    typedSearchAttributes: [
+      { key: SA.CommandType, value: 'RemoveSnapshot' },
+      { key: SA.CommandStatus, value: 'ACTIVE' },
+      { key: SA.VmId, value: input.vmId },
+      ...(imageIds.length
+        ? [{ key: SA.ImageIds, value: imageIds.slice(0, MAX_IDS_IN_SEARCH_ATTRIBUTE) }]
+        : []),
       ...(poolId ? [{ key: SA.StoragePoolId, value: poolId }] : []),
     ],
   });

@@ -23,6 +23,7 @@ const COMMAND_PREFIXES = {
   CreateSnapshot: workflowIds.createSnapshot,
   MoveDisk: workflowIds.moveDisk,
   CopyDisk: workflowIds.copyDisk,
+  RemoveSnapshot: workflowIds.removeSnapshot,
 } as const;
 /** The task steps those commands run, one per image. */
 const STEP_TYPES = [
@@ -31,10 +32,14 @@ const STEP_TYPES = [
   'CreateSnapshotDisk',
   'CreateVolumeContainer',
   'CopyData',
+  'PrepareMerge',
+  'ColdMerge',
+  'FinalizeMerge',
+  'DestroyImage',
 ];
 
 export const WORKFLOW_ID_RULE =
-  'must be RemoveVm/<vmId>, RemoveDisk/<diskId>, AddDisk/<commandId>, CreateSnapshot/<commandId>, MoveDisk/<diskId>, CopyDisk/<commandId> or one of those followed by /RemoveImage/<diskId>, /AddImageFromScratch/<diskId>, /CreateSnapshotDisk/<diskId>, /CreateVolumeContainer/<diskId> or /CopyData/<diskId>, ids being UUIDs';
+  'must be RemoveVm/<vmId>, RemoveDisk/<diskId>, AddDisk/<commandId>, CreateSnapshot/<commandId>, MoveDisk/<diskId>, CopyDisk/<commandId>, RemoveSnapshot/<snapshotId> or one of those followed by /RemoveImage/<diskId>, /AddImageFromScratch/<diskId>, /CreateSnapshotDisk/<diskId>, /CreateVolumeContainer/<diskId>, /CopyData/<diskId>, /PrepareMerge/<diskId>, /ColdMerge/<diskId>, /FinalizeMerge/<diskId> or /DestroyImage/<diskId>, ids being UUIDs';
 
 /**
  * A command's or step's business workflow id, normalised (lower-case ids). Anything else is

@@ -1,11 +1,22 @@
 /**
- * `submit add-disk` and `submit create-snapshot`. Flags are checked when parsed, names resolved in
- * the inventory, and the shared refusal rules answered, all before anything starts (exit 2
- * naming the flag). Each call is a new command unless --command-id names an earlier one.
+ * `submit add-disk`, `create-snapshot`, `remove-snapshot`, `move-disk` and `copy-disk`. Flags are
+ * checked when parsed, names resolved in the inventory, and the shared refusal rules answered, all
+ * before anything starts (exit 2 naming the flag). Each call is a new command unless --command-id names an earlier one.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { submitAddDisk, submitCopyDisk, submitCreateSnapshot, submitMoveDisk } from '../../client';
-import { AddDiskInput, CreateSnapshotInput, MAX_DISK_SIZE_BYTES } from '../../shared/commands';
+import {
+  submitAddDisk,
+  submitCopyDisk,
+  submitCreateSnapshot,
+  submitMoveDisk,
+  submitRemoveSnapshot,
+} from '../../client';
+import {
+  AddDiskInput,
+  CreateSnapshotInput,
+  MAX_DISK_SIZE_BYTES,
+  RemoveSnapshotInput,
+} from '../../shared/commands';
 import {
   loadCliSettings,
   parseDiskId,
@@ -51,6 +62,7 @@ function byField<T>(schema: {
 const parseCommandUuid = byField(AddDiskInput.shape.commandId);
 const parseAlias = byField(AddDiskInput.shape.alias);
 const parseDescription = byField(CreateSnapshotInput.shape.description);
+const parseSnapshotId = byField(RemoveSnapshotInput.shape.snapshotId);
 
 export function parseDiskIds(value: string): string[] {
   const ids = value.split(',').map((id) => id.trim());
@@ -163,6 +175,28 @@ export function registerStorageSubmitCommands(submit: Command): void {
         };
         await submitAndReport(settings, flags, (client) =>
           submitCreateSnapshot(client, input, { taskQueue: settings.taskQueue, inventory }),
+        );
+      });
+    });
+  submit
+    .command('remove-snapshot')
+    .description(
+      "cold removal of a snapshot of a VM that is Down: per disk, the snapshot's volume and its child merged (PrepareMerge task, SDM.merge host job, FinalizeMerge task, Image.deleteVolumes task), forward only (RemoveSnapshot)",
+    )
+    .requiredOption('--vm <id|name>', 'VM id or name (looked up in the inventory)', parseVmRef)
+    .requiredOption('--snapshot <id>', 'the snapshot id (UUID)', parseSnapshotId)
+    .option('--wait', 'wait for the outcome and print it (exit 1 if the command fails)', false)
+    .option('--json', 'print JSON', false)
+    .action(async (flags: SubmitFlags & { vm: VmRef; snapshot: string }) => {
+      const settings = loadCliSettings();
+      await withInventory(settings.inventoryUrl, async (inventory) => {
+        const vmId = await resolveVm(inventory, flags.vm);
+        await submitAndReport(settings, flags, (client) =>
+          submitRemoveSnapshot(
+            client,
+            { vmId, snapshotId: flags.snapshot },
+            { taskQueue: settings.taskQueue, inventory },
+          ),
         );
       });
     });
