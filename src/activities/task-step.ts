@@ -11,6 +11,7 @@ import { keepHeartbeating } from './heartbeat';
 import { KeyedMutex } from './keyed-mutex';
 import type { SpmLocator } from './spm-locator';
 import type { TaskStatusHub } from './status-hub';
+import { reportStarted, type StartReport } from './step-report';
 
 export type StartTaskResult =
   | { kind: 'started'; vdsmTaskId: string; spmHostId: string; reconciled: boolean }
@@ -53,7 +54,7 @@ export function createTaskStepActivities(
   spm: SpmLocator,
   hub: TaskStatusHub,
 ): {
-  startSpmTask(input: { task: SpmTaskSpec; poolId: string }): Promise<StartTaskResult>;
+  startSpmTask(input: { task: SpmTaskSpec; poolId: string; report?: StartReport }): Promise<StartTaskResult>;
   waitForTaskEnd(input: { poolId: string; vdsmTaskId: string }): Promise<VdsmTaskStatus>;
   stopTask(input: { poolId: string; vdsmTaskId: string }): Promise<void>;
   clearTask(input: { poolId: string; vdsmTaskId: string }): Promise<void>;
@@ -156,10 +157,10 @@ export function createTaskStepActivities(
      * unclaimed task of that verb is ours. A first start with no start pending in the pool takes
      * the task ids of the last status poll instead of asking the SPM (see mayHaveLostAStart).
      */
-    async startSpmTask({ task, poolId }) {
+    async startSpmTask({ task, poolId, report }) {
       return typed(async () => {
         const owner = ownerOfCurrentStep();
-        return withStartLease(poolId, owner, async () => {
+        const result = await withStartLease(poolId, owner, async (): Promise<StartTaskResult> => {
           const intent = await inventory.getStartIntent(owner);
           if (intent?.vdsmTaskId) {
             const current = await spm.spm(poolId);
@@ -240,6 +241,9 @@ export function createTaskStepActivities(
           await inventory.completeStartIntent(owner, vdsmTaskId);
           return { kind: 'started', vdsmTaskId, spmHostId: spmHost.host.id, reconciled: false };
         });
+        // Outside the lease: the next start of the pool need not wait for the parent's signal.
+        if (result.kind === 'started') await reportStarted(deps.temporal, report, result.vdsmTaskId);
+        return result;
       });
     },
 

@@ -190,7 +190,11 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
   // Starting is short and must not be torn in half: a cancellation waits until we know the task.
   let start: StartTaskResult;
   try {
-    start = await CancellationScope.nonCancellable(() => startSpmTask({ task, poolId: image.poolId }));
+    // The start activity tells the parent that the task runs (see reportStarted): no signal here.
+    const report = { parentId: input.parentCommandId, row: { ...row } };
+    start = await CancellationScope.nonCancellable(() =>
+      startSpmTask({ task, poolId: image.poolId, report }),
+    );
   } catch (err) {
     const failure = failureOf(err);
     const failureReason = `${task.verb} could not be started: ${failure.message}`;
@@ -233,7 +237,7 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
   // `let`: a task rolled back by VDSM's recovery is replaced once (restartAfterRecovery).
   let vdsmTaskId = start.vdsmTaskId;
   let taskRef = { poolId: image.poolId, vdsmTaskId };
-  await advance({ state: 'Polling', status: 'running', vdsmTaskId }, 'send');
+  await advance({ state: 'Polling', status: 'running', vdsmTaskId });
 
   let final: VdsmTaskStatus;
   let cancelledBy: Error | undefined;

@@ -26,7 +26,8 @@ import {
 } from '@temporalio/worker';
 import { projectRoot } from '../../src/dev/project-root';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../src/shared/search-attributes';
-import { FAKE_ACTIVITY_NAMES, type FakeActivities } from './fake-activities';
+import { reportStarted } from '../../src/activities/step-report';
+import { FAKE_ACTIVITY_NAMES, type FakeActivities, type InputOf, type OutputOf } from './fake-activities';
 
 /** Path of the time-skipping test server; the resolution order lives in scripts/ensure-test-server.sh. */
 export function resolveTestServer(env: NodeJS.ProcessEnv = process.env): string {
@@ -147,10 +148,22 @@ export async function createTimeSkippingSuite(): Promise<TimeSkippingSuite> {
   const activities = Object.fromEntries(
     FAKE_ACTIVITY_NAMES.map((name) => [
       name,
-      (input: unknown) =>
-        fakeOf(Context.current().info.workflowExecution?.workflowId ?? '').invoke(name, input),
+      async (input: unknown) => {
+        const result = await fakeOf(Context.current().info.workflowExecution?.workflowId ?? '').invoke(
+          name,
+          input,
+        );
+        // As the real start does: it tells the step's parent that the task runs.
+        if (name === 'startSpmTask') await reportStartOf(input, result);
+        return result;
+      },
     ]),
   );
+  async function reportStartOf(input: unknown, result: unknown): Promise<void> {
+    const { report } = input as InputOf<'startSpmTask'>;
+    const started = result as OutputOf<'startSpmTask'>;
+    if (started.kind === 'started') await reportStarted(env.client, report, started.vdsmTaskId);
+  }
 
   const taskQueue = `unit-${randomUUID()}`;
   const worker = await Worker.create({
