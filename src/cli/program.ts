@@ -21,7 +21,7 @@ export function buildProgram(): Command {
   };
   const program = new Command('ovirt-tasks')
     .description(
-      'oVirt storage commands (RemoveVm, RemoveDisk, AddDisk, CreateSnapshot) as Temporal workflows driving VDSM tasks',
+      'oVirt storage commands (RemoveVm, RemoveDisk, AddDisk, CreateSnapshot, MoveDisk, CopyDisk, RemoveSnapshot) as Temporal workflows driving VDSM tasks',
     )
     .version(version)
     // Throw instead of exiting, so every failure goes through exitCodeFor; inherited by subcommands.

@@ -27,7 +27,7 @@ export function registerListCommand(program: Command): void {
   program
     .command('list')
     .description(
-      'list commands, newest first, by their custom search attributes (without --type: RemoveVm, RemoveDisk, AddDisk and CreateSnapshot, not their steps); visibility lags by a few seconds',
+      'list commands, newest first, by their custom search attributes (without --type: RemoveVm, RemoveDisk, AddDisk, CreateSnapshot, MoveDisk, CopyDisk and RemoveSnapshot, not their steps); visibility lags by a few seconds',
     )
     .option('--vm <id|name>', 'only commands on this VM (a name is looked up in the inventory)', parseVmRef)
     .addOption(new Option('--type <type>', 'command type').choices(CommandType))
