@@ -65,6 +65,27 @@ export async function startSnapshot(
   return workflowId;
 }
 
+/**
+ * Snapshots the VM (a CreateSnapshot run to its end), then starts RemoveSnapshot of that snapshot.
+ * The snapshot id is the CreateSnapshot run's choice, so this workflow id differs per recording.
+ */
+export async function startRemoveSnapshot(
+  ctx: ScenarioContext,
+  vmName: string,
+  description: string,
+): Promise<string> {
+  const created = (await ctx.client.workflow
+    .getHandle(await startSnapshot(ctx, vmName, description))
+    .result()) as { snapshotId: string };
+  const workflowId = workflowIds.removeSnapshot(created.snapshotId);
+  await ctx.client.workflow.start(WorkflowType.removeSnapshot, {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [{ vmId: ctx.vm(vmName).id, snapshotId: created.snapshotId }],
+  });
+  return workflowId;
+}
+
 /** Moves or copies the first floating single-volume disk on an NFS domain to the other NFS domain. */
 export async function startMoveOrCopy(ctx: ScenarioContext, op: 'move' | 'copy'): Promise<string> {
   const nfs = (id: string) => ctx.fixture.domains.find((d) => d.id === id)?.storageType === 'nfs';

@@ -10,9 +10,19 @@ import {
   removeImageBehindTheEnginesBack,
   startAddDisk,
   startMoveOrCopy,
+  startRemoveSnapshot,
   startSnapshot,
   type Scenario,
 } from './helpers';
+
+/** Short enough to record quickly, long enough for each step to poll. */
+const REMOVE_SNAPSHOT_DURATIONS = {
+  'Volume.create': 100,
+  'StoragePool.prepareMerge': 100,
+  'SDM.merge': 300,
+  'StoragePool.finalizeMerge': 100,
+  'Image.deleteVolumes': 100,
+};
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -204,6 +214,83 @@ export const SCENARIOS: Scenario[] = [
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } },
     async run(ctx) {
       return [{ workflowId: await startMoveOrCopy(ctx, 'copy'), expect: 'COMPLETED' }];
+    },
+  },
+  {
+    name: 'remove-snapshot-success',
+    description:
+      'RemoveSnapshot of a fresh snapshot of web-01: per disk PrepareMerge, SDM.merge, FinalizeMerge, Image.deleteVolumes',
+    faults: { durations: REMOVE_SNAPSHOT_DURATIONS },
+    async run(ctx) {
+      return [{ workflowId: await startRemoveSnapshot(ctx, 'web-01', 'to remove'), expect: 'COMPLETED' }];
+    },
+  },
+  {
+    name: 'remove-snapshot-prepare-failure',
+    description:
+      'RemoveSnapshot of web-01 where its StoragePool.prepareMerge task fails on one disk: that disk keeps its chain, the others merge',
+    faults: {
+      durations: REMOVE_SNAPSHOT_DURATIONS,
+      failures: [{ verb: 'StoragePool.prepareMerge', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [
+        {
+          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-prepare-failure'),
+          expect: 'FAILED',
+        },
+      ];
+    },
+  },
+  {
+    name: 'remove-snapshot-merge-failure',
+    description:
+      'RemoveSnapshot of web-01 where its SDM.merge job fails on one disk: no FinalizeMerge for it, the others merge',
+    faults: {
+      durations: REMOVE_SNAPSHOT_DURATIONS,
+      failures: [{ verb: 'SDM.merge', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [
+        {
+          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-merge-failure'),
+          expect: 'FAILED',
+        },
+      ];
+    },
+  },
+  {
+    name: 'remove-snapshot-finalize-failure',
+    description:
+      'RemoveSnapshot of web-01 where its StoragePool.finalizeMerge task fails on one disk: storage unchanged, the disk OK',
+    faults: {
+      durations: REMOVE_SNAPSHOT_DURATIONS,
+      failures: [{ verb: 'StoragePool.finalizeMerge', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [
+        {
+          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-finalize-failure'),
+          expect: 'FAILED',
+        },
+      ];
+    },
+  },
+  {
+    name: 'remove-snapshot-destroy-failure',
+    description:
+      'RemoveSnapshot of web-01 where its Image.deleteVolumes task fails on one disk: the top stays ILLEGAL outside the chain',
+    faults: {
+      durations: REMOVE_SNAPSHOT_DURATIONS,
+      failures: [{ verb: 'Image.deleteVolumes', phase: 'task', code: 100, count: 1 }],
+    },
+    async run(ctx) {
+      return [
+        {
+          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-destroy-failure'),
+          expect: 'FAILED',
+        },
+      ];
     },
   },
   {
