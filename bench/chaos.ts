@@ -28,14 +28,24 @@ async function main(): Promise<number> {
     .option('--scenarios <list>', `comma separated: ${SCENARIOS.join(', ')}`, d.scenarios.join(','))
     .option(
       '--commands <n>',
-      'commands per scenario: half RemoveVm, a quarter each AddDisk and CreateSnapshot',
+      'commands per scenario: half RemoveVm, an eighth each AddDisk, CreateSnapshot, MoveDisk and CopyDisk',
       int,
       d.commandsPerScenario,
     )
     .option('--max-disks <n>', 'disks per VM: 1..n', int, d.maxDisksPerVm)
     .option('--workers <n>', 'worker processes', int, d.workers)
-    .option('--task-min-ms <ms>', 'shortest SPM task (Image.delete, Volume.create)', int, d.taskMinMs)
-    .option('--task-max-ms <ms>', 'longest SPM task (Image.delete, Volume.create)', int, d.taskMaxMs)
+    .option(
+      '--task-min-ms <ms>',
+      'shortest SPM task or host job (Image.delete, Volume.create, SDM.copy_data)',
+      int,
+      d.taskMinMs,
+    )
+    .option(
+      '--task-max-ms <ms>',
+      'longest SPM task or host job (Image.delete, Volume.create, SDM.copy_data)',
+      int,
+      d.taskMaxMs,
+    )
     .option(
       '--fault-window-ms <ms>',
       'faults happen between 1 s and this after submitting',

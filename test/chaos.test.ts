@@ -62,7 +62,7 @@ test('RemoveVm, AddDisk and CreateSnapshot under a worker SIGKILL, a server rest
   );
   expect(scenario?.faults.filter((f) => f.outcome.startsWith('failed'))).toEqual([]);
   expect(violations).toEqual([]);
-  expect(scenario?.kinds).toEqual({ RemoveVm: 5, CreateSnapshot: 3, AddDisk: 2 });
+  expect(scenario?.kinds).toEqual({ RemoveVm: 5, CreateSnapshot: 2, AddDisk: 1, MoveDisk: 1, CopyDisk: 1 });
   expect(Object.values(scenario?.outcomes ?? {}).reduce((a, b) => a + b, 0)).toBe(10);
 });
 

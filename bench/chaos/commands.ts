@@ -1,26 +1,49 @@
 /**
- * The load of a chaos scenario: RemoveVm mixed with AddDisk and cold CreateSnapshot, planned from
- * the seed (which command, which VM, how many disks, the caller-chosen command ids) and submitted
- * at seeded moments. AddDisk and CreateSnapshot are started by workflow type name, as
- * test/support/storage.ts does, with their business workflow ids.
+ * The load of a chaos scenario: RemoveVm mixed with AddDisk, cold CreateSnapshot and cold
+ * MoveDisk / CopyDisk (a host job each), planned from the seed (which command, which VM, how many
+ * disks, the caller-chosen command ids) and submitted at seeded moments. The commands other than
+ * RemoveVm are started by workflow type name, as test/support/storage.ts does, with their business
+ * workflow ids.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { DataCenterFixture } from '../../src/fixture';
-import type { AddDiskInput, CreateSnapshotInput } from '../../src/shared/commands';
+import type {
+  AddDiskInput,
+  CopyDiskInput,
+  CreateSnapshotInput,
+  MoveDiskInput,
+} from '../../src/shared/commands';
 import { workflowIds, WorkflowType } from '../../src/shared/names';
 import { submitRemoveVms, withRetry } from '../support/driver';
 import type { VmPlan } from '../support/fixtures';
 import type { Rng } from '../support/random';
 
-export type CommandKind = 'RemoveVm' | 'AddDisk' | 'CreateSnapshot';
+export type CommandKind = 'RemoveVm' | 'AddDisk' | 'CreateSnapshot' | 'MoveDisk' | 'CopyDisk';
 
-/** Command i of a scenario is MIX[i % 4]: half RemoveVm, a quarter each of the volume-making commands. */
-export const MIX: readonly CommandKind[] = ['RemoveVm', 'CreateSnapshot', 'RemoveVm', 'AddDisk'];
+/**
+ * Command i of a scenario is MIX[i % MIX.length]: half RemoveVm, the rest the volume-making commands
+ * (MoveDisk and CopyDisk move their VM's one disk to another NFS domain, or copy it there).
+ */
+export const MIX: readonly CommandKind[] = [
+  'RemoveVm',
+  'CreateSnapshot',
+  'RemoveVm',
+  'AddDisk',
+  'RemoveVm',
+  'MoveDisk',
+  'RemoveVm',
+  'CopyDisk',
+];
+
+/** Commands that work on one disk of their VM: the fixture gives the VM exactly one. */
+const ONE_DISK: ReadonlySet<CommandKind> = new Set(['AddDisk', 'MoveDisk', 'CopyDisk']);
 
 export const WORKFLOW_TYPE_OF: Record<CommandKind, string> = {
   RemoveVm: WorkflowType.removeVm,
   AddDisk: WorkflowType.addDisk,
   CreateSnapshot: WorkflowType.createSnapshot,
+  MoveDisk: WorkflowType.moveDisk,
+  CopyDisk: WorkflowType.copyDisk,
 };
 
 /** Size of every disk AddDisk makes: small, so a scenario never runs a domain out of space. */
@@ -30,7 +53,7 @@ export interface PlannedCommand {
   kind: CommandKind;
   /** The fixture VM the command works on (AddDisk attaches the new disk to it unless `floating`). */
   vmName: string;
-  /** Disks the fixture gives that VM. */
+  /** Disks the fixture gives that VM (one for AddDisk, MoveDisk and CopyDisk). */
   disks: number;
   floating: boolean;
   /** AddDisk / CreateSnapshot: the caller-chosen command id (seeded, so a replay submits the same). */
@@ -67,9 +90,9 @@ export function planCommands(
     return {
       kind,
       vmName: `${scenario}-${i}`,
-      disks: kind === 'AddDisk' ? 1 : rng.int(1, maxDisksPerVm),
+      disks: ONE_DISK.has(kind) ? 1 : rng.int(1, maxDisksPerVm),
       // Every other AddDisk makes a floating disk; the rest attach to their VM (shared VM lock).
-      floating: kind === 'AddDisk' && i % (2 * MIX.length) === MIX.length - 1,
+      floating: kind === 'AddDisk' && i % (2 * MIX.length) === MIX.indexOf('AddDisk'),
       commandId: seededUuid(rng),
     };
   });
@@ -80,13 +103,29 @@ export function addDiskDomain(fixture: DataCenterFixture): string {
   return (fixture.domains.find((d) => d.storageType === 'nfs') ?? fixture.domains[0]!).id;
 }
 
+/** Where commands put disks: AddDisk's domain, and a move's or copy's destination for a disk. */
+export interface Placement {
+  addDiskDomainId: string;
+  /** An NFS domain other than the disk's (a file domain takes any format and allocation). */
+  destinationOf(diskId: string): string;
+}
+
+export function placement(fixture: DataCenterFixture): Placement {
+  const nfs = fixture.domains.filter((d) => d.storageType === 'nfs');
+  const domainOf = new Map(fixture.disks.map((d) => [d.id, d.domainId]));
+  return {
+    addDiskDomainId: addDiskDomain(fixture),
+    destinationOf: (diskId) => (nfs.find((d) => d.id !== domainOf.get(diskId)) ?? nfs[0]!).id,
+  };
+}
+
 /** Starts one command; a start whose answer was lost and is retried finds its own execution. */
 export async function submitCommand(
   client: Client,
   taskQueue: string,
   planned: PlannedCommand,
   vm: VmPlan,
-  domainId: string,
+  where: Placement,
 ): Promise<ChaosCommand> {
   const base = {
     kind: planned.kind,
@@ -99,26 +138,7 @@ export async function submitCommand(
     return { ...base, workflowId: s!.workflowId, submitAt: s!.submitAt };
   }
   const submitAt = Date.now();
-  const [workflowId, args]: [string, [AddDiskInput] | [CreateSnapshotInput]] =
-    planned.kind === 'AddDisk'
-      ? [
-          workflowIds.addDisk(planned.commandId),
-          [
-            {
-              domainId,
-              sizeBytes: ADDED_DISK_BYTES,
-              alias: `${planned.vmName}-added`,
-              vmId: planned.floating ? null : vm.id,
-              sparse: true,
-              wipeAfterDelete: false,
-              commandId: planned.commandId,
-            },
-          ],
-        ]
-      : [
-          workflowIds.createSnapshot(planned.commandId),
-          [{ vmId: vm.id, description: `chaos ${planned.vmName}`, commandId: planned.commandId }],
-        ];
+  const [workflowId, args] = commandCall(planned, vm, where);
   await withRetry(async () => {
     try {
       await client.workflow.start(base.workflowType, { taskQueue, workflowId, args });
@@ -127,4 +147,45 @@ export async function submitCommand(
     }
   });
   return { ...base, workflowId, submitAt };
+}
+
+/** The business workflow id and the input of a command other than RemoveVm. */
+function commandCall(
+  planned: PlannedCommand,
+  vm: VmPlan,
+  where: Placement,
+): [string, [AddDiskInput] | [CreateSnapshotInput] | [MoveDiskInput] | [CopyDiskInput]] {
+  const { commandId } = planned;
+  const diskId = vm.diskIds[0]!;
+  switch (planned.kind) {
+    case 'AddDisk':
+      return [
+        workflowIds.addDisk(commandId),
+        [
+          {
+            domainId: where.addDiskDomainId,
+            sizeBytes: ADDED_DISK_BYTES,
+            alias: `${planned.vmName}-added`,
+            vmId: planned.floating ? null : vm.id,
+            sparse: true,
+            wipeAfterDelete: false,
+            commandId,
+          },
+        ],
+      ];
+    case 'CreateSnapshot':
+      return [
+        workflowIds.createSnapshot(commandId),
+        [{ vmId: vm.id, description: `chaos ${planned.vmName}`, commandId }],
+      ];
+    case 'MoveDisk':
+      return [workflowIds.moveDisk(diskId), [{ diskId, toDomainId: where.destinationOf(diskId) }]];
+    case 'CopyDisk':
+      return [
+        workflowIds.copyDisk(commandId),
+        [{ diskId, toDomainId: where.destinationOf(diskId), commandId }],
+      ];
+    case 'RemoveVm':
+      throw new Error('RemoveVm is submitted through the client (submitRemoveVms)');
+  }
 }

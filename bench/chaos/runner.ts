@@ -1,5 +1,5 @@
 /**
- * The chaos runner: under a mixed load of RemoveVm, AddDisk and cold CreateSnapshot commands,
+ * The chaos runner: under a mixed load of RemoveVm, AddDisk, cold CreateSnapshot, MoveDisk and CopyDisk commands,
  * SIGKILLs and restarts worker processes, restarts the Temporal dev server (same SQLite file, same
  * port), restarts the VDSM simulator, fails the SPM over, injects latency and dropped connections,
  * at seeded random moments; then checks the invariants (types.ts INVARIANTS). Loopback only,
@@ -15,7 +15,7 @@ import { Stack } from '../support/stack';
 import { sleep } from '../support/stats';
 import { spmTaskDir, TaskSampler } from '../support/task-sampler';
 import {
-  addDiskDomain,
+  placement,
   planCommands,
   seededUuid,
   submitCommand,
@@ -24,6 +24,7 @@ import {
 } from './commands';
 import { heal, injectFaults, superviseWorkers } from './faults';
 import { checkLocksAndRemovals, checkOutcomes, checkStepTasks, checkTasksCleared } from './invariants';
+import { checkMoveOrCopyCommands, checkNoJobsLeft } from './move-copy-checks';
 import { chainsBefore, checkVolumeCommands, type VolumeCheckMemory } from './volume-checks';
 import type {
   ChaosOptions,
@@ -52,7 +53,7 @@ async function submitSpread(
   rng: Rng = ctx.rng,
 ): Promise<ChaosCommand[]> {
   const span = Math.floor(ctx.options.faultWindowMs * 0.8);
-  const domainId = addDiskDomain(ctx.stack.fixtures[0]!);
+  const where = placement(ctx.stack.fixtures[0]!);
   const times = planned
     .map((p, i) => ({ p, atMs: i < 2 ? 0 : rng.int(0, span) }))
     .sort((a, b) => a.atMs - b.atMs);
@@ -60,7 +61,7 @@ async function submitSpread(
   for (const { p, atMs } of times) {
     const wait = ctx.t0 + atMs - Date.now();
     if (wait > 0) await sleep(wait);
-    out.push(submitCommand(ctx.stack.client, ctx.stack.taskQueue, p, vmOf(p), domainId));
+    out.push(submitCommand(ctx.stack.client, ctx.stack.taskQueue, p, vmOf(p), where));
   }
   return Promise.all(out);
 }
@@ -147,7 +148,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const stack = await Stack.start({
     fixtures,
     persistentServer: true,
-    faults: { seed: options.seed, durations: { 'Image.delete': taskMs, 'Volume.create': taskMs } },
+    faults: {
+      seed: options.seed,
+      durations: { 'Image.delete': taskMs, 'Volume.create': taskMs, 'SDM.copy_data': taskMs },
+    },
     workerSettings: {
       POLL_MIN_INTERVAL_MS: '200',
       POLL_MAX_INTERVAL_MS: '2000',
@@ -212,7 +216,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const outcomes: Record<string, number> = {};
       const before = chainsBefore(
         stack,
-        planned.filter((p) => p.kind === 'CreateSnapshot').flatMap((p) => vmOf(p).diskIds),
+        planned
+          .filter((p) => ['CreateSnapshot', 'MoveDisk', 'CopyDisk'].includes(p.kind))
+          .flatMap((p) => vmOf(p).diskIds),
       );
       const stopSupervisor = superviseWorkers(ctx);
       const since = Date.now() - 500;
@@ -266,6 +272,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await checkStepTasks(stack, sampler, closed, since, add, violations);
         await checkLocksAndRemovals(stack, closed, add, ctx.notes);
         await checkVolumeCommands(stack, closed, before, memory, add);
+        await checkMoveOrCopyCommands(stack, closed, before, add);
+        checkNoJobsLeft(stack, add);
       } catch (err) {
         add('closed', `the scenario itself failed: ${(err as Error).stack ?? String(err)}`);
       } finally {

@@ -30,6 +30,7 @@ export const INVARIANTS = {
   noLockedRows: 'no snapshot LOCKED and no disk LOCKED, except those the fixture started with',
   groupReverted:
     'a failed CreateSnapshot left every disk with the chain it had, its snapshot row gone, no task of it finished and unreverted',
+  noJobsLeft: 'no host job (SDM.copy_data) still pending or running once every command closed',
 } as const;
 export type InvariantName = keyof typeof INVARIANTS;
 
