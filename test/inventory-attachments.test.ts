@@ -237,7 +237,7 @@ describe.each(BACKENDS)('%s inventory: disk attachments', (kind, makeBackend) =>
       expect((await inv.listDisks({ attachedTo: VM_2 })).map((d) => d.id)).toEqual([uuid(82)]);
       expect((await inv.getDomain(ISCSI.id))?.supportsDiscard).toBe(true);
       expect((await inv.getDomain(NFS.id))?.supportsDiscard).toBe(false);
-      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([{ v: 4 }]);
+      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([{ v: 5 }]);
     });
   });
 });

@@ -156,6 +156,7 @@ describe.each(BACKENDS)('%s inventory', (_kind, makeBackend) => {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       // Seeding still happens later, while the inventory is empty.
       await expect(inv.init(SEED)).resolves.toBe(true);
@@ -170,7 +171,7 @@ describe.each(BACKENDS)('%s inventory', (_kind, makeBackend) => {
       );
       const err = await rejection(inv.init());
       expect(err).toBeInstanceOf(InventoryError);
-      expect((err as Error).message).toMatch(/version 99, newer than this program's 4/);
+      expect((err as Error).message).toMatch(/version 99, newer than this program's 5/);
     });
 
     it('rejects a row that does not parse with an InventoryError naming the operation', async () => {
@@ -515,6 +516,38 @@ describe.each(BACKENDS)('%s inventory', (_kind, makeBackend) => {
         ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
+    });
+  });
+
+  describe('shared status polls', () => {
+    it('one worker leads a pool until its lease expires or it quits; only the leader publishes, readers get newer answers', async () => {
+      const { inv } = await seeded();
+      await expect(inv.leadStatusPolls(POOL_ID, 'w1', 200)).resolves.toEqual({
+        leading: true,
+        seq: 0,
+        endedAtMs: null,
+      });
+      await expect(inv.leadStatusPolls(POOL_ID, 'w2', 200)).resolves.toMatchObject({ leading: false });
+      await expect(inv.publishTaskStatuses(POOL_ID, 'w2', '{"x":1}', 5)).resolves.toBeUndefined();
+      await expect(inv.publishTaskStatuses(POOL_ID, 'w1', '{"a":1}', 7)).resolves.toBe(1);
+      await expect(inv.readTaskStatuses(POOL_ID, 0)).resolves.toEqual({
+        seq: 1,
+        statusesJson: '{"a":1}',
+        endedAtMs: 7,
+      });
+      await expect(inv.readTaskStatuses(POOL_ID, 1)).resolves.toBeUndefined();
+      await sleep(300);
+      await expect(inv.publishTaskStatuses(POOL_ID, 'w1', '{"b":1}', 9)).resolves.toBeUndefined();
+      await expect(inv.leadStatusPolls(POOL_ID, 'w2', 60_000)).resolves.toEqual({
+        leading: true,
+        seq: 1,
+        endedAtMs: 7,
+      });
+      await expect(inv.leadStatusPolls(POOL_ID, 'w1', 60_000)).resolves.toMatchObject({ leading: false });
+      await inv.quitStatusPolls(POOL_ID, 'w1');
+      await expect(inv.leadStatusPolls(POOL_ID, 'w1', 60_000)).resolves.toMatchObject({ leading: false });
+      await inv.quitStatusPolls(POOL_ID, 'w2');
+      await expect(inv.leadStatusPolls(POOL_ID, 'w1', 60_000)).resolves.toMatchObject({ leading: true });
     });
   });
 

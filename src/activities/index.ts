@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ActivityDeps } from './deps';
 import { createAddDiskActivities } from './add-disk';
 import { createCommandActivities } from './commands';
@@ -34,16 +35,21 @@ export { SpmLocator } from './spm-locator';
 
 /**
  * Builds every activity from its ports. One status hub per worker: all waiting steps of a pool
- * share its polling.
+ * share its polling, and the hubs of all workers share one poller per pool through the inventory.
  */
 export function createActivities(deps: ActivityDeps) {
   const spm = new SpmLocator(deps.inventory, deps.vdsm);
-  const hub = new TaskStatusHub(spm, {
-    minIntervalMs: deps.config.polling.minIntervalMs,
-    maxIntervalMs: deps.config.polling.maxIntervalMs,
-    backoffFactor: deps.config.polling.backoffFactor,
-    fastPhaseMs: deps.config.polling.fastPhaseMs,
-  });
+  const hub = new TaskStatusHub(
+    spm,
+    {
+      minIntervalMs: deps.config.polling.minIntervalMs,
+      maxIntervalMs: deps.config.polling.maxIntervalMs,
+      backoffFactor: deps.config.polling.backoffFactor,
+      fastPhaseMs: deps.config.polling.fastPhaseMs,
+    },
+    Date.now,
+    { inventory: deps.inventory, worker: `worker-${process.pid}-${randomUUID()}` },
+  );
   // One host-job hub per worker: one Host.getJobs per host per interval for all its waiting jobs.
   const jobHub = new HostJobHub({ intervalMs: deps.config.polling.minIntervalMs });
   return {

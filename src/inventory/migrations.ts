@@ -239,6 +239,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       UPDATE disks SET vm_id = NULL WHERE shareable = 1;
     `,
   },
+  {
+    version: 5,
+    description: 'status polls shared by workers: one poller per pool, its last answer for the others',
+    sql: `
+      CREATE TABLE status_polls (
+        pool_id TEXT PRIMARY KEY,
+        poller TEXT NOT NULL,
+        lease_expires_at_ms INTEGER NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0,
+        ended_at_ms INTEGER,
+        statuses TEXT NOT NULL DEFAULT '{}'
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
@@ -413,6 +427,20 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       INSERT INTO vm_disks (vm_id, disk_id, plugged, pass_discard)
         SELECT vm_id, id, true, false FROM disks WHERE vm_id IS NOT NULL;
       UPDATE disks SET vm_id = NULL WHERE shareable;
+    `,
+  },
+  {
+    version: 5,
+    description: 'status polls shared by workers: one poller per pool, its last answer for the others',
+    sql: `
+      CREATE TABLE status_polls (
+        pool_id TEXT PRIMARY KEY,
+        poller TEXT NOT NULL,
+        lease_expires_at TIMESTAMPTZ NOT NULL,
+        seq BIGINT NOT NULL DEFAULT 0,
+        ended_at_ms BIGINT,
+        statuses TEXT NOT NULL DEFAULT '{}'
+      );
     `,
   },
 ];

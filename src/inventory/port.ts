@@ -396,6 +396,31 @@ export interface InventoryRepository {
   /** Removes the owner's intent (e.g. the verb failed synchronously and left no task). */
   deleteStartIntent(owner: string): Promise<void>;
 
+  /**
+   * Status polls shared by the workers: one worker at a time polls a pool's SPM (its lease,
+   * renewed by each call; free when expired), the others read what it published. Returns whether
+   * `worker` leads now, and the last publication's sequence number and end time (poller's clock).
+   */
+  leadStatusPolls(
+    poolId: string,
+    worker: string,
+    leaseMs: number,
+  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }>;
+  /** Publishes a poll's answer (JSON) if `worker` still leads; returns the new sequence number. */
+  publishTaskStatuses(
+    poolId: string,
+    worker: string,
+    statusesJson: string,
+    endedAtMs: number,
+  ): Promise<number | undefined>;
+  /** The pool's last published answer, if newer than `afterSeq`. */
+  readTaskStatuses(
+    poolId: string,
+    afterSeq: number,
+  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined>;
+  /** Gives the pool's polls up (the worker has nothing left to wait for there): the next caller leads. */
+  quitStatusPolls(poolId: string, worker: string): Promise<void>;
+
   listTaskClaims(filter?: { poolId?: string; owner?: string }): Promise<TaskClaim[]>;
   /** How many tasks of the pool steps have claimed (started and not cleared yet). */
   countTaskClaims(poolId: string): Promise<number>;

@@ -634,6 +634,65 @@ export class PostgresInventory implements InventoryRepository {
     return parseRows(ClaimRow, rows, 'listTaskClaims');
   }
 
+  async leadStatusPolls(
+    poolId: string,
+    worker: string,
+    leaseMs: number,
+  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+    checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
+    const { rowCount } = await this.query(
+      'leadStatusPolls',
+      `INSERT INTO status_polls (pool_id, poller, lease_expires_at)
+       VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+       ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at = excluded.lease_expires_at
+       WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at <= clock_timestamp()`,
+      [poolId, worker, leaseMs],
+    );
+    const { rows } = await this.query(
+      'leadStatusPolls',
+      'SELECT seq::int AS seq, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1',
+      [poolId],
+    );
+    const row = rows[0] as { seq: number; ended_at_ms: number | null };
+    return { leading: rowCount === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
+  }
+
+  async publishTaskStatuses(
+    poolId: string,
+    worker: string,
+    statusesJson: string,
+    endedAtMs: number,
+  ): Promise<number | undefined> {
+    const { rows } = await this.query(
+      'publishTaskStatuses',
+      `UPDATE status_polls SET seq = seq + 1, statuses = $3, ended_at_ms = $4
+       WHERE pool_id = $1 AND poller = $2 AND lease_expires_at > clock_timestamp() RETURNING seq::int AS seq`,
+      [poolId, worker, statusesJson, endedAtMs],
+    );
+    return (rows[0] as { seq: number } | undefined)?.seq;
+  }
+
+  async readTaskStatuses(
+    poolId: string,
+    afterSeq: number,
+  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+    const { rows } = await this.query(
+      'readTaskStatuses',
+      'SELECT seq::int AS seq, statuses, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1 AND seq > $2',
+      [poolId, afterSeq],
+    );
+    const row = rows[0] as { seq: number; statuses: string; ended_at_ms: number | null } | undefined;
+    return row && { seq: row.seq, statusesJson: row.statuses, endedAtMs: row.ended_at_ms };
+  }
+
+  async quitStatusPolls(poolId: string, worker: string): Promise<void> {
+    await this.query(
+      'quitStatusPolls',
+      `UPDATE status_polls SET lease_expires_at = '-infinity' WHERE pool_id = $1 AND poller = $2`,
+      [poolId, worker],
+    );
+  }
+
   async countTaskClaims(poolId: string): Promise<number> {
     const { rows } = await this.query(
       'countTaskClaims',

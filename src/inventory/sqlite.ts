@@ -630,6 +630,63 @@ export class SqliteInventory implements InventoryRepository {
     );
   }
 
+  async leadStatusPolls(
+    poolId: string,
+    worker: string,
+    leaseMs: number,
+  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+    checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
+    return this.write('leadStatusPolls', () => {
+      const now = Date.now();
+      const { changes } = this.stmt(
+        `INSERT INTO status_polls (pool_id, poller, lease_expires_at_ms) VALUES (@poolId, @worker, @expires)
+         ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at_ms = excluded.lease_expires_at_ms
+         WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at_ms <= @now`,
+      ).run({ poolId, worker, expires: now + leaseMs, now });
+      const row = this.stmt('SELECT seq, ended_at_ms FROM status_polls WHERE pool_id = ?').get(poolId) as {
+        seq: number;
+        ended_at_ms: number | null;
+      };
+      return { leading: changes === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
+    });
+  }
+
+  async publishTaskStatuses(
+    poolId: string,
+    worker: string,
+    statusesJson: string,
+    endedAtMs: number,
+  ): Promise<number | undefined> {
+    return this.write('publishTaskStatuses', () => {
+      const row = this.stmt(
+        `UPDATE status_polls SET seq = seq + 1, statuses = @statusesJson, ended_at_ms = @endedAtMs
+         WHERE pool_id = @poolId AND poller = @worker AND lease_expires_at_ms > @now RETURNING seq`,
+      ).get({ poolId, worker, statusesJson, endedAtMs, now: Date.now() }) as { seq: number } | undefined;
+      return row?.seq;
+    });
+  }
+
+  async readTaskStatuses(
+    poolId: string,
+    afterSeq: number,
+  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+    return this.read('readTaskStatuses', () => {
+      const row = this.stmt(
+        'SELECT seq, statuses, ended_at_ms FROM status_polls WHERE pool_id = ? AND seq > ?',
+      ).get(poolId, afterSeq) as { seq: number; statuses: string; ended_at_ms: number | null } | undefined;
+      return row && { seq: row.seq, statusesJson: row.statuses, endedAtMs: row.ended_at_ms };
+    });
+  }
+
+  async quitStatusPolls(poolId: string, worker: string): Promise<void> {
+    return this.write('quitStatusPolls', () => {
+      this.stmt('UPDATE status_polls SET lease_expires_at_ms = 0 WHERE pool_id = ? AND poller = ?').run(
+        poolId,
+        worker,
+      );
+    });
+  }
+
   async countTaskClaims(poolId: string): Promise<number> {
     return this.read('countTaskClaims', () => {
       const row = this.stmt('SELECT COUNT(*) AS n FROM task_claims WHERE pool_id = ?').get(poolId) as {
