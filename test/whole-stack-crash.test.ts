@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { submitRemoveVm } from '../src/client';
+import { submitRemoveDisk, submitRemoveVm } from '../src/client';
 import { freePort, isPortFree } from '../src/dev/ports';
 import { resolveTemporalBinary } from '../src/dev/temporal-binary';
 import { generateDataCenter, type DataCenterFixture } from '../src/fixture';
@@ -26,7 +26,13 @@ import type { RemoveVmResult } from '../src/shared/commands';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../src/shared/search-attributes';
 import { simulatorHostPorts } from '../src/vdsm-sim/ports';
 import { assertCliBuilt, CLI_BIN } from './support/cli';
-import { eventually, TEST_CONFIG_OVERRIDES } from './support/engine-stack';
+import {
+  eventually,
+  expectClean,
+  startEngineStack,
+  TEST_CONFIG_OVERRIDES,
+  type EngineStack,
+} from './support/engine-stack';
 
 jest.setTimeout(240_000);
 
@@ -290,4 +296,46 @@ test('worker, Temporal and SPM SIGKILLed together mid-delete: the rolled-back de
   expect(await inventory.listTaskClaims()).toEqual([]);
   expect(await inventory.listLocks()).toEqual([]);
   expect(await inventory.getVm(vmId)).toBeUndefined();
+});
+
+describe('VDSM alone restarts (the record-histories scenario remove-disk-restarted-after-recovery)', () => {
+  let stack: EngineStack | undefined;
+  afterEach(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+
+  test('a zeroing delete waiting for its locks is rolled back by recovery and started again; the disk is removed', async () => {
+    stack = await startEngineStack({
+      faults: { acquireMs: { 'Image.delete': 60_000 }, durations: { 'Image.delete': 300 }, rollbackMs: 100 },
+    });
+    const s = stack;
+    const block = s.fixture.domains.find((d) => d.storageType === 'iscsi')!;
+    const disk = s.fixture.disks.find(
+      (d) => d.vmId === null && d.wipeAfterDelete && d.domainId === block.id,
+    )!;
+    const { handle } = await submitRemoveDisk(s.client, { diskId: disk.id }, { taskQueue: s.taskQueue });
+    const [lost] = await eventually(
+      () => {
+        const tasks = s.sim.listTasks();
+        return tasks.length === 1 && tasks[0]!.state === 'acquiring' ? tasks : undefined;
+      },
+      30_000,
+      'the delete waiting for its locks',
+    );
+    await eventually(async () => ((await s.inventory.listTaskClaims()).length === 1 ? true : undefined));
+    s.sim.setFaults({ acquireMs: null });
+    await s.sim.restart();
+
+    await handle.result();
+    expect(await s.inventory.getDisk(disk.id)).toBeUndefined();
+    const restarts = await s.inventory.listAudit({
+      type: 'DELETE_IMAGE_GROUP_TASK_RESTARTED_AFTER_RECOVERY',
+    });
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0]!.message).toContain(lost!.id);
+    // The lost one and the one restart (the in-process simulator counts across its restart).
+    expect(s.sim.counters().pools[s.fixture.pool.id]?.verbs['Image.delete']).toBe(2);
+    await expectClean(s, [disk.id]);
+  });
 });

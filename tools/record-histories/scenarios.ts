@@ -88,6 +88,29 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'remove-disk-restarted-after-recovery',
+    description:
+      'RemoveDisk of a wipe-after-delete disk on the block domain while VDSM restarts: the zeroing task, still waiting for its locks, is rolled back by recovery with the image untouched, and the step starts Image.delete once more',
+    faults: { acquireMs: { 'Image.delete': 60_000 }, durations: { 'Image.delete': 300 }, rollbackMs: 100 },
+    async run(ctx) {
+      const block = ctx.fixture.domains.find((d) => d.storageType === 'iscsi');
+      const disk = ctx.fixture.disks.find(
+        (d) => d.vmId === null && d.wipeAfterDelete && d.domainId === block?.id,
+      );
+      if (!disk)
+        throw new Error('the data center has no floating wipe-after-delete disk on the block domain');
+      const { handle } = await submitRemoveDisk(
+        ctx.client,
+        { diskId: disk.id },
+        { taskQueue: ctx.taskQueue, inventory: ctx.inventory },
+      );
+      await allStepsPolling(ctx, handle.workflowId, 1);
+      ctx.sim.setFaults({ acquireMs: null });
+      await ctx.sim.restart();
+      return [{ workflowId: handle.workflowId, expect: 'COMPLETED' }];
+    },
+  },
+  {
     name: 'remove-vm-image-already-gone',
     description:
       'RemoveVm of web-01 whose first image was already removed: VDSM answers 268, that step ends at once',
