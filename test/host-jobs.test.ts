@@ -126,6 +126,21 @@ test('event path: the job ends by its |jobs|status| event (no poll made), heartb
   expect(waiting.beats[0]).toMatchObject({ jobId: started.jobId, hostId: started.hostId, phase: 'waiting' });
 });
 
+test('a job that ends before its wait begins: the event kept since the start ends the wait (no poll made)', async () => {
+  const acts = await setUp({ durations: { 'SDM.copy_data': 100 } }, 600_000);
+  const [from, to] = plain as [Disk, Disk];
+  const started = await run(acts.startHostJob, { poolId, job: copyJob(from, to) }).result;
+  await eventually(() =>
+    Object.values(sim.listJobs()).some((jobs) => jobs[started.jobId]?.status === 'done'),
+  );
+  expect(await run(acts.waitForHostJob, waitInput(started, to)).result).toEqual({
+    status: 'done',
+    progress: 100,
+    how: 'event',
+  });
+  expect(Object.values(hub.pollCounts()).reduce((a, b) => a + b, 0)).toBe(0);
+});
+
 test('lost events: the Host.getJobs poll ends the jobs, one call per host per interval for all of them', async () => {
   const intervalMs = 200;
   const acts = await setUp({ durations: { 'SDM.copy_data': 600 }, dropJobEvents: true }, intervalMs);

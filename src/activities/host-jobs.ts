@@ -209,7 +209,9 @@ export function createHostJobActivities(
 
   async function startHostJob(input: StartHostJobInput): Promise<StartHostJobResult> {
     return typed(async () => {
-      const { host } = await send(input.poolId, input.job);
+      const { host, api } = await send(input.poolId, input.job);
+      // Its end may come before the workflow starts waiting: keep its event from now on.
+      hub.expect(host.id, api, input.job.jobId);
       return { hostId: host.id, jobId: input.job.jobId };
     });
   }

@@ -18,6 +18,12 @@ interface Waiter {
 }
 
 const ENDED: ReadonlySet<HostJob['status']> = new Set(['done', 'failed', 'aborted']);
+/**
+ * How long the end event of a job started here is kept for a wait that has not begun yet (the
+ * workflow schedules the wait only after the start's answer: a short job, or a busy worker, can
+ * end in between). A wait that begins later, or on another worker, is served by the poll.
+ */
+const EXPECT_MS = 60_000;
 
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
@@ -51,6 +57,20 @@ export class HostJobHub {
     return poller.wait(jobId, options);
   }
 
+  /**
+   * A job this worker just started on the host: follow its events from now on, so that its end is
+   * not lost if it comes before anyone waits on it.
+   */
+  expect(hostId: string, api: VdsmHostApi, jobId: string): void {
+    if (this.closed) return;
+    let poller = this.hosts.get(hostId);
+    if (!poller) {
+      poller = new HostJobPoller(api, this.options.intervalMs, () => this.hosts.delete(hostId));
+      this.hosts.set(hostId, poller);
+    }
+    poller.expect(jobId);
+  }
+
   /** Host.getJobs calls made so far, per host (for tests and benchmarks). */
   pollCounts(): Record<string, number> {
     return Object.fromEntries([...this.hosts].map(([id, p]) => [id, p.polls]));
@@ -65,6 +85,9 @@ export class HostJobHub {
 
 class HostJobPoller {
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Jobs started here and not waited on yet (expiry timers), and the ends seen of those. */
+  private readonly expected = new Map<string, NodeJS.Timeout>();
+  private readonly early = new Map<string, JobSighting & { kind: 'ended' }>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private polling = false;
@@ -80,9 +103,31 @@ class HostJobPoller {
     void api.connect?.().catch(() => undefined);
   }
 
+  expect(jobId: string): void {
+    if (this.waiters.has(jobId) || this.expected.has(jobId)) return;
+    const timer = setTimeout(() => {
+      this.expected.delete(jobId);
+      this.early.delete(jobId);
+      this.goIdle();
+    }, EXPECT_MS);
+    timer.unref();
+    this.expected.set(jobId, timer);
+  }
+
   wait(jobId: string, options: JobWaitOptions): Promise<JobSighting> {
     return new Promise<JobSighting>((resolve, reject) => {
       if (options.signal?.aborted) return reject(abortReason(options.signal));
+      clearTimeout(this.expected.get(jobId));
+      this.expected.delete(jobId);
+      const early = this.early.get(jobId);
+      if (early) {
+        // It ended before this wait began: its event was kept.
+        this.early.delete(jobId);
+        options.onReport?.(early.job);
+        resolve(early);
+        this.goIdle();
+        return;
+      }
       const waiter: Waiter = { onReport: options.onReport, resolve, reject };
       let set = this.waiters.get(jobId);
       if (!set) {
@@ -105,6 +150,9 @@ class HostJobPoller {
   abortAll(err: Error): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    for (const timer of this.expected.values()) clearTimeout(timer);
+    this.expected.clear();
+    this.early.clear();
     for (const set of this.waiters.values()) for (const w of set) w.reject(err);
     this.waiters.clear();
     this.goIdle();
@@ -113,12 +161,14 @@ class HostJobPoller {
   private onEvent(method: string, params: unknown): void {
     if (!method.startsWith(JOB_STATUS_EVENT_PREFIX)) return;
     const jobId = method.slice(JOB_STATUS_EVENT_PREFIX.length);
-    if (!this.waiters.has(jobId)) return;
+    if (!this.waiters.has(jobId) && !this.expected.has(jobId)) return;
     const parsed = hostJobEventSchema.safeParse(params);
     // A garbled event is as good as a lost one: the poll still tells.
     if (!parsed.success || parsed.data.id !== jobId) return;
-    const { notify_time: _time, ...job } = parsed.data;
-    this.deliver(jobId, { description: '', job_type: 'storage', ...job }, 'event');
+    const { notify_time: _time, ...rest } = parsed.data;
+    const job: HostJob = { description: '', job_type: 'storage', ...rest };
+    if (this.waiters.has(jobId)) this.deliver(jobId, job, 'event');
+    else if (ENDED.has(job.status)) this.early.set(jobId, { kind: 'ended', job, how: 'event' });
   }
 
   private remove(jobId: string, waiter: Waiter): void {
@@ -187,7 +237,7 @@ class HostJobPoller {
   }
 
   private goIdle(): void {
-    if (this.waiters.size > 0) return;
+    if (this.waiters.size > 0 || this.expected.size > 0) return;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.onIdle();
