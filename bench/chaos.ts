@@ -28,7 +28,7 @@ async function main(): Promise<number> {
     .option('--scenarios <list>', `comma separated: ${SCENARIOS.join(', ')}`, d.scenarios.join(','))
     .option(
       '--commands <n>',
-      'commands per scenario: half RemoveVm, an eighth each AddDisk, CreateSnapshot, MoveDisk and CopyDisk',
+      'commands per scenario: four in nine RemoveVm, a ninth each AddDisk, CreateSnapshot, MoveDisk, CopyDisk and RemoveSnapshot',
       int,
       d.commandsPerScenario,
     )

@@ -1,6 +1,7 @@
 /**
- * The load of a chaos scenario: RemoveVm mixed with AddDisk, cold CreateSnapshot and cold
- * MoveDisk / CopyDisk (a host job each), planned from the seed (which command, which VM, how many
+ * The load of a chaos scenario: RemoveVm mixed with AddDisk, cold CreateSnapshot, cold
+ * MoveDisk / CopyDisk (a host job each) and cold RemoveSnapshot (of a snapshot made for it before
+ * the faults begin: prepareSnapshots), planned from the seed (which command, which VM, how many
  * disks, the caller-chosen command ids) and submitted at seeded moments. The commands other than
  * RemoveVm are started by workflow type name, as test/support/storage.ts does, with their business
  * workflow ids.
@@ -11,18 +12,22 @@ import type {
   AddDiskInput,
   CopyDiskInput,
   CreateSnapshotInput,
+  CreateSnapshotResult,
   MoveDiskInput,
+  RemoveSnapshotInput,
 } from '../../src/shared/commands';
 import { workflowIds, WorkflowType } from '../../src/shared/names';
 import { submitRemoveVms, withRetry } from '../support/driver';
 import type { VmPlan } from '../support/fixtures';
 import type { Rng } from '../support/random';
 
-export type CommandKind = 'RemoveVm' | 'AddDisk' | 'CreateSnapshot' | 'MoveDisk' | 'CopyDisk';
+export type CommandKind =
+  'RemoveVm' | 'AddDisk' | 'CreateSnapshot' | 'MoveDisk' | 'CopyDisk' | 'RemoveSnapshot';
 
 /**
- * Command i of a scenario is MIX[i % MIX.length]: half RemoveVm, the rest the volume-making commands
- * (MoveDisk and CopyDisk move their VM's one disk to another NFS domain, or copy it there).
+ * Command i of a scenario is MIX[i % MIX.length]: four in nine RemoveVm, the rest the commands that
+ * change volumes (MoveDisk and CopyDisk move their VM's one disk to another NFS domain, or copy it
+ * there; RemoveSnapshot merges the snapshot prepareSnapshots made of its VM's disks).
  */
 export const MIX: readonly CommandKind[] = [
   'RemoveVm',
@@ -33,6 +38,7 @@ export const MIX: readonly CommandKind[] = [
   'MoveDisk',
   'RemoveVm',
   'CopyDisk',
+  'RemoveSnapshot',
 ];
 
 /** Commands that work on one disk of their VM: the fixture gives the VM exactly one. */
@@ -44,6 +50,7 @@ export const WORKFLOW_TYPE_OF: Record<CommandKind, string> = {
   CreateSnapshot: WorkflowType.createSnapshot,
   MoveDisk: WorkflowType.moveDisk,
   CopyDisk: WorkflowType.copyDisk,
+  RemoveSnapshot: WorkflowType.removeSnapshot,
 };
 
 /** Size of every disk AddDisk makes: small, so a scenario never runs a domain out of space. */
@@ -58,6 +65,11 @@ export interface PlannedCommand {
   floating: boolean;
   /** AddDisk / CreateSnapshot: the caller-chosen command id (seeded, so a replay submits the same). */
   commandId: string;
+  /**
+   * RemoveSnapshot: the snapshot prepareSnapshots made (its CreateSnapshot's choice). Unset when
+   * that failed: the command then names `commandId` as its snapshot, which the VM does not have.
+   */
+  snapshotId?: string;
 }
 
 export interface ChaosCommand {
@@ -119,6 +131,48 @@ export function placement(fixture: DataCenterFixture): Placement {
   };
 }
 
+/**
+ * Makes the snapshot each RemoveSnapshot of the scenario removes: a CreateSnapshot of its VM's
+ * disks (command id = the planned one), run to its end before the faults begin, so that the
+ * scenario's tasks and chains start from it.
+ */
+export async function prepareSnapshots(
+  client: Client,
+  taskQueue: string,
+  planned: PlannedCommand[],
+  vmOf: (p: PlannedCommand) => VmPlan,
+): Promise<void> {
+  await Promise.all(
+    planned
+      .filter((p) => p.kind === 'RemoveSnapshot')
+      .map(async (p) => {
+        const workflowId = workflowIds.createSnapshot(p.commandId);
+        const input: CreateSnapshotInput = {
+          vmId: vmOf(p).id,
+          description: `chaos ${p.vmName}`,
+          commandId: p.commandId,
+        };
+        try {
+          const result = await withRetry(async () => {
+            try {
+              await client.workflow.start(WorkflowType.createSnapshot, {
+                taskQueue,
+                workflowId,
+                args: [input],
+              });
+            } catch (err) {
+              if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+            }
+            return (await client.workflow.getHandle(workflowId).result()) as CreateSnapshotResult;
+          });
+          p.snapshotId = result.snapshotId;
+        } catch {
+          // No snapshot: the RemoveSnapshot is refused (SnapshotNotFound), a typed outcome too.
+        }
+      }),
+  );
+}
+
 /** Starts one command; a start whose answer was lost and is retried finds its own execution. */
 export async function submitCommand(
   client: Client,
@@ -154,7 +208,10 @@ function commandCall(
   planned: PlannedCommand,
   vm: VmPlan,
   where: Placement,
-): [string, [AddDiskInput] | [CreateSnapshotInput] | [MoveDiskInput] | [CopyDiskInput]] {
+): [
+  string,
+  [AddDiskInput] | [CreateSnapshotInput] | [MoveDiskInput] | [CopyDiskInput] | [RemoveSnapshotInput],
+] {
   const { commandId } = planned;
   const diskId = vm.diskIds[0]!;
   switch (planned.kind) {
@@ -185,6 +242,10 @@ function commandCall(
         workflowIds.copyDisk(commandId),
         [{ diskId, toDomainId: where.destinationOf(diskId), commandId }],
       ];
+    case 'RemoveSnapshot': {
+      const snapshotId = planned.snapshotId ?? commandId;
+      return [workflowIds.removeSnapshot(snapshotId), [{ vmId: vm.id, snapshotId }]];
+    }
     case 'RemoveVm':
       throw new Error('RemoveVm is submitted through the client (submitRemoveVms)');
   }

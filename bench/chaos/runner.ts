@@ -17,6 +17,7 @@ import { spmTaskDir, TaskSampler } from '../support/task-sampler';
 import {
   placement,
   planCommands,
+  prepareSnapshots,
   seededUuid,
   submitCommand,
   type ChaosCommand,
@@ -217,9 +218,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const before = chainsBefore(
         stack,
         planned
-          .filter((p) => ['CreateSnapshot', 'MoveDisk', 'CopyDisk'].includes(p.kind))
+          .filter((p) => ['CreateSnapshot', 'MoveDisk', 'CopyDisk', 'RemoveSnapshot'].includes(p.kind))
           .flatMap((p) => vmOf(p).diskIds),
       );
+      // RemoveSnapshot's snapshots, made before the faults and the clock of the scenario start.
+      await prepareSnapshots(stack.client, stack.taskQueue, planned, vmOf);
+      ctx.t0 = Date.now();
       const stopSupervisor = superviseWorkers(ctx);
       const since = Date.now() - 500;
       let commands: ChaosCommand[] = [];

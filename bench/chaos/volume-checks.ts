@@ -4,7 +4,7 @@
  * volume or image on storage that the inventory does not know, no snapshot or disk left LOCKED,
  * each outcome matching storage, and a failed snapshot leaving every chain as it was.
  */
-import type { AddDiskResult, CreateSnapshotResult } from '../../src/shared/commands';
+import type { AddDiskResult, CreateSnapshotResult, RemoveSnapshotResult } from '../../src/shared/commands';
 import type { Stack } from '../support/stack';
 import type { AddViolation, Closed } from './invariants';
 
@@ -126,6 +126,28 @@ export async function checkVolumeCommands(
         const left = details?.snapshotId ? await inventory.getSnapshot(details.snapshotId) : undefined;
         if (left)
           add('groupReverted', `${command.workflowId} failed but snapshot ${left.id} is ${left.status}`);
+      }
+    }
+  }
+  for (const { command, outcome } of closed) {
+    if (command.kind !== 'RemoveSnapshot' || !outcome) continue;
+    for (const d of command.vm.diskIds) touched.add(d);
+    if (!outcome.completed) continue;
+    // Merged: each disk has the chain it had before its snapshot was made, and the row is gone.
+    const { snapshotId, mergedDiskIds } = outcome.result as RemoveSnapshotResult;
+    const left = await inventory.getSnapshot(snapshotId);
+    if (left)
+      add(
+        'outcomeConsistent',
+        `${command.workflowId} succeeded but snapshot ${snapshotId} is ${left.status}`,
+      );
+    for (const diskId of mergedDiskIds) {
+      const chain = storageChain(stack, disks.get(diskId)?.domainId ?? '', diskId);
+      if (!same(chain, before.get(diskId))) {
+        add(
+          'outcomeConsistent',
+          `${command.workflowId} succeeded but disk ${diskId} has ${show(chain)}, had ${show(before.get(diskId))}`,
+        );
       }
     }
   }
