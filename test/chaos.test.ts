@@ -112,6 +112,17 @@ test('the duplicate and orphan checks catch an Image.delete task that is not its
     expect(checkDeleteTasks(sampler, fixture.pool.id, disks, new Map([[disk.id, 'another-task']]))).toEqual([
       expect.objectContaining({ invariant: 'noDuplicateTasks' }),
     ]);
+    // The task its step replaced after VDSM's recovery rolled it back (audited) is the step's too.
+    expect(
+      checkDeleteTasks(
+        sampler,
+        fixture.pool.id,
+        disks,
+        new Map([[disk.id, 'another-task']]),
+        0,
+        new Map([[disk.id, taskId]]),
+      ),
+    ).toEqual([]);
   } finally {
     await vdsm.close();
     await sim.stop();

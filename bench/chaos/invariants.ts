@@ -109,6 +109,13 @@ export async function checkStepTasks(
   violations: Violation[],
 ): Promise<void> {
   const deleteStepTask = new Map<string, string>();
+  /** Image → the task VDSM's recovery rolled back and its step replaced (audited by the step). */
+  const restartedTask = new Map<string, string>();
+  const restarts = new Map(
+    (await stack.inventory.listAudit({ type: 'DELETE_IMAGE_GROUP_TASK_RESTARTED_AFTER_RECOVERY' })).map(
+      (a) => [a.correlationId, a],
+    ),
+  );
   const owned = new Set<string>();
   /** How each RemoveImage step's start ended, for diagnosing a task it does not own. */
   const stepStart = new Map<string, string>();
@@ -131,11 +138,15 @@ export async function checkStepTasks(
           .filter((r) => r.kind === 'started')
           .map((r) => r.vdsmTaskId!),
       );
-      if (ids.size > 1) add('noDuplicateTasks', `step ${stepId} started ${ids.size} tasks`);
+      // A step starts a second task only after VDSM's recovery rolled its first back, and audits it.
+      const restart = restarts.get(stepId);
+      const lost = restart ? [...ids].find((id) => restart.entityIds.includes(id)) : undefined;
+      if (ids.size > (lost ? 2 : 1)) add('noDuplicateTasks', `step ${stepId} started ${ids.size} tasks`);
       for (const id of ids) owned.add(id);
       if (command.kind === 'RemoveVm') {
-        const id = [...ids][0];
+        const id = [...ids].filter((i) => i !== lost).at(-1);
         if (id) deleteStepTask.set(imageId, id);
+        if (lost) restartedTask.set(imageId, lost);
         stepStart.set(
           imageId,
           starts
@@ -161,7 +172,7 @@ export async function checkStepTasks(
     closed.filter((c) => c.command.kind === 'RemoveVm').flatMap((c) => c.command.vm.diskIds),
   );
   const janitorClears = await stack.inventory.listAudit({ type: 'TASK_CLEARING_ASYNC_TASK' });
-  for (const v of checkDeleteTasks(sampler, poolId, removeVmDisks, deleteStepTask, since)) {
+  for (const v of checkDeleteTasks(sampler, poolId, removeVmDisks, deleteStepTask, since, restartedTask)) {
     // Say what the step did and whether the janitor took the task.
     const diskId = [...removeVmDisks].find((d) => v.detail.includes(d));
     const taskId = /task ([0-9a-f-]{36})/.exec(v.detail)?.[1];
@@ -197,12 +208,14 @@ export function checkDeleteTasks(
   stepTask: ReadonlyMap<string, string>,
   /** Unmapped tasks first seen before this belong to an earlier scenario. */
   since = 0,
+  /** Image → the task its step replaced after VDSM's recovery rolled it back (also the step's). */
+  restarted: ReadonlyMap<string, string> = new Map(),
 ): Violation[] {
   const out: Violation[] = [];
   const byImage = sampler.deleteTasksByImage();
   for (const diskId of diskIds) {
     const tasks = byImage.get(diskId) ?? [];
-    if (tasks.length > 1) {
+    if (tasks.length > (restarted.has(diskId) ? 2 : 1)) {
       out.push({
         invariant: 'noDuplicateTasks',
         detail: `image ${diskId} had ${tasks.length} Image.delete tasks: ${tasks.map((t) => t.id).join(', ')}`,
@@ -215,7 +228,7 @@ export function checkDeleteTasks(
           invariant: 'noOrphanTasks',
           detail: `image ${diskId}: task ${t.id} is owned by no step (its step recorded none)`,
         });
-      } else if (owner !== t.id) {
+      } else if (owner !== t.id && restarted.get(diskId) !== t.id) {
         out.push({
           invariant: 'noDuplicateTasks',
           detail: `image ${diskId}: task ${t.id} is not the task its step owns (${owner})`,
@@ -223,7 +236,7 @@ export function checkDeleteTasks(
       }
     }
   }
-  const owned = new Set(stepTask.values());
+  const owned = new Set([...stepTask.values(), ...restarted.values()]);
   for (const t of byImage.get('') ?? []) {
     if (t.poolId === poolId && t.firstSeenAt >= since && !owned.has(t.id)) {
       out.push({ invariant: 'noOrphanTasks', detail: `task ${t.id} (image unknown) is owned by no step` });
