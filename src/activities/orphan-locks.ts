@@ -15,30 +15,35 @@
  *   administrator remove it (RemoveDisk ends at once on 268 when it is gone);
  * - VM ImageLocked (RemoveVm): Down when every disk it has is OK afterwards, ImageIllegal when
  *   the rest are OK and some are ILLEGAL;
- * - snapshot LOCKED of a CreateSnapshot with no volume belonging to it: removed.
+ * - snapshot LOCKED of a CreateSnapshot with no volume belonging to it: removed;
+ * - snapshot LOCKED of a RemoveSnapshot: removed when every disk of it was merged (no volume
+ *   belongs to it), OK again otherwise (forward only: the disks that did not merge keep it).
  * Anything else (storage holding volumes the inventory does not know, or lacking some) is left as
  * it is and reported.
  */
 import { workflowIds } from '../shared/names';
-import type { StepType } from '../shared/steps';
+import type { JobStepType, StepType } from '../shared/steps';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import type { Disk, EntityLock, EntityType, InventoryRepository, Volume } from '../inventory/port';
 import { proveDisk, StorageView, type DiskVerdict } from './orphan-storage';
 import type { SpmLocator } from './spm-locator';
 
-export type CommandKind = 'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot';
-const STEP_OF: Record<CommandKind, StepType> = {
-  RemoveVm: 'RemoveImage',
-  RemoveDisk: 'RemoveImage',
-  AddDisk: 'AddImageFromScratch',
-  CreateSnapshot: 'CreateSnapshotDisk',
+export type CommandKind = 'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot' | 'RemoveSnapshot';
+/** The steps a command runs per disk (asked by their deterministic ids while they may still run). */
+const STEPS_OF: Record<CommandKind, ReadonlyArray<StepType | JobStepType>> = {
+  RemoveVm: ['RemoveImage'],
+  RemoveDisk: ['RemoveImage'],
+  AddDisk: ['AddImageFromScratch'],
+  CreateSnapshot: ['CreateSnapshotDisk'],
+  // A merge job cannot be aborted: its step follows it to the end after the command closed.
+  RemoveSnapshot: ['PrepareMerge', 'ColdMerge', 'FinalizeMerge', 'DestroyImage'],
 };
 
 /** The command a workflow id names (`RemoveVm/<vmId>`, `AddDisk/<id>`, ...), if it is one. */
 export function commandKindOf(workflowId: string): CommandKind | null {
   const [kind, id, ...rest] = workflowId.split('/');
   if (!id || rest.length > 0) return null;
-  return kind && kind in STEP_OF ? (kind as CommandKind) : null;
+  return kind && kind in STEPS_OF ? (kind as CommandKind) : null;
 }
 
 export type OrphanChange =
@@ -54,7 +59,8 @@ export type OrphanChange =
       volume?: { id: string; facts: VolumeFacts };
     }
   | { kind: 'removeDisk'; diskId: string; alias: string; why: string }
-  | { kind: 'removeSnapshot'; snapshotId: string; description: string; why: string };
+  | { kind: 'removeSnapshot'; snapshotId: string; description: string; why: string }
+  | { kind: 'snapshotStatus'; snapshotId: string; description: string; from: string; to: 'OK'; why: string };
 
 export type VolumeFacts = Pick<
   Volume,
@@ -189,7 +195,10 @@ async function planFor(
   const view = poolId ? new StorageView(deps.spm, poolId) : null;
 
   // Steps are asked by their deterministic ids; without an owner, by the claims on the disk.
-  const stepIds = owner && kind ? disks.map((d) => workflowIds.taskStep(owner, STEP_OF[kind], d.id)) : [];
+  const stepIds =
+    owner && kind
+      ? disks.flatMap((d) => STEPS_OF[kind].map((step) => workflowIds.taskStep(owner, step, d.id)))
+      : [];
   const isStep = owner
     ? (o: string) => o.startsWith(`${owner}/`)
     : (o: string) => disks.some((d) => o.endsWith(`/${d.id}`));
@@ -244,7 +253,21 @@ async function planFor(
     const snapshot = await inventory.getSnapshot(snapshotId);
     if (snapshot?.status !== 'LOCKED') continue;
     const volumes = await inventory.listVolumes({ snapshotId });
-    if (kind === 'CreateSnapshot' && volumes.length === 0) {
+    if (kind === 'RemoveSnapshot') {
+      const { description } = snapshot;
+      plan.changes.push(
+        volumes.length === 0
+          ? { kind: 'removeSnapshot', snapshotId, description, why: 'every disk of it was merged' }
+          : {
+              kind: 'snapshotStatus',
+              snapshotId,
+              description,
+              from: snapshot.status,
+              to: 'OK',
+              why: `${volumes.length} volume(s) of disks that did not merge still belong to it`,
+            },
+      );
+    } else if (kind === 'CreateSnapshot' && volumes.length === 0) {
       plan.changes.push({
         kind: 'removeSnapshot',
         snapshotId,

@@ -29,13 +29,15 @@ export function describeChange(change: OrphanChange): string {
       return `disk ${change.alias} (${change.diskId}): removed from the inventory (${change.why})`;
     case 'removeSnapshot':
       return `snapshot '${change.description}' (${change.snapshotId}): removed from the inventory (${change.why})`;
+    case 'snapshotStatus':
+      return `snapshot '${change.description}' (${change.snapshotId}): ${change.from} -> ${change.to} (${change.why})`;
   }
 }
 
 const subjectOf = (change: OrphanChange): string =>
   change.kind === 'vmStatus'
     ? change.vmId
-    : change.kind === 'removeSnapshot'
+    : change.kind === 'removeSnapshot' || change.kind === 'snapshotStatus'
       ? change.snapshotId
       : change.diskId;
 
@@ -50,6 +52,8 @@ async function applyChange(inventory: InventoryRepository, change: OrphanChange)
       return inventory.removeDisk(change.diskId);
     case 'removeSnapshot':
       return inventory.removeSnapshot(change.snapshotId);
+    case 'snapshotStatus':
+      return inventory.setSnapshotStatus(change.snapshotId, change.to);
   }
 }
 
@@ -77,7 +81,7 @@ export async function applyOrphanPlan(
     await applyChange(inventory, change);
     await inventory.addAudit({
       type:
-        change.kind === 'vmStatus' || change.kind === 'diskStatus'
+        change.kind === 'vmStatus' || change.kind === 'diskStatus' || change.kind === 'snapshotStatus'
           ? OrphanAuditType.statusRestored
           : OrphanAuditType.removed,
       severity: 'WARNING',
