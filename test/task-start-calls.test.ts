@@ -145,3 +145,26 @@ test('a retried start whose first attempt wrote no intent reads the task list (t
   await asStep('step-b', 2, activities.startSpmTask, await deleteOf(s, diskB!));
   expect(s.sim.counters().pools[poolId]?.verbs).toEqual({ 'Host.getAllTasksInfo': 1, 'Image.delete': 1 });
 });
+
+test("another worker's first start takes the task list the pool's poller published: it sends only its verb", async () => {
+  stack = await startEngineStack({ worker: false, config: { JANITOR_GRACE_MS: '60000' } });
+  const s = stack;
+  const poolId = s.fixture.pool.id;
+  const deps = { vdsm: s.vdsm, inventory: s.inventory, config: s.config };
+  const first = createActivities(deps).activities;
+  const second = createActivities(deps).activities;
+  const [diskA, diskB] = s.vmByName('web-01').disks;
+  const a = await asStep('step-a', 1, first.startSpmTask, await deleteOf(s, diskA!));
+  if (a.kind !== 'started') throw new Error(`expected a started task, got ${a.kind}`);
+  // The first worker's hub polls the pool (it leads its polls) and publishes the answer.
+  await asStep('step-a', 1, first.waitForTaskEnd, { poolId, vdsmTaskId: a.vdsmTaskId });
+
+  s.sim.resetCounters();
+  const b = await asStep('step-b', 1, second.startSpmTask, await deleteOf(s, diskB!));
+  expect(b).toMatchObject({ kind: 'started', reconciled: false });
+  // A new worker finds the SPM once (StoragePool.getSpmStatus of the pool's hosts), then sends the verb.
+  const { 'StoragePool.getSpmStatus': located, ...verbs } = s.sim.counters().pools[poolId]?.verbs ?? {};
+  expect(located).toBeGreaterThan(0);
+  expect(verbs).toEqual({ 'Image.delete': 1 });
+  expect((await s.inventory.getStartIntent('step-b'))?.knownTaskIds).toContain(a.vdsmTaskId);
+});

@@ -66,6 +66,22 @@ export class TaskStatusHub {
     return last && this.now() - last.at < maxAgeMs ? last.taskIds : undefined;
   }
 
+  /**
+   * As lastKnownTaskIds, falling back to the answer the pool's poller last published in the
+   * inventory (shared polls) when this worker has polled or read nothing recent itself.
+   */
+  async knownTaskIds(poolId: string, maxAgeMs: number): Promise<string[] | undefined> {
+    const own = this.lastKnownTaskIds(poolId, maxAgeMs);
+    if (own || !this.shared) return own;
+    const published = await this.shared.inventory.readTaskStatuses(poolId, 0);
+    if (!published || published.endedAtMs === null) return undefined;
+    const taskIds = Object.keys(JSON.parse(published.statusesJson) as Record<string, unknown>);
+    const last = this.lastTaskIds.get(poolId);
+    if (!last || last.at < published.endedAtMs)
+      this.lastTaskIds.set(poolId, { taskIds, at: published.endedAtMs });
+    return this.lastKnownTaskIds(poolId, maxAgeMs);
+  }
+
   /** Polls made so far, per pool (for tests and benchmarks). */
   pollCounts(): Record<string, number> {
     return Object.fromEntries([...this.pools].map(([id, p]) => [id, p.polls]));

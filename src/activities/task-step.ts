@@ -171,7 +171,7 @@ export function createTaskStepActivities(
               reconciled: true,
             };
           }
-          const lastPolled = hub.lastKnownTaskIds(poolId, snapshotMaxAgeMs);
+          const lastPolled = await hub.knownTaskIds(poolId, snapshotMaxAgeMs);
           const tasksNow =
             !lastPolled || (await mayHaveLostAStart(owner, poolId, intent))
               ? await spm.onSpm(poolId, (s) => s.api.hostGetAllTasksInfo())
