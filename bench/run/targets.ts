@@ -1,4 +1,6 @@
 /** The targets of the project, judged on a run's figures (met: true, false, or null when not evaluated). */
+import { hostJobTargets } from '../scenarios/host-jobs';
+import { TYPES } from '../support/driver';
 import { round } from '../support/stats';
 import { MiB } from './context';
 import type { BenchResult, DetectionResult, PollResult, TargetResult } from './result';
@@ -21,11 +23,12 @@ export function evaluateTargets(result: BenchResult): TargetResult[] {
       .filter((g): g is number => g !== null);
     const minGap = gaps.length ? Math.min(...gaps) : null;
     const workers = result.options.workers;
+    // Since issue 13 the workers share one poller per pool: the bound is 1 whatever their number.
     targets.push({
       target:
-        '≤ 1 Host.getAllTasksStatuses per pool per poll interval per worker, at any number of tasks in flight',
-      measured: `at most ${worstInterval} call(s) of a pool within any ${engine.pollMinMs} ms (${workers} worker${workers > 1 ? 's' : ''}); smallest gap ${minGap ?? 'n/a'} ms; highest average ${worstRate} per interval per worker; ${pollSets.length} windows up to ${Math.max(0, ...(phases.inflight?.levels ?? []).map((l) => l.tasksInFlight))} tasks in flight`,
-      met: worstInterval <= workers,
+        '≤ 1 Host.getAllTasksStatuses per pool per poll interval across all workers, at any number of tasks in flight',
+      measured: `at most ${worstInterval} call(s) of a pool within any ${engine.pollMinMs} ms (${workers} worker${workers > 1 ? 's' : ''}); smallest gap ${minGap ?? 'n/a'} ms; highest average ${round(worstRate * workers, 3)} per interval (all workers); ${pollSets.length} windows up to ${Math.max(0, ...(phases.inflight?.levels ?? []).map((l) => l.tasksInFlight))} tasks in flight`,
+      met: worstInterval <= 1,
     });
   }
   const short = [phases.zero?.detection, phases.realistic?.detection].filter(
@@ -51,12 +54,35 @@ export function evaluateTargets(result: BenchResult): TargetResult[] {
       met: max <= limit,
     });
   }
+  if (phases.zero) {
+    // Besides the shared status polls, the engine sends Image.delete and Task.clear per image.
+    const calls = phases.zero.vdsmCalls;
+    const perImage =
+      Object.entries(calls)
+        .filter(([verb]) => verb !== 'Host.getAllTasksStatuses')
+        .reduce((n, [, c]) => n + c, 0) / Math.max(1, phases.zero.images);
+    targets.push({
+      target: 'VDSM calls per removed image besides the status polls ≤ 2 (Image.delete, Task.clear)',
+      measured: `${round(perImage, 3)} per image (${Object.entries(calls)
+        .map(([verb, c]) => `${verb} ${c}`)
+        .join(', ')}; ${phases.zero.images} images)`,
+      met: perImage <= 2,
+    });
+    const events = phases.zero.history[TYPES.child]?.events;
+    if (events)
+      targets.push({
+        target: 'RemoveImage history events ≤ baseline child (19) + 4',
+        measured: `${events.p50} p50, ${events.max} max (a workflow task retried under load adds 3)`,
+        met: events.p50 <= 23,
+      });
+  }
   if (phases.zero && phases.baseline) {
     const ratio = phases.zero.imagesPerS / phases.baseline.childrenPerS;
+    const workers = result.options.workers;
     targets.push({
-      target: 'throughput ≥ 0.75 × same-shape Temporal baseline',
-      measured: `${phases.zero.imagesPerS} images/s vs ${phases.baseline.childrenPerS} children/s = ${round(ratio, 2)} ×`,
-      met: ratio >= 0.75,
+      target: 'throughput ≥ 0.85 × same-shape Temporal baseline',
+      measured: `${phases.zero.imagesPerS} images/s vs ${phases.baseline.childrenPerS} children/s = ${round(ratio, 2)} ×${workers > 1 ? ` (${round(phases.zero.imagesPerS / workers, 2)} images/s per worker, ${workers} workers)` : ''}`,
+      met: ratio >= 0.85,
     });
   }
   if (phases.history) {
@@ -96,5 +122,6 @@ export function evaluateTargets(result: BenchResult): TargetResult[] {
       met: (b.statuses.COMPLETED ?? 0) === b.vms && b.largestHistory.events < 10_240,
     });
   }
+  targets.push(...hostJobTargets(phases.hostJobs));
   return targets;
 }
