@@ -29,6 +29,7 @@ import { finishHistoryRuns, startHistoryRuns } from './scenarios/history';
 import { inflightPhase, planInflight } from './scenarios/inflight';
 import { commandPhase, warmup } from './scenarios/remove-vm';
 import { runVolumePhases } from './scenarios/volume-phases';
+import { hostJobPhase, hostJobVms } from './scenarios/host-jobs';
 import { scalePhase } from './scenarios/scale';
 
 // ---------------------------------------------------------------- main
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
             })),
           ]
         : []),
+      ...hostJobVms(options.hostJobs),
       { name: 'hist-short', disks: 1 },
       { name: 'hist-long', disks: 1 },
       ...(options.scale
@@ -248,6 +250,7 @@ async function main(): Promise<number> {
       result.phases.history = await finishHistoryRuns(ctx, history);
     }
     if (options.addDisks > 0 || options.snapshots > 0) await runVolumePhases(ctx, result);
+    if (options.hostJobs > 0) result.phases.hostJobs = await hostJobPhase(ctx, options.hostJobs);
     if (options.durations.includes('realistic')) {
       const list = Array.from({ length: options.realisticCommands }, (_, i) => vms.get(`real-${i}`)!);
       result.phases.realistic = await commandPhase(

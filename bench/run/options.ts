@@ -20,6 +20,8 @@ export interface BenchOptions {
   addDisks: number;
   /** CreateSnapshot commands of the volume-command run, each of a VM with `images` disks (0 = skip). */
   snapshots: number;
+  /** CopyDisk commands per host-job round (events, then poll only; 0 = skip): bench/scenarios/host-jobs.ts. */
+  hostJobs: number;
   scale: boolean;
   scaleVmImages: number;
   scaleBatchVms: number;
@@ -72,6 +74,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--warmup <n>', 'warm-up commands (not measured)', int, 5)
     .option('--add-disks <n>', 'AddDisk commands (floating disks, zero-length tasks; 0 = skip)', int, 100)
     .option('--snapshots <n>', 'CreateSnapshot commands of VMs with --images disks (0 = skip)', int, 50)
+    .option(
+      '--host-jobs <n>',
+      'CopyDisk commands per host-job round, with and without events (0 = skip)',
+      int,
+      40,
+    )
     .option('--scale', 'also run the scale runs (1,000-image VM, 10,000-image batch): long', false)
     .option('--scale-vm-images <n>', 'images of the one big VM', int, 1_000)
     .option('--scale-batch-vms <n>', 'VMs of the batch', int, 2_500)
@@ -122,6 +130,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmup: o.warmup as number,
     addDisks: o.addDisks as number,
     snapshots: o.snapshots as number,
+    hostJobs: o.hostJobs as number,
     scale: o.scale as boolean,
     scaleVmImages: o.scaleVmImages as number,
     scaleBatchVms: o.scaleBatchVms as number,
@@ -154,6 +163,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       warmup: 2,
       addDisks: 10,
       snapshots: 5,
+      hostJobs: 10,
       scaleVmImages: 50,
       scaleBatchVms: 20,
     };

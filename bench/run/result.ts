@@ -1,5 +1,6 @@
 /** What a bench run writes to bench/results/<timestamp>.json: every phase's figures and the targets. */
 import type { BaselineParentInput } from '../baseline/workflows';
+import type { HostJobResult } from '../scenarios/host-jobs';
 import type { MachineInfo } from '../support/machine';
 import type { Summary } from '../support/stats';
 import type { BenchOptions } from './options';
@@ -200,6 +201,8 @@ export interface BenchResult {
     addDiskBaseline?: BaselineResult;
     createSnapshot?: CommandPhaseResult;
     createSnapshotBaseline?: BaselineResult;
+    /** Host jobs: detection with and without events, Host.getJobs per host per interval. */
+    hostJobs?: HostJobResult;
   };
   /** The shapes of AddDisk and CreateSnapshot, from their warm-up histories. */
   volumeShapes?: { addDisk?: CommandShape; createSnapshot?: CommandShape };

@@ -1,5 +1,6 @@
 /** The bench's Markdown report (stdout). */
 import type { BenchResult, CommandPhaseResult, PollResult, StepTimeline } from '../run/result';
+import { renderHostJobSection } from '../scenarios/host-jobs';
 import { renderVolumeSection } from './report-volume';
 import type { Summary } from './stats';
 
@@ -108,6 +109,7 @@ export function renderReport(r: BenchResult): string {
   }
 
   out.push(...renderVolumeSection(r));
+  out.push(...renderHostJobSection(r.phases.hostJobs));
 
   out.push('');
   out.push('## Detection delay (VDSM task ended → waitForTaskEnd completed in history)');
