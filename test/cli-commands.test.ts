@@ -552,7 +552,7 @@ describe('client commands against the dev server', () => {
 
     const byName = await listed(['--vm', 'mq-01'], 1);
     expect(byName.query).toBe(
-      `CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk') AND VmId = '${upVm.id}'`,
+      `CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk', 'RemoveSnapshot') AND VmId = '${upVm.id}'`,
     );
     expect(byName.commands[0]).toMatchObject({
       workflowId: workflowIds.removeVm(upVm.id),
@@ -580,7 +580,7 @@ describe('client commands against the dev server', () => {
     );
     const none = await runCli(['list', '--vm', removed.vmId, '--status', 'ACTIVE'], env);
     expect(none.stdout).toBe(
-      `no commands match CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk') AND VmId = '${removed.vmId}' AND CommandStatus = 'ACTIVE'\n`,
+      `no commands match CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk', 'RemoveSnapshot') AND VmId = '${removed.vmId}' AND CommandStatus = 'ACTIVE'\n`,
     );
   });
 

@@ -301,7 +301,7 @@ describe('against the dev server', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(listing!.query).toBe(
-      `CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk') AND VmId = '${downVm.id}'`,
+      `CommandType IN ('RemoveVm', 'RemoveDisk', 'AddDisk', 'CreateSnapshot', 'MoveDisk', 'CopyDisk', 'RemoveSnapshot') AND VmId = '${downVm.id}'`,
     );
     expect(listing!.commands.map((c) => c.workflowId)).toEqual(
       expect.arrayContaining([report.workflowId, ...started.filter((id) => id.startsWith('AddDisk/'))]),
