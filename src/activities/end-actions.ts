@@ -3,7 +3,7 @@
  * step, behind one activity. Each is idempotent: activities retry, and a local activity may run
  * again after a worker dies.
  */
-import type { EndAction, StepImage } from '../shared/steps';
+import type { EndAction, SpmVerb, StepImage } from '../shared/steps';
 import type { ActivityDeps } from './deps';
 import { currentWorkflowId, typed } from './failures';
 import type { SpmLocator } from './spm-locator';
@@ -25,6 +25,8 @@ export interface EndTaskStepInput {
 
 /** A task VDSM's recovery rolled back, about to be started once more (see restartsAfterRecovery). */
 export interface TaskRestartInput {
+  /** The verb started again; Image.delete's restart is audited in the engine's deletion words. */
+  verb: SpmVerb;
   end: EndAction;
   image: StepImage;
   rootCommandId: string;
@@ -133,10 +135,11 @@ export function createEndActivities(
      * This project's addition (the engine has no such path: it marked the disk ILLEGAL): the task
      * was rolled back by VDSM's recovery, not by a stop the step asked for, and is started again.
      */
-    async auditTaskRestart({ end, image, rootCommandId, vdsmTaskId }) {
+    async auditTaskRestart({ verb, end, image, rootCommandId, vdsmTaskId }) {
       return typed(async () => {
-        const deletion = end.kind === 'removeImage';
-        const volumeIds = deletion ? end.volumeIds : [];
+        const deletion = verb === 'Image.delete';
+        // RemoveImage knows the image's volumes; a MoveDisk's source removal does not carry them.
+        const volumeIds = end.kind === 'removeImage' ? end.volumeIds : [];
         await auditOnce(inventory, {
           type: deletion
             ? 'DELETE_IMAGE_GROUP_TASK_RESTARTED_AFTER_RECOVERY'

@@ -289,10 +289,18 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
           await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
         }
       }
-      await auditTaskRestart({ end: input.end, image, rootCommandId: input.rootCommandId, vdsmTaskId });
+      await auditTaskRestart({
+        verb: task.verb,
+        end: input.end,
+        image,
+        rootCommandId: input.rootCommandId,
+        vdsmTaskId,
+      });
       let again: StartTaskResult;
       try {
-        again = await startSpmTask({ task, poolId: image.poolId });
+        // As the first start: the activity tells the parent about the new task (reportStarted).
+        const report = { parentId: input.parentCommandId, row: { ...row, message: '' } };
+        again = await startSpmTask({ task, poolId: image.poolId, report });
       } catch (err) {
         recovery.notRestarted = `starting it again failed: ${failureOf(err).message}`;
         return false;
@@ -304,7 +312,7 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
       }
       vdsmTaskId = again.vdsmTaskId;
       taskRef = { poolId: image.poolId, vdsmTaskId };
-      await advance({ status: 'running', vdsmTaskId, message: '' }, 'send');
+      await advance({ status: 'running', vdsmTaskId, message: '' });
       return true;
     });
   }

@@ -81,6 +81,7 @@ describe('a task rolled back by VDSM recovery', () => {
     const [first, second] = fake.callsOf('startSpmTask');
     expect(second!.task).toEqual(first!.task);
     expect(fake.callsOf('auditTaskRestart')[0]).toMatchObject({
+      verb: 'Image.delete',
       vdsmTaskId: 'vdsm-task-lost',
       image: { id: 'disk-a' },
       end: { kind: 'removeImage', diskId: 'disk-a' },
