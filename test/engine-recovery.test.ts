@@ -107,7 +107,12 @@ test('VDSM restart with persisted tasks: in-flight tasks roll back and take the 
   const state = await queryCommandState(s.client, handle.workflowId);
   for (const row of state.tasks)
     expect(row).toMatchObject({ state: 'Cleared', status: 'finished', result: 'cleanSuccess' });
+  // Each purge had renamed (or begun zeroing) its image: a second delete could not purge it, so
+  // none is started again (test/whole-stack-crash.test.ts: deletes that had not begun are).
   expect(poolCounters(s)['Image.delete']).toBe(4);
+  expect(await s.inventory.listAudit({ type: 'DELETE_IMAGE_GROUP_TASK_RESTARTED_AFTER_RECOVERY' })).toEqual(
+    [],
+  );
   await expectClean(s, vm.disks);
 });
 
