@@ -66,6 +66,7 @@ export function naturalKeyOf(task: SpmTaskSpec): string {
  * rolled-back create leaves nothing behind (AddDisk drops its rows, a CreateSnapshot group
  * reverts), so the command fails cleanly and may be submitted again. Not Image.deleteVolumes:
  * VDSM never rolls deleted volumes back, so a second run would fail on the first one already gone.
+ * Not the merge verbs: RemoveSnapshot recovers by going forward, by its own rules.
  */
 const RESTARTED_AFTER_RECOVERY: ReadonlySet<SpmVerb> = new Set<SpmVerb>(['Image.delete']);
 
