@@ -1,77 +1,24 @@
-import { z } from 'zod';
-import type { InventoryRepository } from '../inventory/port';
 import { VdsmMalformedResponseError } from '../vdsm/errors';
 import type { VdsmTaskStatus } from '../vdsm/port';
 import type { SpmLocator } from './spm-locator';
+import {
+  abortReason,
+  hasEnded,
+  publishedSchema,
+  statusKey,
+  vanished,
+  type PollingPolicy,
+  type PoolMemory,
+  type SharedPolls,
+} from './status-polls';
 
-export interface PollingPolicy {
-  minIntervalMs: number;
-  maxIntervalMs: number;
-  backoffFactor: number;
-  /** Stay at the minimum interval this long after the last change before backing off. */
-  fastPhaseMs: number;
-}
-
-/**
- * Status polls shared across the workers through the inventory: one worker per pool polls the
- * SPM and publishes each answer; the others read it. Without it, each worker polls on its own.
- */
-export interface SharedPolls {
-  inventory: Pick<
-    InventoryRepository,
-    'leadStatusPolls' | 'publishTaskStatuses' | 'readTaskStatuses' | 'quitStatusPolls'
-  >;
-  /** This worker's name in the poller lease (unique per process). */
-  worker: string;
-}
-
-/** What the pool's poller shares with its hub across pollers (a poller goes when nobody waits). */
-export interface PoolMemory {
-  onIdle: () => void;
-  lastPollEndedAt: () => number | undefined;
-  pollEnded: (at: number) => void;
-  /** The task ids of an SPM answer and when it came (this worker's poll or a published one). */
-  answered: (taskIds: string[], at: number) => void;
-}
+export type { PollingPolicy, PoolMemory, SharedPolls } from './status-polls';
 
 interface Waiter {
   onStatus: ((status: VdsmTaskStatus) => void) | undefined;
   resolve: (status: VdsmTaskStatus) => void;
   reject: (err: unknown) => void;
 }
-
-const publishedSchema = z.record(
-  z.string(),
-  z.object({
-    taskID: z.string(),
-    taskState: z.enum(['init', 'running', 'finished', 'aborting', 'cleaning', 'unknown']),
-    taskResult: z.enum(['', 'success', 'cleanSuccess', 'cleanFailure']),
-    code: z.number(),
-    message: z.string(),
-  }),
-);
-
-/** The engine's rule: a task the SPM no longer reports is `unknown`, and unknown has ended. */
-function vanished(taskID: string): VdsmTaskStatus {
-  return {
-    taskID,
-    taskState: 'unknown',
-    taskResult: '',
-    code: 0,
-    message: 'task is not reported by the SPM',
-  };
-}
-
-function hasEnded(status: VdsmTaskStatus): boolean {
-  return status.taskState === 'finished' || status.taskState === 'unknown';
-}
-
-/** The activity's cancellation reason is an Error (CancelledFailure); anything else gets wrapped. */
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
-}
-
-const statusKey = (s: VdsmTaskStatus): string => `${s.taskState}|${s.taskResult}|${s.code}|${s.message}`;
 
 /**
  * One pool's polling in one worker. Alone, it calls Host.getAllTasksStatuses itself. Shared, it

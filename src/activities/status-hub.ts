@@ -1,8 +1,9 @@
 import type { VdsmTaskStatus } from '../vdsm/port';
-import { PoolPoller, type PollingPolicy, type SharedPolls } from './pool-poller';
+import { PoolPoller } from './pool-poller';
+import type { PollingPolicy, SharedPolls } from './status-polls';
 import type { SpmLocator } from './spm-locator';
 
-export type { PollingPolicy, SharedPolls } from './pool-poller';
+export type { PollingPolicy, SharedPolls } from './status-polls';
 
 /**
  * Worker-level status hub: every task a worker waits on in a pool is served by at most one
