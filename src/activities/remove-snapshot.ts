@@ -163,8 +163,11 @@ export function createRemoveSnapshotActivities(
     async finishRemoveSnapshot({ plan, outcomes, cancelled, reason }) {
       return typed(async () => {
         const commandId = currentWorkflowId();
-        // A disk whose end never ran (cancelled before its first stage) is as it was.
-        for (const d of plan.disks) await setStatusIfLocked(inventory, d.diskId, 'OK');
+        // Each disk as its end found it; one whose end never ran (cancelled first) is as it was.
+        for (const d of plan.disks) {
+          const status = outcomes.find((o) => o.diskId === d.diskId)?.status ?? 'OK';
+          await setStatusIfLocked(inventory, d.diskId, status);
+        }
         const merged = outcomes.filter((o) => o.merged).map((o) => o.diskId);
         const all = merged.length === plan.disks.length;
         const snapshot = await inventory.getSnapshot(plan.snapshotId);

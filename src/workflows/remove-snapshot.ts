@@ -34,13 +34,18 @@ import { ErrorType } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import type { HostJobStepInput, SpmTaskSpec, TaskStepInput } from '../shared/steps';
 import { CommandTracker, invalidInput, prepareCommand, runJobStep, runSteps } from './command-runner';
-import { commandActivityOptions } from './options';
+import { commandActivityOptions, endActionActivityOptions } from './options';
+import { failureOf } from './step-row';
 
-const { prepareRemoveSnapshot, endRemoveSnapshotDisk, finishRemoveSnapshot } =
-  proxyActivities<OvirtActivities>({
-    ...commandActivityOptions,
-    summary: 'Validate, lock / record a disk as storage has it / release locks and audit',
-  });
+const { prepareRemoveSnapshot, finishRemoveSnapshot } = proxyActivities<OvirtActivities>({
+  ...commandActivityOptions,
+  summary: 'Validate, lock / release locks and audit',
+});
+// It reads storage: retried as long as VDSM is away, like the steps' end actions.
+const { endRemoveSnapshotDisk } = proxyActivities<OvirtActivities>({
+  ...endActionActivityOptions,
+  summary: 'Record the disk as storage has it',
+});
 
 /** How one disk's merge ended: the stage that failed (or 'merged'), why, and the failure's type. */
 interface DiskRun {
@@ -51,6 +56,8 @@ interface DiskRun {
   reason: string | null;
   failureType: string | null;
   cancelled: boolean;
+  /** Its end (storage read, inventory written) failed for good: the disk is ILLEGAL, to check. */
+  endFailure?: { type: string; message: string };
 }
 
 export async function removeSnapshotWorkflow(rawInput: RemoveSnapshotInput): Promise<RemoveSnapshotResult> {
@@ -157,7 +164,15 @@ export async function removeSnapshotWorkflow(rawInput: RemoveSnapshotInput): Pro
     Promise.all(
       runs
         .filter((r) => r.started)
-        .map((r) => endRemoveSnapshotDisk({ poolId: plan.poolId, disk: r.disk, stage: r.stage })),
+        .map(async (r): Promise<RemoveSnapshotDiskOutcome> => {
+          try {
+            return await endRemoveSnapshotDisk({ poolId: plan.poolId, disk: r.disk, stage: r.stage });
+          } catch (err) {
+            // Storage could not tell what the disk holds: ILLEGAL, as the engine marks what it cannot vouch for.
+            r.endFailure = failureOf(err);
+            return { diskId: r.disk.diskId, merged: false, status: 'ILLEGAL', leftoverVolumeId: null };
+          }
+        }),
     ),
   );
   const outcomeOf = (r: DiskRun) => outcomes.find((o) => o.diskId === r.disk.diskId);
@@ -165,12 +180,14 @@ export async function removeSnapshotWorkflow(rawInput: RemoveSnapshotInput): Pro
   // A stage that failed although storage shows its work done (the top gone) is no failure.
   const failedRuns = runs.filter((r) => {
     const o = outcomeOf(r);
-    return r.stage !== 'merged' && !(o?.merged && o.leftoverVolumeId === null);
+    return r.endFailure || (r.stage !== 'merged' && !(o?.merged && o.leftoverVolumeId === null));
   });
   const firstFailed = failedRuns.find((r) => !r.cancelled) ?? failedRuns[0];
-  const reason = firstFailed
-    ? `disk ${firstFailed.disk.alias}: ${firstFailed.stage} failed (${firstFailed.reason ?? 'failed'})`
-    : null;
+  const reason = !firstFailed
+    ? null
+    : firstFailed.endFailure
+      ? `disk ${firstFailed.disk.alias}: its state after ${firstFailed.stage} could not be recorded (${firstFailed.endFailure.message}); it is ILLEGAL`
+      : `disk ${firstFailed.disk.alias}: ${firstFailed.stage} failed (${firstFailed.reason ?? 'failed'})`;
   const illegalDiskIds = outcomes.filter((o) => o.status === 'ILLEGAL').map((o) => o.diskId);
   const onlyCancelled = firstFailed?.cancelled === true;
   await CancellationScope.nonCancellable(() =>
@@ -191,7 +208,7 @@ export async function removeSnapshotWorkflow(rawInput: RemoveSnapshotInput): Pro
       illegalDiskIds,
     };
     throw ApplicationFailure.create({
-      type: firstFailed.failureType ?? ErrorType.TaskFailed,
+      type: firstFailed.endFailure?.type ?? firstFailed.failureType ?? ErrorType.TaskFailed,
       message: `Removing snapshot '${plan.description}' of VM ${plan.vmName}: ${reason}${illegalDiskIds.length ? `; ILLEGAL: ${illegalDiskIds.join(', ')}` : ''}`,
       nonRetryable: true,
       details: [details],

@@ -10,7 +10,7 @@ import type { RemoveSnapshotFailureDetails, RemoveSnapshotPlan } from '../../src
 import { ErrorType } from '../../src/shared/errors';
 import { commandStateQuery, taskTableQuery } from '../../src/shared/messages';
 import { removeSnapshotWorkflow } from '../../src/workflows/remove-snapshot';
-import { fail, FakeActivities } from '../support/fake-activities';
+import { fail, FakeActivities, failure as typedFailure } from '../support/fake-activities';
 import { createTimeSkippingSuite, until, type TimeSkippingSuite } from '../support/time-skipping';
 import { failureOf } from '../support/workflow-failure';
 
@@ -223,6 +223,26 @@ describe('RemoveSnapshot', () => {
       'DestroyImage',
     );
     expect(fake.callsOf('finishRemoveSnapshot')[0]).toMatchObject({ reason: null, cancelled: false });
+  });
+
+  test('a disk whose end cannot be recorded is ILLEGAL and fails the command with that failure type', async () => {
+    const fake = snapshotFake().on('endRemoveSnapshotDisk', async (end, f) => {
+      if (end.disk.diskId === 'disk-2')
+        throw typedFailure(ErrorType.VdsmError, 'Volume.getInfo: 358 domain gone');
+      return f.byDefault('endRemoveSnapshotDisk', end);
+    });
+    const failure = applicationFailure(await failureOf(suite.run(removeSnapshotWorkflow, [input()], fake)));
+    const details = failure.details?.[0] as RemoveSnapshotFailureDetails;
+
+    expect(failure.type).toBe(ErrorType.VdsmError);
+    expect(failure.message).toContain('web-01_disk-2: its state after merged could not be recorded');
+    expect(details).toMatchObject({ failedStages: { 'disk-2': 'merged' } });
+    expect([...details.mergedDiskIds].sort()).toEqual(['disk-1', 'disk-3']);
+    const finish = fake.callsOf('finishRemoveSnapshot')[0]!;
+    expect(finish.outcomes.find((o) => o.diskId === 'disk-2')).toMatchObject({
+      status: 'ILLEGAL',
+      merged: false,
+    });
   });
 
   test('refused: the workflow fails with the refusal type and no step starts', async () => {
