@@ -1,6 +1,6 @@
 /**
  * EXPERIMENT (`npm run bench -- --worker-bundle prebuilt`): `ovirt-tasks worker` as
- * runWorkerCommand (src/worker.ts) builds it, with the same workflow bundle (the one
+ * runWorkerCommand (src/cli/worker-command.ts) assembles it (src/stack), with the same workflow bundle (the one
  * `npm run build` writes, lib/workflow-bundle.js; BENCH_WORKFLOW_BUNDLE overrides it), plus a full
  * GC and `process.memoryUsage()` on SIGUSR2: what is live, not just held. The product path is
  * `node bin/ovirt-tasks worker`. The cache size comes from OVIRT_TASKS_MAX_CACHED_WORKFLOWS.
@@ -10,10 +10,7 @@ import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/config';
 import { prebuiltWorkflowBundle } from '../../src/prebuilt-bundle';
 import { projectRoot } from '../../src/dev/project-root';
-import { openInventory } from '../../src/inventory';
-import { connectClient, connectWorkerConnection } from '../../src/shared/temporal-connection';
-import { createVdsmConnector } from '../../src/vdsm';
-import { createOvirtWorker, ensureJanitorSchedules } from '../../src/worker';
+import { assembleStack } from '../../src/stack';
 import { OVIRT_WORKER_READY_LINE } from './worker-process';
 
 export const MEMORY_LINE = 'BENCH_MEMORY ';
@@ -31,32 +28,17 @@ async function main(): Promise<void> {
   const codePath = process.env.BENCH_WORKFLOW_BUNDLE ?? prebuiltWorkflowBundle(join(projectRoot(), 'lib'));
   if (!codePath) throw new Error('lib/workflow-bundle.js is missing or stale: run `npm run build`');
   const config = loadConfig(process.env);
-  const inventory = openInventory(config.inventoryUrl);
-  const vdsm = createVdsmConnector({ tls: config.vdsm.tls, requestTimeoutMs: config.vdsm.requestTimeoutMs });
+  const stack = await assembleStack({
+    config,
+    temporal: { env: process.env },
+    worker: { workflowBundle: { codePath } },
+    janitorSchedules: true,
+  });
   try {
-    await inventory.init();
-    const { connection, namespace } = await connectWorkerConnection({ env: process.env });
-    const { client, connection: clientConnection } = await connectClient({ env: process.env });
-    try {
-      const worker = await createOvirtWorker({
-        connection,
-        namespace,
-        config,
-        inventory,
-        vdsm,
-        client,
-        workflowBundle: { codePath },
-      });
-      await ensureJanitorSchedules(client, config, inventory);
-      console.log(`${OVIRT_WORKER_READY_LINE} ${config.taskQueue} (prebuilt bundle)`);
-      await worker.run();
-    } finally {
-      await clientConnection.close();
-      await connection.close();
-    }
+    console.log(`${OVIRT_WORKER_READY_LINE} ${config.taskQueue} (prebuilt bundle)`);
+    await stack.workers[0]!.done;
   } finally {
-    await vdsm.close();
-    await inventory.close();
+    await stack.stop();
   }
 }
 

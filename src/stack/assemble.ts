@@ -30,11 +30,16 @@ export interface StackOptions {
   config: Config;
   temporal: TemporalTarget;
   /**
-   * VDSM simulators in this process, one per seeded fixture (state under dataDir, or
-   * dataDir/pool-<n> for several), and the inventory's hosts pointed at their ports. Absent: the
-   * VDSM hosts are elsewhere (a real engine's, or a simulator process).
+   * VDSM simulators in this process, one per seeded fixture, and the inventory's hosts pointed at
+   * their ports. State under dataDir (dataDir/pool-<n> for several pools; a function names each
+   * pool's). Absent: the VDSM hosts are elsewhere (a real engine's, or a simulator process).
    */
-  simulators?: { dataDir: string; basePort?: number; host?: string; faults?: FaultConfigInput };
+  simulators?: {
+    dataDir: string | ((poolIndex: number) => string);
+    basePort?: number;
+    host?: string;
+    faults?: FaultConfigInput;
+  };
   /** Seeds an empty inventory (one pool per fixture); the address is the simulators' when they run here. */
   seed?: { fixtures: DataCenterFixture[]; vdsmAddress?: string; vdsmBasePort?: number };
   /**
@@ -210,7 +215,12 @@ async function startSimulators(
   for (const [index, fixture] of fixtures.entries()) {
     const sim = await startSimulator({
       fixture,
-      dataDir: fixtures.length === 1 ? sims.dataDir : join(sims.dataDir, `pool-${index}`),
+      dataDir:
+        typeof sims.dataDir === 'function'
+          ? sims.dataDir(index)
+          : fixtures.length === 1
+            ? sims.dataDir
+            : join(sims.dataDir, `pool-${index}`),
       basePort: sims.basePort ?? 0,
       host: sims.host ?? LOOPBACK,
       faults: sims.faults,

@@ -17,12 +17,11 @@
 import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import {
   bundleWorkflowCode,
   DefaultLogger,
-  NativeConnection,
   Runtime,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
@@ -31,22 +30,11 @@ import { startDevServer } from '../../src/dev/dev-server';
 import { projectRoot } from '../../src/dev/project-root';
 import { resolveTemporalBinary } from '../../src/dev/temporal-binary';
 import { generateDataCenter } from '../../src/fixture';
-import { openInventory } from '../../src/inventory';
 import { DEFAULT_NAMESPACE, WorkflowType } from '../../src/shared/names';
-import { createVdsmConnector } from '../../src/vdsm';
-import { startSimulator } from '../../src/vdsm-sim/simulator';
-import { createOvirtWorker } from '../../src/worker';
+import { assembleStack, FAST_POLL_OVERRIDES } from '../../src/stack';
 import { type CloseStatus, type Scenario, until } from './helpers';
 import { SCENARIOS } from './scenarios';
 import { fixtureFileName, HISTORIES_DIR, SET_NAME, type HistoriesIndex, type HistoryFixture } from './sets';
-
-/** Fast polling: the step's waiting happens inside one activity, so it does not change histories. */
-const CONFIG_OVERRIDES = {
-  POLL_MIN_INTERVAL_MS: '200',
-  POLL_MAX_INTERVAL_MS: '1000',
-  POLL_FAST_PHASE_MS: '2000',
-  VDSM_REQUEST_TIMEOUT_MS: '5000',
-};
 
 const DATA_CENTER_SEED = 7;
 
@@ -73,7 +61,6 @@ async function closeStatus(handle: WorkflowHandle): Promise<string> {
 async function recordScenario(
   scenario: Scenario,
   deps: {
-    client: Client;
     address: string;
     workflowBundle: WorkflowBundleWithSourceMap;
     workDir: string;
@@ -83,43 +70,32 @@ async function recordScenario(
 ): Promise<HistoryFixture[]> {
   const fixture = generateDataCenter({ name: `replay-${scenario.name}`, seed: DATA_CENTER_SEED, vmCount: 6 });
   const dataDir = join(deps.workDir, scenario.name);
-  const sim = await startSimulator({
-    fixture,
-    dataDir: join(dataDir, 'vdsm'),
-    basePort: 0,
-    faults: scenario.faults,
-  });
-  const inventoryUrl = `sqlite:${join(dataDir, 'inventory.db')}`;
-  const inventory = openInventory(inventoryUrl);
-  const vdsm = createVdsmConnector({ requestTimeoutMs: Number(CONFIG_OVERRIDES.VDSM_REQUEST_TIMEOUT_MS) });
   const taskQueue = `replay-${scenario.name}`;
-  let connection: NativeConnection | undefined;
+  const config = loadConfig(
+    {},
+    {
+      ...FAST_POLL_OVERRIDES,
+      OVIRT_TASKS_TASK_QUEUE: taskQueue,
+      OVIRT_TASKS_INVENTORY_URL: `sqlite:${join(dataDir, 'inventory.db')}`,
+    },
+  );
+  const stack = await assembleStack({
+    config,
+    temporal: { address: deps.address, namespace: DEFAULT_NAMESPACE },
+    simulators: { dataDir: join(dataDir, 'vdsm'), faults: scenario.faults },
+    seed: { fixtures: [fixture] },
+  });
   try {
-    connection = await NativeConnection.connect({ address: deps.address });
-    await inventory.init({ fixture, vdsmAddress: '127.0.0.1', vdsmBasePort: 1 });
-    for (const host of sim.hosts) await inventory.setHostAddress(host.hostId, host.address, host.port);
-    const config = loadConfig(
-      {},
-      { ...CONFIG_OVERRIDES, OVIRT_TASKS_TASK_QUEUE: taskQueue, OVIRT_TASKS_INVENTORY_URL: inventoryUrl },
-    );
-    const worker = await createOvirtWorker({
-      connection,
-      namespace: DEFAULT_NAMESPACE,
-      config,
-      inventory,
-      vdsm,
-      client: deps.client,
-      taskQueue,
-      workflowBundle: deps.workflowBundle,
-    });
+    const { client } = stack;
+    const worker = await stack.startWorker({ workflowBundle: deps.workflowBundle });
     const recorded: HistoryFixture[] = [];
-    await worker.runUntil(async () => {
+    const record = async (): Promise<void> => {
       const roots = await scenario.run({
-        client: deps.client,
+        client,
         fixture,
-        sim,
-        inventory,
-        vdsm,
+        sim: stack.simulators[0]!,
+        inventory: stack.inventory,
+        vdsm: stack.vdsm,
         taskQueue,
         vm(name) {
           const vm = fixture.vms.find((v) => v.name === name);
@@ -129,7 +105,7 @@ async function recordScenario(
       });
       const pending: Array<{ workflowId: string; expect?: CloseStatus }> = [...roots];
       for (let next = pending.shift(); next; next = pending.shift()) {
-        const handle = deps.client.workflow.getHandle(next.workflowId);
+        const handle = client.workflow.getHandle(next.workflowId);
         const status = await closeStatus(handle);
         if (next.expect && status !== next.expect) {
           throw new Error(`${scenario.name}: ${next.workflowId} closed ${status}, expected ${next.expect}`);
@@ -146,13 +122,15 @@ async function recordScenario(
         // Closed by the time their parent is; how each closed is part of the path, not checked.
         pending.push(...childWorkflowIds(events).map((id) => ({ workflowId: id })));
       }
+    };
+    // A worker that dies mid-scenario fails it (rather than waiting for runs nobody executes).
+    const workerEnded = worker.done.then(() => {
+      throw new Error(`${scenario.name}: the worker stopped before the scenario ended`);
     });
+    await Promise.race([record(), workerEnded]);
     return recorded;
   } finally {
-    await connection?.close();
-    await vdsm.close();
-    await sim.stop();
-    await inventory.close();
+    await stack.stop();
   }
 }
 
@@ -179,9 +157,7 @@ export async function recordHistories(
     logLevel: 'warn',
     logFile: join(workDir, 'temporal.log'),
   });
-  const clientConnection = await Connection.connect({ address: server.address });
   try {
-    const client = new Client({ connection: clientConnection, namespace: DEFAULT_NAMESPACE });
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),
       logger: new DefaultLogger('WARN'),
@@ -193,7 +169,6 @@ export async function recordHistories(
     for (const scenario of SCENARIOS) {
       const started = Date.now();
       const recorded = await recordScenario(scenario, {
-        client,
         address: server.address,
         workflowBundle,
         workDir,
@@ -221,7 +196,6 @@ export async function recordHistories(
     log(`${fixtures.length} histories in ${relative(projectRoot(), setDir)}`);
     return index;
   } finally {
-    await clientConnection.close();
     await server.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
