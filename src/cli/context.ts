@@ -3,7 +3,6 @@
  * connection. Arguments are parsed by commander before any action runs, and actions open the
  * inventory or connect only after their settings loaded: bad input never reaches either (exit 2).
  */
-import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { CommandWorkflowId, WORKFLOW_ID_RULE } from '../client';
@@ -32,26 +31,41 @@ export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettin
   return { taskQueue: config.taskQueue, inventoryUrl: config.inventoryUrl, uiBaseUrl };
 }
 
-/** Opens the inventory for `use` and closes it after. */
+/**
+ * Opens the inventory for `use` and closes it after: read only unless `write` (unlock), never
+ * created or migrated (the worker's job). A missing, unmigrated or newer inventory exits 2, saying
+ * what to run.
+ */
 export async function withInventory<T>(
   url: string,
   use: (inventory: InventoryRepository) => Promise<T>,
+  options: { write?: boolean } = {},
 ): Promise<T> {
-  // A mistyped path must not silently become a new, empty inventory.
-  if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) {
-    throw new ConfigError(
-      `invalid configuration:\n  OVIRT_TASKS_INVENTORY_URL: ${url} does not exist (\`ovirt-tasks dev\` keeps its inventory in <data>/inventory.db)`,
-    );
-  }
   // Loaded on use: the database drivers are not needed by --help or the Temporal-only commands.
-  const { openInventory } = await import('../inventory');
-  const inventory = openInventory(url);
+  const { InventoryNotReadyError, openExistingInventory } = await import('../inventory');
+  let inventory: InventoryRepository;
   try {
-    await inventory.init();
+    inventory = await openExistingInventory(url, { readOnly: !options.write });
+  } catch (err) {
+    if (err instanceof InventoryNotReadyError)
+      throw new ConfigError(
+        `invalid configuration:\n  OVIRT_TASKS_INVENTORY_URL: ${err.message} (\`ovirt-tasks dev\` keeps its inventory in <data>/inventory.db)`,
+      );
+    throw err;
+  }
+  try {
     return await use(inventory);
   } finally {
     await inventory.close();
   }
+}
+
+/** withInventory for the command that writes (`unlock`): read-write, still never migrated. */
+export function withWritableInventory<T>(
+  url: string,
+  use: (inventory: InventoryRepository) => Promise<T>,
+): Promise<T> {
+  return withInventory(url, use, { write: true });
 }
 
 /** Connects to Temporal as the `temporal` CLI would (TEMPORAL_*, temporal.toml) for `use`. */

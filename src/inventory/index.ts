@@ -8,10 +8,12 @@ export { InventoryConflictError, InventoryError, TaskClaimError } from './errors
 export { hostPorts, seedEntities, type InventorySeed, type SeedEntities } from './seed';
 export { SqliteInventory, type SqliteInventoryOptions } from './sqlite';
 export { PostgresInventory, type PostgresInventoryOptions } from './postgres';
+export { InventoryNotReadyError, openExistingInventory } from './existing';
 
 /**
  * Opens the inventory a URL names: `sqlite:<path>` (relative to the working directory, or
- * `sqlite::memory:`) or `postgres://…` / `postgresql://…`. Call `init()` before use.
+ * `sqlite::memory:`) or `postgres://…` / `postgresql://…`. Call `init()` before use: it creates,
+ * migrates and may seed the store, which is the worker's job; the CLI uses openExistingInventory.
  */
 export function openInventory(url: string): InventoryRepository {
   if (url.startsWith('sqlite:')) {

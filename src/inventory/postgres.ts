@@ -54,6 +54,8 @@ import { checkSnapshotStatus, checkVolumeFields } from './volumes';
 export interface PostgresInventoryOptions {
   /** Connections in the pool. */
   maxConnections?: number;
+  /** Read only (the CLI): every transaction of the session is READ ONLY; init() must not be called. */
+  readOnly?: boolean;
 }
 
 type Queryable = volumes.Queryable;
@@ -83,7 +85,8 @@ export class PostgresInventory implements InventoryRepository {
     this.pool = new Pool({
       connectionString,
       max: options.maxConnections ?? 10,
-      application_name: 'ovirt-tasks-inventory',
+      application_name: options.readOnly ? 'ovirt-tasks-cli' : 'ovirt-tasks-inventory',
+      ...(options.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
     });
     // An idle connection that dies (server restart, network) is dropped by the pool and the next
     // query reconnects; without a listener the 'error' event would crash the process.

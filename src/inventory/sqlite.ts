@@ -56,6 +56,11 @@ import { checkSnapshotStatus, checkVolumeFields } from './volumes';
 export interface SqliteInventoryOptions {
   /** How long a write waits for another connection's write transaction before failing. */
   busyTimeoutMs?: number;
+  /**
+   * Read only (the CLI): the file must exist, nothing is written, init() must not be called
+   * (openExistingInventory checks the schema instead).
+   */
+  readOnly?: boolean;
 }
 
 const bit = (value: boolean): number => (value ? 1 : 0);
@@ -83,10 +88,19 @@ export class SqliteInventory implements InventoryRepository {
     options: SqliteInventoryOptions = {},
   ) {
     try {
-      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-      this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
+      if (options.readOnly) {
+        // The worker set WAL on the file; a reader only has to follow it.
+        this.db = new Database(path, {
+          readonly: true,
+          fileMustExist: true,
+          timeout: options.busyTimeoutMs ?? 10_000,
+        });
+      } else {
+        if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+        this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+      }
       this.db.pragma('foreign_keys = ON');
     } catch (err) {
       throw new InventoryError('open', `cannot open SQLite inventory ${path}: ${(err as Error).message}`, {

@@ -18,7 +18,7 @@ import { loadConfig } from '../../config/config';
 import type { EntityType, InventoryRepository } from '../../inventory/port';
 import { RemoveVmInput } from '../../shared/commands';
 import { createVdsmConnector } from '../../vdsm';
-import { withInventory, withTemporal } from '../context';
+import { withTemporal, withWritableInventory } from '../context';
 import { UsageError } from '../exit-codes';
 import { printJson } from '../render';
 
@@ -76,7 +76,8 @@ export function registerUnlockCommand(program: Command): void {
     .action(async (type: EntityType, id: string, flags: { dryRun: boolean; json: boolean }) => {
       // Storage is asked through VDSM, so its TLS settings are checked like the worker's.
       const config = loadConfig(process.env);
-      await withInventory(config.inventoryUrl, async (inventory) => {
+      // The one CLI command that writes to the inventory: it releases locks and restores statuses.
+      await withWritableInventory(config.inventoryUrl, async (inventory) => {
         if (!(await entityExists(inventory, type, id)))
           throw new UsageError(`no ${type} ${id} in the inventory and no lock on it`);
         await withTemporal(async ({ client }) => {
