@@ -1,8 +1,8 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
+  Client,
   WorkflowNotFoundError,
-  type Client,
   type ScheduleDescription,
 } from '@temporalio/client';
 import {
@@ -17,7 +17,12 @@ import type { Config } from './config/config';
 import { prebuiltWorkflowBundle } from './prebuilt-bundle';
 import type { InventoryRepository } from './inventory/port';
 import { scheduleIds, workflowIds } from './shared/names';
-import { observeWorker, OTEL_WORKFLOW_INTERCEPTORS, type WorkerObservability } from './observability';
+import {
+  observeWorker,
+  OTEL_WORKFLOW_INTERCEPTORS,
+  tracingClientInterceptors,
+  type WorkerObservability,
+} from './observability';
 import type { VdsmConnector } from './vdsm/port';
 import type { taskJanitorWorkflow } from './workflows';
 
@@ -51,7 +56,7 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     vdsm: observed?.vdsm ?? deps.vdsm,
     inventory: deps.inventory,
     config: deps.config,
-    temporal: deps.client,
+    temporal: tracedClient(deps.client, deps.observability),
   });
   const worker = await Worker.create({
     connection: deps.connection,
@@ -79,6 +84,20 @@ export async function createOvirtWorker(deps: OvirtWorkerDeps): Promise<Worker> 
     }
   };
   return worker;
+}
+
+/**
+ * The activities' own client (signals to parents, janitor questions) carries the trace when
+ * tracing, so what an activity sends stays in the command's trace instead of starting its own.
+ */
+function tracedClient(client: Client | undefined, observability: WorkerObservability | undefined) {
+  const tracing = observability?.tracing;
+  if (!client || !tracing) return client;
+  return new Client({
+    connection: client.connection,
+    namespace: client.options.namespace,
+    interceptors: tracingClientInterceptors(tracing),
+  });
 }
 
 /**

@@ -4,7 +4,12 @@
  * inventory or connect only after their settings loaded: bad input never reaches either (exit 2).
  */
 import { InvalidArgumentError } from 'commander';
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  Client,
+  WorkflowNotFoundError,
+  type ClientInterceptors,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { CommandWorkflowId, WORKFLOW_ID_RULE } from '../client';
 import { ConfigError, loadConfig } from '../config/config';
 import type { InventoryRepository } from '../inventory/port';
@@ -19,6 +24,8 @@ export interface CliSettings {
   inventoryUrl: string;
   /** Base of the Temporal Web UI links the commands print. */
   uiBaseUrl: string;
+  /** OTLP traces (as the worker's variables say): `submit` starts the command's trace. */
+  tracing?: { otlpTracesUrl: string; serviceName: string };
 }
 
 /** OVIRT_TASKS_* settings (as the worker reads them) and OVIRT_TASKS_UI_URL; errors name the variable. */
@@ -28,7 +35,17 @@ export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettin
   const uiBaseUrl = env.OVIRT_TASKS_UI_URL || DEFAULT_UI_URL;
   if (!/^https?:\/\/[^\s/]+/.test(uiBaseUrl))
     throw new ConfigError('invalid configuration:\n  OVIRT_TASKS_UI_URL: must be an http:// or https:// URL');
-  return { taskQueue: config.taskQueue, inventoryUrl: config.inventoryUrl, uiBaseUrl };
+  // The worker's default service name would mislabel the CLI's spans.
+  const tracing = config.tracing && {
+    ...config.tracing,
+    serviceName: env.OTEL_SERVICE_NAME || 'ovirt-tasks-cli',
+  };
+  return {
+    taskQueue: config.taskQueue,
+    inventoryUrl: config.inventoryUrl,
+    uiBaseUrl,
+    ...(tracing ? { tracing } : {}),
+  };
 }
 
 /**
@@ -71,8 +88,13 @@ export function withWritableInventory<T>(
 /** Connects to Temporal as the `temporal` CLI would (TEMPORAL_*, temporal.toml) for `use`. */
 export async function withTemporal<T>(
   use: (temporal: { client: Client; namespace: string }) => Promise<T>,
+  options: { interceptors?: ClientInterceptors } = {},
 ): Promise<T> {
-  const { client, connection, namespace } = await connectClient();
+  const connected = await connectClient();
+  const { connection, namespace } = connected;
+  const client = options.interceptors
+    ? new Client({ connection, namespace, interceptors: options.interceptors })
+    : connected.client;
   try {
     return await use({ client, namespace });
   } finally {

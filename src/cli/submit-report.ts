@@ -30,50 +30,68 @@ export async function submitAndReport(
   flags: SubmitFlags,
   submit: (client: Client) => Promise<Submitted<Workflow>>,
 ): Promise<void> {
-  await withTemporal(async ({ client, namespace }) => {
-    let submitted: Submitted<Workflow>;
-    try {
-      submitted = await submit(client);
-    } catch (err) {
-      // Unknown VM or disk, locked disk: the user's to fix, and nothing was started (exit 2).
-      if (err instanceof CommandRefusedError)
-        throw new UsageError(`refused (${err.type}): ${err.message}${err.field ? ` (--${err.field})` : ''}`);
-      throw err;
-    }
-    const { handle, started } = submitted;
-    const description = await handle.describe();
-    const report: SubmitReport = {
-      workflowId: handle.workflowId,
-      runId: description.runId,
-      started,
-      executionStatus: description.status.name,
-      webUiUrl: webUiLink(settings.uiBaseUrl, namespace, handle.workflowId, description.runId),
-    };
-    if (!flags.json) {
-      console.log(
-        `${report.workflowId}: ${started ? 'started' : `existing execution (${report.executionStatus}), submitted before`}`,
+  // Loaded only when configured: the OpenTelemetry SDK is not needed otherwise.
+  const tracing = settings.tracing
+    ? (await import('../observability/submit-trace')).startSubmitTracing(settings.tracing)
+    : undefined;
+  await withTemporal(
+    async ({ client, namespace }) => {
+      let submitted: Submitted<Workflow>;
+      try {
+        submitted = tracing
+          ? await tracing.span('ovirt-tasks submit', async (attribute) => {
+              const result = await submit(client);
+              attribute('temporal.workflow.id', result.handle.workflowId);
+              return result;
+            })
+          : await submit(client);
+      } catch (err) {
+        // Unknown VM or disk, locked disk: the user's to fix, and nothing was started (exit 2).
+        if (err instanceof CommandRefusedError)
+          throw new UsageError(
+            `refused (${err.type}): ${err.message}${err.field ? ` (--${err.field})` : ''}`,
+          );
+        throw err;
+      } finally {
+        // Exported now: --wait may end in process.exit.
+        await tracing?.shutdown();
+      }
+      const { handle, started } = submitted;
+      const description = await handle.describe();
+      const report: SubmitReport = {
+        workflowId: handle.workflowId,
+        runId: description.runId,
+        started,
+        executionStatus: description.status.name,
+        webUiUrl: webUiLink(settings.uiBaseUrl, namespace, handle.workflowId, description.runId),
+      };
+      if (!flags.json) {
+        console.log(
+          `${report.workflowId}: ${started ? 'started' : `existing execution (${report.executionStatus}), submitted before`}`,
+        );
+        console.log(
+          renderTable([
+            ['  run', report.runId],
+            ['  Web UI', report.webUiUrl],
+          ]),
+        );
+      }
+      if (!flags.wait) {
+        if (flags.json) printJson(report);
+        return;
+      }
+      const { outcome, reading } = await awaitFinalReport(
+        client,
+        client.workflow.getHandle(handle.workflowId, description.runId),
       );
-      console.log(
-        renderTable([
-          ['  run', report.runId],
-          ['  Web UI', report.webUiUrl],
-        ]),
-      );
-    }
-    if (!flags.wait) {
-      if (flags.json) printJson(report);
-      return;
-    }
-    const { outcome, reading } = await awaitFinalReport(
-      client,
-      client.workflow.getHandle(handle.workflowId, description.runId),
-    );
-    if (flags.json) {
-      printJson({ ...report, outcome, state: reading.state } satisfies SubmitReport);
-    } else {
-      console.log(`\n${renderReading(reading)}\n`);
-      console.log(renderOutcome(outcome, reading.state));
-    }
-    exitWithOutcome(handle.workflowId, outcome);
-  });
+      if (flags.json) {
+        printJson({ ...report, outcome, state: reading.state } satisfies SubmitReport);
+      } else {
+        console.log(`\n${renderReading(reading)}\n`);
+        console.log(renderOutcome(outcome, reading.state));
+      }
+      exitWithOutcome(handle.workflowId, outcome);
+    },
+    { interceptors: tracing?.interceptors },
+  );
 }
