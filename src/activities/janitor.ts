@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import { typed } from './failures';
 import { keepHeartbeating } from './heartbeat';
 import { releaseOrphans, type OrphanSweepReport } from './orphan-sweep';
+import { temporalCommandPorts } from './orphan-temporal';
 import type { SpmLocator } from './spm-locator';
 
 export interface JanitorReport {
@@ -188,7 +189,12 @@ export function createJanitorActivities(
       }
       // Asked afresh for each owner (not the cache above): a lock is released only on a fresh "closed".
       report.orphans = await releaseOrphans(
-        { inventory, spm, isRunning: (id) => ownerIsRunning(deps.temporal, id) },
+        {
+          inventory,
+          spm,
+          isRunning: (id) => ownerIsRunning(deps.temporal, id),
+          ...(deps.temporal ? { commands: temporalCommandPorts(deps.temporal, config.taskQueue) } : {}),
+        },
         poolId,
       );
       return report;

@@ -17,7 +17,9 @@
  *   the rest are OK and some are ILLEGAL;
  * - snapshot LOCKED of a CreateSnapshot with no volume belonging to it: removed;
  * - snapshot LOCKED of a RemoveSnapshot: removed when every disk of it was merged (no volume
- *   belongs to it), OK again otherwise (forward only: the disks that did not merge keep it).
+ *   belongs to it), OK again otherwise (forward only: the disks that did not merge keep it);
+ * - disk LOCKED of a MoveDisk or CopyDisk: src/activities/orphan-move-copy.ts (an image it left on
+ *   another domain is removed by a step first; a move whose source is gone is done).
  * Anything else (storage holding volumes the inventory does not know, or lacking some) is left as
  * it is and reported.
  */
@@ -25,10 +27,12 @@ import { workflowIds } from '../shared/names';
 import type { JobStepType, StepType } from '../shared/steps';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import type { Disk, EntityLock, EntityType, InventoryRepository, Volume } from '../inventory/port';
+import { judgeMoveOrCopy, type OrphanCommandPorts, type OrphanImage } from './orphan-move-copy';
 import { proveDisk, StorageView, type DiskVerdict } from './orphan-storage';
 import type { SpmLocator } from './spm-locator';
 
-export type CommandKind = 'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot' | 'RemoveSnapshot';
+export type CommandKind =
+  'RemoveVm' | 'RemoveDisk' | 'AddDisk' | 'CreateSnapshot' | 'RemoveSnapshot' | 'MoveDisk' | 'CopyDisk';
 /** The steps a command runs per disk (asked by their deterministic ids while they may still run). */
 const STEPS_OF: Record<CommandKind, ReadonlyArray<StepType | JobStepType>> = {
   RemoveVm: ['RemoveImage'],
@@ -37,6 +41,9 @@ const STEPS_OF: Record<CommandKind, ReadonlyArray<StepType | JobStepType>> = {
   CreateSnapshot: ['CreateSnapshotDisk'],
   // A merge job cannot be aborted: its step follows it to the end after the command closed.
   RemoveSnapshot: ['PrepareMerge', 'ColdMerge', 'FinalizeMerge', 'DestroyImage'],
+  // A copy job runs to its end too; RemoveImage: a move's source, or the destination of a failure.
+  MoveDisk: ['CreateVolumeContainer', 'CopyData', 'RemoveImage'],
+  CopyDisk: ['CreateVolumeContainer', 'CopyData', 'RemoveImage'],
 };
 
 /** The command a workflow id names (`RemoveVm/<vmId>`, `AddDisk/<id>`, ...), if it is one. */
@@ -60,7 +67,18 @@ export type OrphanChange =
     }
   | { kind: 'removeDisk'; diskId: string; alias: string; why: string }
   | { kind: 'removeSnapshot'; snapshotId: string; description: string; why: string }
-  | { kind: 'snapshotStatus'; snapshotId: string; description: string; from: string; to: 'OK'; why: string };
+  | { kind: 'snapshotStatus'; snapshotId: string; description: string; from: string; to: 'OK'; why: string }
+  | {
+      /** A MoveDisk whose source is gone: the disk is mapped to the destination, with this status. */
+      kind: 'moveDisk';
+      diskId: string;
+      alias: string;
+      toDomainId: string;
+      toDomainName: string;
+      from: ImageStatus;
+      to: ImageStatus;
+      why: string;
+    };
 
 export type VolumeFacts = Pick<
   Volume,
@@ -82,6 +100,8 @@ export interface OrphanPlan {
   releaseLocks: EntityLock[];
   changes: OrphanChange[];
   unproven: Unproven[];
+  /** Images the command left on storage, removed by steps before anything else changes. */
+  removeImages: OrphanImage[];
 }
 
 /** What planning needs: the inventory, the SPM and "is this workflow running?" (describe()). */
@@ -89,6 +109,8 @@ export interface OrphanDeps {
   inventory: InventoryRepository;
   spm: SpmLocator;
   isRunning(workflowId: string): Promise<boolean>;
+  /** MoveDisk/CopyDisk: the command's input and the removal steps (Temporal). */
+  commands?: OrphanCommandPorts;
 }
 
 const PROOF_CONCURRENCY = 16;
@@ -174,7 +196,14 @@ async function planFor(
   extra: { vmIds?: string[]; diskIds?: string[]; snapshotIds?: string[] } = {},
 ): Promise<OrphanPlan> {
   const { inventory } = deps;
-  const plan: OrphanPlan = { owner, blockedBy: null, releaseLocks: locks, changes: [], unproven: [] };
+  const plan: OrphanPlan = {
+    owner,
+    blockedBy: null,
+    releaseLocks: locks,
+    changes: [],
+    unproven: [],
+    removeImages: [],
+  };
   if (owner && (await deps.isRunning(owner))) {
     plan.blockedBy = { workflowId: owner, vdsmTaskId: null, why: `${owner} is running` };
     return plan;
@@ -210,15 +239,23 @@ async function planFor(
   if (plan.blockedBy) return plan;
 
   const finalDiskStatus = new Map<string, ImageStatus>();
+  let generalDisks = disks;
+  if (owner && view && (kind === 'MoveDisk' || kind === 'CopyDisk')) {
+    const judged = await judgeMoveOrCopy(inventory, deps.commands, view, owner, kind, disks);
+    plan.changes.push(...judged.changes);
+    plan.unproven.push(...judged.unproven);
+    plan.removeImages.push(...judged.removeImages);
+    generalDisks = disks.filter((d) => !judged.handled.has(d.id));
+  }
   // A few disks at a time: a RemoveVm of hundreds of disks asks VDSM two or three times per disk.
   const verdicts: DiskVerdict[] = [];
-  for (let i = 0; i < disks.length; i += PROOF_CONCURRENCY) {
-    const batch = disks.slice(i, i + PROOF_CONCURRENCY);
+  for (let i = 0; i < generalDisks.length; i += PROOF_CONCURRENCY) {
+    const batch = generalDisks.slice(i, i + PROOF_CONCURRENCY);
     verdicts.push(
       ...(await Promise.all(batch.map((d) => (view ? proveDisk(view, d, kind) : Promise.resolve(null))))),
     );
   }
-  for (const [i, disk] of disks.entries()) {
+  for (const [i, disk] of generalDisks.entries()) {
     const verdict = verdicts[i] ?? null;
     let status: ImageStatus | undefined = disk.status;
     if (verdict && 'change' in verdict) {
@@ -349,4 +386,7 @@ export async function planEntityUnlock(
 }
 
 export const isEmptyPlan = (plan: OrphanPlan): boolean =>
-  plan.releaseLocks.length === 0 && plan.changes.length === 0 && plan.unproven.length === 0;
+  plan.releaseLocks.length === 0 &&
+  plan.changes.length === 0 &&
+  plan.unproven.length === 0 &&
+  plan.removeImages.length === 0;

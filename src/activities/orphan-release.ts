@@ -15,6 +15,8 @@ export const OrphanAuditType = {
   statusRestored: 'ORPHANED_ENTITY_STATUS_RESTORED',
   /** A disk or snapshot row of a closed command that storage does not hold was removed (WARNING). */
   removed: 'ORPHANED_ENTITY_REMOVED',
+  /** An image a closed command left on storage: its removal step was started (WARNING). */
+  imageRemovalStarted: 'ORPHANED_IMAGE_REMOVAL_STARTED',
   /** A status that could not be proved: left as it is for an administrator (ERROR). */
   leftLocked: 'ORPHANED_ENTITY_LEFT_LOCKED',
 } as const;
@@ -31,6 +33,8 @@ export function describeChange(change: OrphanChange): string {
       return `snapshot '${change.description}' (${change.snapshotId}): removed from the inventory (${change.why})`;
     case 'snapshotStatus':
       return `snapshot '${change.description}' (${change.snapshotId}): ${change.from} -> ${change.to} (${change.why})`;
+    case 'moveDisk':
+      return `disk ${change.alias} (${change.diskId}): moved to ${change.toDomainName} (${change.toDomainId}), ${change.from} -> ${change.to} (${change.why})`;
   }
 }
 
@@ -54,6 +58,9 @@ async function applyChange(inventory: InventoryRepository, change: OrphanChange)
       return inventory.removeSnapshot(change.snapshotId);
     case 'snapshotStatus':
       return inventory.setSnapshotStatus(change.snapshotId, change.to);
+    case 'moveDisk':
+      await inventory.moveDiskToDomain(change.diskId, change.toDomainId);
+      return inventory.setDiskStatus([change.diskId], change.to);
   }
 }
 
@@ -61,6 +68,8 @@ export interface AppliedPlan {
   /** False when the owner runs again (a new run of the same business id): nothing was changed. */
   applied: boolean;
   locksReleased: number;
+  /** Removal steps started (plan.removeImages): nothing else changed, a later plan goes on. */
+  removalsStarted: string[];
 }
 
 /**
@@ -75,13 +84,32 @@ export async function applyOrphanPlan(
 ): Promise<AppliedPlan> {
   if (plan.blockedBy) throw new Error(`cannot apply a blocked plan: ${plan.blockedBy.why}`);
   const { inventory } = deps;
-  if (plan.owner && (await deps.isRunning(plan.owner))) return { applied: false, locksReleased: 0 };
+  if (plan.owner && (await deps.isRunning(plan.owner)))
+    return { applied: false, locksReleased: 0, removalsStarted: [] };
   const of = plan.owner ? ` left by ${plan.owner}` : '';
+  if (plan.removeImages.length) {
+    // Storage first: the statuses and locks wait until the images are gone (a later plan).
+    if (!deps.commands) throw new Error('removing an image a closed command left needs Temporal');
+    for (const image of plan.removeImages) {
+      await deps.commands.startImageRemoval(image.step);
+      await inventory.addAudit({
+        type: OrphanAuditType.imageRemovalStarted,
+        severity: 'WARNING',
+        message: `${actor}: ${image.step.description} (${image.stepId}): ${image.why}${of}.`,
+        correlationId: plan.owner,
+        entityIds: [image.step.image.id, image.step.image.domainId],
+      });
+    }
+    return { applied: true, locksReleased: 0, removalsStarted: plan.removeImages.map((i) => i.stepId) };
+  }
   for (const change of plan.changes) {
     await applyChange(inventory, change);
     await inventory.addAudit({
       type:
-        change.kind === 'vmStatus' || change.kind === 'diskStatus' || change.kind === 'snapshotStatus'
+        change.kind === 'vmStatus' ||
+        change.kind === 'diskStatus' ||
+        change.kind === 'snapshotStatus' ||
+        change.kind === 'moveDisk'
           ? OrphanAuditType.statusRestored
           : OrphanAuditType.removed,
       severity: 'WARNING',
@@ -111,5 +139,5 @@ export async function applyOrphanPlan(
         entityIds: [...new Set(plan.releaseLocks.map((l) => l.id))],
       });
   }
-  return { applied: true, locksReleased };
+  return { applied: true, locksReleased, removalsStarted: [] };
 }

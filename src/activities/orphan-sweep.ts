@@ -25,6 +25,13 @@ export async function releaseOrphans(deps: OrphanDeps, poolId: string): Promise<
       }
       const applied = await applyOrphanPlan(deps, plan, 'Janitor');
       if (!applied.applied) continue;
+      if (applied.removalsStarted.length) {
+        report.waiting.push({
+          owner,
+          why: `removing what it left on storage: ${applied.removalsStarted.join(', ')}`,
+        });
+        continue;
+      }
       report.released.push({
         owner,
         locks: applied.locksReleased,

@@ -13,6 +13,7 @@ import {
   type OrphanPlan,
 } from '../../activities/orphan-locks';
 import { applyOrphanPlan, describeChange } from '../../activities/orphan-release';
+import { temporalCommandPorts } from '../../activities/orphan-temporal';
 import { SpmLocator } from '../../activities/spm-locator';
 import { loadConfig } from '../../config/config';
 import type { EntityType, InventoryRepository } from '../../inventory/port';
@@ -53,6 +54,11 @@ function renderPlan(plan: OrphanPlan): string {
       '  locks to release:',
       ...plan.releaseLocks.map((l) => `    ${l.type} ${l.id} (${l.mode}, ${l.reason})`),
     );
+  if (plan.removeImages.length)
+    lines.push(
+      '  first, images it left on storage to remove (then run unlock again once their steps end):',
+      ...plan.removeImages.map((i) => `    ${i.step.description} (${i.stepId}): ${i.why}`),
+    );
   if (plan.changes.length) lines.push('  changes:', ...plan.changes.map((c) => `    ${describeChange(c)}`));
   if (plan.unproven.length)
     lines.push(
@@ -90,6 +96,7 @@ export function registerUnlockCommand(program: Command): void {
               inventory,
               spm: new SpmLocator(inventory, vdsm),
               isRunning: (workflowId) => ownerIsRunning(client, workflowId),
+              commands: temporalCommandPorts(client, config.taskQueue),
             };
             const plans = await planEntityUnlock(deps, type, id);
             const blocked = plans.find((p) => p.blockedBy)?.blockedBy;
@@ -109,7 +116,14 @@ export function registerUnlockCommand(program: Command): void {
             }
             console.log(`${type} ${id}:`);
             for (const plan of plans) console.log(renderPlan(plan));
-            console.log(flags.dryRun ? 'dry run: nothing was changed' : 'done (audited)');
+            const removing = applied.flatMap((a) => a.removalsStarted);
+            console.log(
+              flags.dryRun
+                ? 'dry run: nothing was changed'
+                : removing.length
+                  ? `removal started (audited): ${removing.join(', ')}; run unlock again once it ends`
+                  : 'done (audited)',
+            );
           } finally {
             await vdsm.close();
           }

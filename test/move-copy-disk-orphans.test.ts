@@ -1,0 +1,162 @@
+/**
+ * A MoveDisk and a CopyDisk terminated mid-copy (client terminate(): their own end never runs):
+ * the janitor's sweep waits for the copy job's step (a job runs to its end after the command
+ * closed), then removes the destination image the command left (a RemoveImage step it starts),
+ * and only then puts the disk back OK on its source and releases the locks. Real parts: the
+ * suite's dev server, the simulator, a SQLite inventory, an in-process worker.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JanitorReport } from '../src/activities';
+import { OrphanAuditType } from '../src/activities/orphan-release';
+import { queryCommandState } from '../src/client';
+import { workflowIds, WorkflowType } from '../src/shared/names';
+import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
+import { expectStorageMatchesInventory } from './support/storage';
+
+jest.setTimeout(150_000);
+
+let stack: EngineStack | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+function sweep(s: EngineStack): Promise<JanitorReport> {
+  return s.client.workflow.execute(WorkflowType.taskJanitor, {
+    taskQueue: s.taskQueue,
+    workflowId: `test-janitor/${randomUUID()}`,
+    args: [{ poolId: s.fixture.pool.id }],
+  });
+}
+
+/** A floating single-volume disk on NFS, and another NFS domain to put it on. */
+function floatingDisk(s: EngineStack) {
+  const disk = s.fixture.disks.find(
+    (d) =>
+      d.vmId === null &&
+      !d.shareable &&
+      d.volumeIds.length === 1 &&
+      d.status === 'OK' &&
+      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
+  )!;
+  const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
+  return { disk, to };
+}
+
+/** The domains whose storage holds the image. */
+function domainsHolding(s: EngineStack, imageId: string): string[] {
+  return Object.entries(s.sim.storageSnapshot())
+    .filter(([, d]) => imageId in d.images)
+    .map(([domainId]) => domainId);
+}
+
+async function terminateMidCopy(s: EngineStack, owner: string): Promise<void> {
+  await eventually(
+    async () =>
+      (await queryCommandState(s.client, owner)).tasks.some(
+        (t) => t.commandType === 'CopyData' && t.state === 'Polling',
+      )
+        ? true
+        : undefined,
+    30_000,
+    'the copy job running',
+  );
+  await s.client.workflow.getHandle(owner).terminate('test: no clean-up of its own');
+}
+
+/** Sweeps until the owner's locks are released; checks a removal step was started on the way. */
+async function sweepUntilReleased(s: EngineStack, owner: string) {
+  const whys: string[] = [];
+  const released = await eventually(
+    async () => {
+      const report = await sweep(s);
+      const waiting = report.orphans.waiting.find((w) => w.owner === owner);
+      if (waiting) whys.push(waiting.why);
+      return report.orphans.released.find((r) => r.owner === owner);
+    },
+    90_000,
+    `the janitor released the locks of ${owner}`,
+  );
+  expect(whys.some((w) => /removing what it left on storage: .*\/RemoveImage\//.test(w))).toBe(true);
+  return released;
+}
+
+const durations = { 'Volume.create': 100, 'SDM.copy_data': 5_000, 'Image.delete': 300 };
+
+test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the destination, the disk is OK on its source', async () => {
+  stack = await startEngineStack({ faults: { durations } });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const owner = workflowIds.moveDisk(disk.id);
+  await s.client.workflow.start(WorkflowType.moveDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: owner,
+    args: [{ diskId: disk.id, toDomainId: to.id }],
+  });
+  await terminateMidCopy(s, owner);
+  expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
+  expect((await s.inventory.listLocks({ owner })).length).toBeGreaterThan(0);
+
+  // The copy step still follows its job: nothing is released yet.
+  const early = await sweep(s);
+  expect(early.orphans.waiting.find((w) => w.owner === owner)?.why).toMatch(/CopyData.*still running/);
+  expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
+
+  const released = await sweepUntilReleased(s, owner);
+  expect(released.unproven).toEqual([]);
+  expect(released.changes).toEqual([expect.stringMatching(/LOCKED -> OK/)]);
+  expect(await s.inventory.listLocks({ owner })).toEqual([]);
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'OK', domainId: disk.domainId });
+  // Storage = inventory: the image is on its source only (the destination was removed).
+  expect(domainsHolding(s, disk.id)).toEqual([disk.domainId]);
+  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  expect(types).toEqual(
+    expect.arrayContaining([
+      OrphanAuditType.imageRemovalStarted,
+      OrphanAuditType.statusRestored,
+      OrphanAuditType.locksReleased,
+    ]),
+  );
+  await expectStorageMatchesInventory(s);
+});
+
+test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the copy (image, then row), the source is OK', async () => {
+  stack = await startEngineStack({ faults: { durations } });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const owner = workflowIds.copyDisk(randomUUID());
+  await s.client.workflow.start(WorkflowType.copyDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: owner,
+    args: [{ diskId: disk.id, toDomainId: to.id, commandId: owner.split('/')[1] }],
+  });
+  await terminateMidCopy(s, owner);
+  const copyId = (await s.inventory.listLocks({ owner })).find(
+    (l) => l.type === 'DISK' && l.id !== disk.id,
+  )!.id;
+  expect((await s.inventory.getDisk(copyId))?.status).toBe('LOCKED');
+  expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
+
+  const released = await sweepUntilReleased(s, owner);
+  expect(released.unproven).toEqual([]);
+  expect(released.changes).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(new RegExp(`${copyId}.*removed from the inventory`)),
+      expect.stringMatching(new RegExp(`${disk.id}.*LOCKED -> OK`)),
+    ]),
+  );
+  expect(await s.inventory.listLocks({ owner })).toEqual([]);
+  expect(await s.inventory.getDisk(copyId)).toBeUndefined();
+  expect((await s.inventory.getDisk(disk.id))?.status).toBe('OK');
+  expect(domainsHolding(s, copyId)).toEqual([]);
+  expect(domainsHolding(s, disk.id)).toEqual([disk.domainId]);
+  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  expect(types).toEqual(
+    expect.arrayContaining([
+      OrphanAuditType.imageRemovalStarted,
+      OrphanAuditType.removed,
+      OrphanAuditType.locksReleased,
+    ]),
+  );
+  await expectStorageMatchesInventory(s);
+});
