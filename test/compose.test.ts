@@ -317,6 +317,7 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
     ui: 18080,
     vdsm: 24321,
     vdsmControl: 24320,
+    workerMetrics: 29464,
   };
   const tools: ClusterTools = {
     server: '/tools/bin/temporal-server',
@@ -458,6 +459,8 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
         'OVIRT_TASKS_INVENTORY_URL',
         'OVIRT_TASKS_SEED_VDSM_ADDRESS',
         'OVIRT_TASKS_SEED_VDSM_BASE_PORT',
+        // Loopback, one port per worker (compose has one worker, published on its port).
+        'OVIRT_TASKS_METRICS_ADDRESS',
         // The same certificate files, in the cluster's stand-in for the worker-pki volume.
         'VDSM_TLS_CERT',
         'VDSM_TLS_KEY',
@@ -465,6 +468,12 @@ describe('docker-compose.yml and `npm run cluster` share their configuration', (
       ].sort(),
     );
     expect(env.VDSM_TLS_CERT).toBe(join(pkiDirs(layout).worker, 'worker.pem'));
+    expect(composeEnv('ovirt-tasks-worker').OVIRT_TASKS_METRICS_ADDRESS).toBe('0.0.0.0:9464');
+    expect(service('ovirt-tasks-worker').ports).toContain('9464:9464');
+    expect([env, workerEnv(layout, 1)].map((e) => loadConfig(e, {}, { checkFiles: false }).metrics)).toEqual([
+      { host: '127.0.0.1', port: ports.workerMetrics },
+      { host: '127.0.0.1', port: ports.workerMetrics + 1 },
+    ]);
     // The same database, role and password; only the host and port differ.
     const composed = new URL(composeEnv('ovirt-tasks-worker').OVIRT_TASKS_INVENTORY_URL!);
     const derived = new URL(env.OVIRT_TASKS_INVENTORY_URL!);

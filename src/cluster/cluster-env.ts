@@ -24,6 +24,8 @@ export interface ClusterPorts {
   /** The SPM host of the simulator; the other fixture hosts listen on the next ports. */
   vdsm: number;
   vdsmControl: number;
+  /** The first ovirt-tasks worker's /metrics; the next workers use the next ports. */
+  workerMetrics: number;
 }
 
 /** Binaries and files found by scripts/ensure-temporal-server.sh, ensure-temporal.sh, ensure-postgres.sh. */
@@ -243,7 +245,8 @@ export function inventoryUrl(layout: ClusterLayout): string {
 }
 
 /** The environment of an `ovirt-tasks worker` process (its command is compose's too). */
-export function workerEnv(layout: ClusterLayout): NodeJS.ProcessEnv {
+/** The environment of ovirt-tasks worker number `index` (from 0): each serves /metrics on a port of its own. */
+export function workerEnv(layout: ClusterLayout, index = 0): NodeJS.ProcessEnv {
   const svc = layout.compose.service('ovirt-tasks-worker');
   const tls: NodeJS.ProcessEnv = {};
   for (const key of ['VDSM_TLS_CERT', 'VDSM_TLS_KEY', 'VDSM_TLS_CA']) {
@@ -257,6 +260,7 @@ export function workerEnv(layout: ClusterLayout): NodeJS.ProcessEnv {
     OVIRT_TASKS_INVENTORY_URL: inventoryUrl(layout),
     OVIRT_TASKS_SEED_VDSM_ADDRESS: LOOPBACK,
     OVIRT_TASKS_SEED_VDSM_BASE_PORT: String(layout.ports.vdsm),
+    OVIRT_TASKS_METRICS_ADDRESS: `${LOOPBACK}:${layout.ports.workerMetrics + index}`,
     ...tls,
   };
 }

@@ -48,6 +48,8 @@ export const DEFAULT_CLUSTER_PORTS: ClusterPorts = {
   ui: 8080,
   vdsm: 54321,
   vdsmControl: 54320,
+  // Compose publishes the worker's 9464; the cluster's second worker takes 9465.
+  workerMetrics: 9464,
 };
 
 export interface ClusterOptions {
@@ -134,8 +136,9 @@ async function choosePorts(options: ClusterOptions): Promise<ClusterPorts> {
   const taken = new Set<number>();
   for (const key of Object.keys(ports) as Array<keyof ClusterPorts>) {
     if (options.ports?.[key] !== undefined || !options.freePorts) continue;
-    // The simulator's hosts listen on consecutive ports from its base (3 in the built-in data center).
-    const span = key === 'vdsm' ? 4 : 1;
+    // The simulator's hosts listen on consecutive ports from its base (3 in the built-in data center),
+    // and each worker serves its metrics on the port after the previous one's.
+    const span = key === 'vdsm' ? 4 : key === 'workerMetrics' ? Math.max(1, options.workers ?? 2) : 1;
     const port = await freeRun(span, taken);
     for (let i = 0; i < span; i++) taken.add(port + i);
     ports[key] = port;
@@ -259,10 +262,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (let i = 1; i <= (options.workers ?? 2); i++) {
       const worker = new ManagedProcess(
         `worker-${i}`,
-        { command: process.execPath, args: [cli, ...workerArgs(layout)], env: workerEnv(layout) },
+        { command: process.execPath, args: [cli, ...workerArgs(layout)], env: workerEnv(layout, i - 1) },
         logFile(`worker-${i}`),
       );
-      log(`ovirt-tasks ${worker.name}`);
+      log(`ovirt-tasks ${worker.name} (metrics at http://127.0.0.1:${ports.workerMetrics + i - 1}/metrics)`);
       worker.start();
       started.push(worker);
       workers.push(worker);
