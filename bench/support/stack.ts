@@ -8,18 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { loadConfig } from '../../src/config/config';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { findDevServerPid } from './cpu';
 import { freePort } from '../../src/dev/ports';
 import { resolveTemporalBinary } from '../../src/dev/temporal-binary';
 import type { DataCenterFixture } from '../../src/fixture';
-import { openInventory } from '../../src/inventory';
 import type { InventoryRepository } from '../../src/inventory/port';
 import { DEFAULT_NAMESPACE } from '../../src/shared/names';
+import { assembleStack, type Stack as AssembledStack } from '../../src/stack';
 import type { FaultConfigInput } from '../../src/vdsm-sim/faults';
-import { startSimulator, type Simulator } from '../../src/vdsm-sim/simulator';
+import type { Simulator } from '../../src/vdsm-sim/simulator';
 import {
   OVIRT_WORKER_READY_LINE,
   ovirtWorkerArgs,
@@ -55,7 +55,8 @@ export class Stack {
   readonly workerLives: WorkerProcess[] = [];
   inventory!: InventoryRepository;
   client!: Client;
-  private connection!: Connection;
+  /** Simulators, inventory and client, assembled as every stack is (src/stack). */
+  private assembled?: AssembledStack;
   private server!: DevServer;
   private serverPort = 0;
   private readonly binary = resolveTemporalBinary();
@@ -107,24 +108,26 @@ export class Stack {
   private async boot(): Promise<void> {
     this.serverPort = await freePort(HOST);
     await this.startServer();
-    for (const [index, fixture] of this.options.fixtures.entries()) {
-      const sim = await startSimulator({
-        fixture,
-        dataDir: join(this.dir, `vdsm-${index}`),
-        basePort: 0,
+    const config = loadConfig(
+      {},
+      { OVIRT_TASKS_TASK_QUEUE: this.taskQueue, OVIRT_TASKS_INVENTORY_URL: `sqlite:${this.inventoryFile}` },
+    );
+    this.assembled = await assembleStack({
+      config,
+      temporal: { address: this.server.address, namespace: DEFAULT_NAMESPACE },
+      // vdsm-<n>: the task sampler reads each pool's persisted SPM tasks there.
+      simulators: {
+        dataDir: (index) => join(this.dir, `vdsm-${index}`),
         host: HOST,
         faults: this.options.faults,
-      });
-      this.sims.set(fixture.pool.id, sim);
+      },
+      seed: { fixtures: this.options.fixtures },
+    });
+    for (const [index, fixture] of this.options.fixtures.entries()) {
+      this.sims.set(fixture.pool.id, this.assembled.simulators[index]!);
     }
-    await seedInventory(this.inventoryFile, this.options.fixtures);
-    this.inventory = openInventory(`sqlite:${this.inventoryFile}`);
-    await this.inventory.init();
-    for (const sim of this.sims.values()) {
-      for (const host of sim.hosts) await this.inventory.setHostAddress(host.hostId, host.address, host.port);
-    }
-    this.connection = await Connection.connect({ address: this.server.address });
-    this.client = new Client({ connection: this.connection, namespace: DEFAULT_NAMESPACE });
+    this.inventory = this.assembled.inventory;
+    this.client = this.assembled.client;
   }
 
   private async startServer(): Promise<void> {
@@ -192,45 +195,8 @@ export class Stack {
 
   async stop(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.stop().catch(() => undefined)));
-    await this.connection?.close().catch(() => undefined);
-    for (const sim of this.sims.values()) await sim.stop().catch(() => undefined);
-    await this.inventory?.close().catch(() => undefined);
+    await this.assembled?.stop().catch(() => undefined);
     await this.server?.stop().catch(() => undefined);
     if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** The entity tables a fixture seeds, in foreign-key order. */
-const ENTITY_TABLES = ['storage_pools', 'storage_domains', 'hosts', 'vms', 'disks'] as const;
-
-/**
- * `init()` seeds one data center (one pool) into an empty inventory. For several pools, each
- * further fixture is seeded by the same `init()` into a scratch inventory whose entity rows are
- * then copied over (same schema, same code): the engine itself is multi-pool (hub, SPM locator and
- * janitor work per pool).
- */
-async function seedInventory(file: string, fixtures: DataCenterFixture[]): Promise<void> {
-  const [first, ...others] = fixtures;
-  if (!first) throw new Error('at least one fixture is needed');
-  const placeholder = { vdsmAddress: HOST, vdsmBasePort: 1 };
-  const main = openInventory(`sqlite:${file}`);
-  await main.init({ fixture: first, ...placeholder });
-  await main.close();
-  for (const [index, fixture] of others.entries()) {
-    const scratchFile = `${file}.pool-${index + 1}.db`;
-    const scratch = openInventory(`sqlite:${scratchFile}`);
-    await scratch.init({ fixture, ...placeholder });
-    await scratch.close();
-    const db = new Database(file);
-    try {
-      db.prepare('ATTACH DATABASE ? AS seed').run(scratchFile);
-      db.transaction(() => {
-        for (const table of ENTITY_TABLES) db.exec(`INSERT INTO main.${table} SELECT * FROM seed.${table}`);
-      })();
-      db.exec('DETACH DATABASE seed');
-    } finally {
-      db.close();
-    }
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${scratchFile}${suffix}`, { force: true });
   }
 }
