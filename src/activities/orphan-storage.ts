@@ -4,7 +4,8 @@
  */
 import type { Disk } from '../inventory/port';
 import type { VdsmTaskStatus, VolumeInfo } from '../vdsm/port';
-import type { CommandKind, OrphanChange } from './orphan-locks';
+import type { OrphanChange } from './orphan-locks';
+import type { CommandKind } from './orphan-running';
 import type { SpmLocator } from './spm-locator';
 
 const sameSet = (a: string[], b: string[]): boolean =>
