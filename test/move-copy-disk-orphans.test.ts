@@ -2,7 +2,8 @@
  * A MoveDisk and a CopyDisk terminated mid-copy (client terminate(): their own end never runs):
  * the janitor's sweep waits for the copy job's step (a job runs to its end after the command
  * closed), then removes the destination image the command left (a RemoveImage step it starts),
- * and only then puts the disk back OK on its source and releases the locks. Real parts: the
+ * and only then puts the disk back OK on its source and releases the locks; a MoveDisk terminated
+ * while its source is removed ends on its destination. Real parts: the
  * suite's dev server, the simulator, a SQLite inventory, an in-process worker.
  */
 import { randomUUID } from 'node:crypto';
@@ -50,22 +51,26 @@ function domainsHolding(s: EngineStack, imageId: string): string[] {
     .map(([domainId]) => domainId);
 }
 
-async function terminateMidCopy(s: EngineStack, owner: string): Promise<void> {
+async function terminateWhileRunning(
+  s: EngineStack,
+  owner: string,
+  step: 'CopyData' | 'RemoveImage' = 'CopyData',
+): Promise<void> {
   await eventually(
     async () =>
       (await queryCommandState(s.client, owner)).tasks.some(
-        (t) => t.commandType === 'CopyData' && t.state === 'Polling',
+        (t) => t.commandType === step && t.state === 'Polling',
       )
         ? true
         : undefined,
     30_000,
-    'the copy job running',
+    `its ${step} step running`,
   );
   await s.client.workflow.getHandle(owner).terminate('test: no clean-up of its own');
 }
 
-/** Sweeps until the owner's locks are released; checks a removal step was started on the way. */
-async function sweepUntilReleased(s: EngineStack, owner: string) {
+/** Sweeps until the owner's locks are released; checks a removal step was started on the way (or not). */
+async function sweepUntilReleased(s: EngineStack, owner: string, removal = true) {
   const whys: string[] = [];
   const released = await eventually(
     async () => {
@@ -77,7 +82,7 @@ async function sweepUntilReleased(s: EngineStack, owner: string) {
     90_000,
     `the janitor released the locks of ${owner}`,
   );
-  expect(whys.some((w) => /removing what it left on storage: .*\/RemoveImage\//.test(w))).toBe(true);
+  expect(whys.some((w) => /removing what it left on storage: .*\/RemoveImage\//.test(w))).toBe(removal);
   return released;
 }
 
@@ -93,7 +98,7 @@ test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the des
     workflowId: owner,
     args: [{ diskId: disk.id, toDomainId: to.id }],
   });
-  await terminateMidCopy(s, owner);
+  await terminateWhileRunning(s, owner);
   expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
   expect((await s.inventory.listLocks({ owner })).length).toBeGreaterThan(0);
 
@@ -130,7 +135,7 @@ test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the cop
     workflowId: owner,
     args: [{ diskId: disk.id, toDomainId: to.id, commandId: owner.split('/')[1] }],
   });
-  await terminateMidCopy(s, owner);
+  await terminateWhileRunning(s, owner);
   const copyId = (await s.inventory.listLocks({ owner })).find(
     (l) => l.type === 'DISK' && l.id !== disk.id,
   )!.id;
@@ -158,5 +163,39 @@ test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the cop
       OrphanAuditType.locksReleased,
     ]),
   );
+  await expectStorageMatchesInventory(s);
+});
+
+test('MoveDisk terminated while its source is being removed: the sweep waits for that step, then the disk is OK on its destination', async () => {
+  stack = await startEngineStack({
+    faults: { durations: { ...durations, 'SDM.copy_data': 300, 'Image.delete': 3_000 } },
+  });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const owner = workflowIds.moveDisk(disk.id);
+  await s.client.workflow.start(WorkflowType.moveDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: owner,
+    args: [{ diskId: disk.id, toDomainId: to.id }],
+  });
+  await terminateWhileRunning(s, owner, 'RemoveImage');
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'LOCKED', domainId: disk.domainId });
+  // The source's removal still runs (VDSM purges to the end even when stopped): nothing moves yet.
+  const early = await sweep(s);
+  expect(early.orphans.waiting.find((w) => w.owner === owner)?.why).toMatch(/RemoveImage.*still running/);
+
+  const released = await sweepUntilReleased(s, owner, false);
+  expect(released.unproven).toEqual([]);
+  expect(released.changes).toEqual([
+    expect.stringMatching(new RegExp(`moved to .*\\(${to.id}\\), LOCKED -> OK`)),
+  ]);
+  expect(await s.inventory.listLocks({ owner })).toEqual([]);
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'OK', domainId: to.id });
+  expect(domainsHolding(s, disk.id)).toEqual([to.id]);
+  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  expect(types).toEqual(
+    expect.arrayContaining([OrphanAuditType.statusRestored, OrphanAuditType.locksReleased]),
+  );
+  expect(types).not.toContain(OrphanAuditType.imageRemovalStarted);
   await expectStorageMatchesInventory(s);
 });
