@@ -193,7 +193,9 @@ export function createJanitorActivities(
           inventory,
           spm,
           isRunning: (id) => ownerIsRunning(deps.temporal, id),
-          ...(deps.temporal ? { commands: temporalCommandPorts(deps.temporal, config.taskQueue) } : {}),
+          ...(deps.temporal
+            ? { commands: temporalCommandPorts(deps.temporal, config.taskQueue, config.taskStartMaxAttempts) }
+            : {}),
         },
         poolId,
       );

@@ -46,6 +46,7 @@ export interface MoveCopyJudgement {
 }
 
 const REMOVAL_FAILED = 'DELETE_IMAGE_GROUP_TASK_FAILED';
+/** TASK_START_MAX_ATTEMPTS's default; the port that starts the step sets the worker's own. */
 const DEFAULT_START_ATTEMPTS = 20;
 
 export function removalStep(

@@ -13,7 +13,12 @@ import type { OrphanCommandPorts } from './orphan-move-copy';
 /** Bounded calls: a sweep stuck on an unreachable server would hold the Schedule. */
 const DEADLINE_MS = 10_000;
 
-export function temporalCommandPorts(client: Client, taskQueue: string): OrphanCommandPorts {
+/** `startMaxAttempts`: the worker's TASK_START_MAX_ATTEMPTS, given to each removal step it starts. */
+export function temporalCommandPorts(
+  client: Client,
+  taskQueue: string,
+  startMaxAttempts: number,
+): OrphanCommandPorts {
   return {
     async commandInput(workflowId) {
       try {
@@ -35,7 +40,7 @@ export function temporalCommandPorts(client: Client, taskQueue: string): OrphanC
           client.workflow.start(WorkflowType.removeImage, {
             taskQueue,
             workflowId,
-            args: [step],
+            args: [{ ...step, startMaxAttempts }],
             staticSummary: `Remove image ${step.image.alias} (${step.image.id}) left by ${step.parentCommandId}`,
             typedSearchAttributes: [
               { key: SA.CommandType, value: step.stepType },

@@ -96,7 +96,7 @@ export function registerUnlockCommand(program: Command): void {
               inventory,
               spm: new SpmLocator(inventory, vdsm),
               isRunning: (workflowId) => ownerIsRunning(client, workflowId),
-              commands: temporalCommandPorts(client, config.taskQueue),
+              commands: temporalCommandPorts(client, config.taskQueue, config.taskStartMaxAttempts),
             };
             const plans = await planEntityUnlock(deps, type, id);
             const blocked = plans.find((p) => p.blockedBy)?.blockedBy;
