@@ -3,7 +3,8 @@
  * the janitor's sweep waits for the copy job's step (a job runs to its end after the command
  * closed), then removes the destination image the command left (a RemoveImage step it starts),
  * and only then puts the disk back OK on its source and releases the locks; a MoveDisk terminated
- * while its source is removed ends on its destination. Real parts: the
+ * while its source is removed ends on its destination. `ovirt-tasks unlock` (the BUILT CLI, `npm run
+ * build` first) does the same in two calls. Real parts: the
  * suite's dev server, the simulator, a SQLite inventory, an in-process worker.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,9 @@ import type { JanitorReport } from '../src/activities';
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { queryCommandState } from '../src/client';
 import { workflowIds, WorkflowType } from '../src/shared/names';
+import { assertCliBuilt, spawnCli, type CliResult } from './support/cli';
 import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
+import { testAddress, TEST_NAMESPACE } from './support/temporal';
 import { expectStorageMatchesInventory } from './support/storage';
 
 jest.setTimeout(150_000);
@@ -197,5 +200,63 @@ test('MoveDisk terminated while its source is being removed: the sweep waits for
     expect.arrayContaining([OrphanAuditType.statusRestored, OrphanAuditType.locksReleased]),
   );
   expect(types).not.toContain(OrphanAuditType.imageRemovalStarted);
+  await expectStorageMatchesInventory(s);
+});
+
+/** The built CLI against the stack, without blocking this process (the worker lives in it). */
+function unlock(s: EngineStack, args: string[]): Promise<CliResult> {
+  const child = spawnCli(['unlock', ...args], {
+    TEMPORAL_ADDRESS: testAddress(),
+    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
+    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
+    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('ovirt-tasks unlock of a disk a terminated MoveDisk left: the destination is removed first, then a second unlock restores the disk', async () => {
+  assertCliBuilt();
+  stack = await startEngineStack({ faults: { durations } });
+  const s = stack;
+  const { disk, to } = floatingDisk(s);
+  const owner = workflowIds.moveDisk(disk.id);
+  await s.client.workflow.start(WorkflowType.moveDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: owner,
+    args: [{ diskId: disk.id, toDomainId: to.id }],
+  });
+  await terminateWhileRunning(s, owner);
+  const removal = workflowIds.taskStep(owner, 'RemoveImage', disk.id);
+  // Refused while the copy step follows its job; then the plan starts with the removal.
+  await eventually(
+    async () => ((await unlock(s, ['disk', disk.id, '--dry-run'])).status === 0 ? true : undefined),
+    30_000,
+    'the copy step ended',
+  );
+  const dry = await unlock(s, ['disk', disk.id, '--dry-run']);
+  expect(dry.stdout).toContain(`(${removal})`);
+  expect(dry.stdout).toMatch(/dry run: nothing was changed/);
+  expect(domainsHolding(s, disk.id).sort()).toEqual([disk.domainId, to.id].sort());
+
+  const first = await unlock(s, ['disk', disk.id]);
+  expect(first.status).toBe(0);
+  expect(first.stdout).toMatch(/removal started \(audited\): .*RemoveImage.*run unlock again once it ends/);
+  expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
+  await s.client.workflow.getHandle(removal).result();
+
+  const second = await unlock(s, ['disk', disk.id]);
+  expect(second.status).toBe(0);
+  expect(second.stdout).toMatch(/LOCKED -> OK/);
+  expect(second.stdout).toMatch(/done \(audited\)/);
+  expect(await s.inventory.listLocks({ owner })).toEqual([]);
+  expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'OK', domainId: disk.domainId });
+  expect(domainsHolding(s, disk.id)).toEqual([disk.domainId]);
   await expectStorageMatchesInventory(s);
 });
