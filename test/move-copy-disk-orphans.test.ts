@@ -4,8 +4,8 @@
  * closed), then removes the destination image the command left (a RemoveImage step it starts),
  * and only then puts the disk back OK on its source and releases the locks; a MoveDisk terminated
  * while its source is removed ends on its destination. `ovirt-tasks unlock` (the BUILT CLI, `npm run
- * build` first) does the same in two calls. Real parts: the
- * suite's dev server, the simulator, a SQLite inventory, an in-process worker.
+ * build` first) does the same in two calls. Real parts: the suite's dev server, the simulator, a
+ * SQLite inventory, an in-process worker.
  */
 import { randomUUID } from 'node:crypto';
 import type { JanitorReport } from '../src/activities';
