@@ -49,8 +49,20 @@ export async function openStackInventory(
   }
 }
 
-/** The entity tables a fixture seeds, in foreign-key order. */
-const ENTITY_TABLES = ['storage_pools', 'storage_domains', 'hosts', 'vms', 'disks'] as const;
+/**
+ * The entity tables a fixture seeds, in foreign-key order (volumes and attachments too: without them
+ * a further pool's disks have no volumes and every command on them is refused).
+ */
+const ENTITY_TABLES = [
+  'storage_pools',
+  'storage_domains',
+  'hosts',
+  'vms',
+  'disks',
+  'snapshots',
+  'volumes',
+  'vm_disks',
+] as const;
 
 /**
  * `init()` seeds one data center into an empty inventory. Each further pool is seeded by the same
