@@ -4,6 +4,7 @@
  */
 import { submitRemoveDisk, submitRemoveVm } from '../../src/client';
 import { workflowIds } from '../../src/shared/names';
+import type { FaultConfigInput } from '../../src/vdsm-sim/faults';
 import type { taskJanitorWorkflow } from '../../src/workflows';
 import {
   allStepsPolling,
@@ -12,7 +13,9 @@ import {
   startMoveOrCopy,
   startRemoveSnapshot,
   startSnapshot,
+  type CloseStatus,
   type Scenario,
+  type ScenarioContext,
 } from './helpers';
 
 /** Short enough to record quickly, long enough for each step to poll. */
@@ -23,6 +26,59 @@ const REMOVE_SNAPSHOT_DURATIONS = {
   'StoragePool.finalizeMerge': 100,
   'Image.deleteVolumes': 100,
 };
+
+const MOVE_DISK_DURATIONS = { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 };
+
+/** The first task of `verb` fails (code 100). */
+function taskFailsOnce(verb: string): NonNullable<FaultConfigInput['failures']>[number] {
+  return { verb, phase: 'task', code: 100, count: 1 };
+}
+
+/** RemoveSnapshot failing on one disk at each stage: the verb that fails, what the recording shows. */
+const REMOVE_SNAPSHOT_STAGE_FAILURES = [
+  {
+    stage: 'prepare',
+    verb: 'StoragePool.prepareMerge',
+    description:
+      'RemoveSnapshot of web-01 where its StoragePool.prepareMerge task fails on one disk: that disk keeps its chain, the others merge',
+  },
+  {
+    stage: 'merge',
+    verb: 'SDM.merge',
+    description:
+      'RemoveSnapshot of web-01 where its SDM.merge job fails on one disk: no FinalizeMerge for it, the others merge',
+  },
+  {
+    stage: 'finalize',
+    verb: 'StoragePool.finalizeMerge',
+    description:
+      'RemoveSnapshot of web-01 where its StoragePool.finalizeMerge task fails on one disk: storage unchanged, the disk OK',
+  },
+  {
+    stage: 'destroy',
+    verb: 'Image.deleteVolumes',
+    description:
+      'RemoveSnapshot of web-01 where its Image.deleteVolumes task fails on one disk: the top stays ILLEGAL outside the chain',
+  },
+];
+
+/** A scenario that starts one command (`start` returns its workflow id) and expects it to close as `expect`. */
+function oneCommand(
+  name: string,
+  description: string,
+  faults: FaultConfigInput,
+  expect: CloseStatus,
+  start: (ctx: ScenarioContext) => Promise<string>,
+): Scenario {
+  return {
+    name,
+    description,
+    faults,
+    async run(ctx) {
+      return [{ workflowId: await start(ctx), expect }];
+    },
+  };
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -151,25 +207,20 @@ export const SCENARIOS: Scenario[] = [
       return [{ workflowId: handle.workflowId, expect: 'COMPLETED' }];
     },
   },
-  {
-    name: 'add-disk-success',
-    description: 'AddDisk of a floating disk on the block domain: one Volume.create task',
-    faults: { durations: { 'Volume.create': 300 } },
-    async run(ctx) {
-      return [{ workflowId: await startAddDisk(ctx, 'iscsi', 'scratch-01'), expect: 'COMPLETED' }];
-    },
-  },
-  {
-    name: 'add-disk-task-failure',
-    description: 'AddDisk whose Volume.create task fails (code 100): the rows go',
-    faults: {
-      durations: { 'Volume.create': 300 },
-      failures: [{ verb: 'Volume.create', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [{ workflowId: await startAddDisk(ctx, 'nfs', 'doomed-01'), expect: 'FAILED' }];
-    },
-  },
+  oneCommand(
+    'add-disk-success',
+    'AddDisk of a floating disk on the block domain: one Volume.create task',
+    { durations: { 'Volume.create': 300 } },
+    'COMPLETED',
+    (ctx) => startAddDisk(ctx, 'iscsi', 'scratch-01'),
+  ),
+  oneCommand(
+    'add-disk-task-failure',
+    'AddDisk whose Volume.create task fails (code 100): the rows go',
+    { durations: { 'Volume.create': 300 }, failures: [taskFailsOnce('Volume.create')] },
+    'FAILED',
+    (ctx) => startAddDisk(ctx, 'nfs', 'doomed-01'),
+  ),
   {
     name: 'add-disk-cancelled',
     description: 'AddDisk cancelled while Volume.create runs: stopped, rolled back, the rows go',
@@ -181,25 +232,20 @@ export const SCENARIOS: Scenario[] = [
       return [{ workflowId, expect: 'CANCELLED' }];
     },
   },
-  {
-    name: 'create-snapshot-success',
-    description: 'CreateSnapshot of web-01: a new COW leaf on each of its 4 disks, committed',
-    faults: { durations: { 'Volume.create': 300 } },
-    async run(ctx) {
-      return [{ workflowId: await startSnapshot(ctx, 'web-01', 'nightly'), expect: 'COMPLETED' }];
-    },
-  },
-  {
-    name: 'create-snapshot-reverted',
-    description: 'CreateSnapshot of web-01 where one Volume.create task fails: the 3 others are reverted',
-    faults: {
-      durations: { 'Volume.create': 300 },
-      failures: [{ verb: 'Volume.create', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [{ workflowId: await startSnapshot(ctx, 'web-01', 'doomed'), expect: 'FAILED' }];
-    },
-  },
+  oneCommand(
+    'create-snapshot-success',
+    'CreateSnapshot of web-01: a new COW leaf on each of its 4 disks, committed',
+    { durations: { 'Volume.create': 300 } },
+    'COMPLETED',
+    (ctx) => startSnapshot(ctx, 'web-01', 'nightly'),
+  ),
+  oneCommand(
+    'create-snapshot-reverted',
+    'CreateSnapshot of web-01 where one Volume.create task fails: the 3 others are reverted',
+    { durations: { 'Volume.create': 300 }, failures: [taskFailsOnce('Volume.create')] },
+    'FAILED',
+    (ctx) => startSnapshot(ctx, 'web-01', 'doomed'),
+  ),
   {
     name: 'create-snapshot-cancelled',
     description: 'CreateSnapshot of web-01 cancelled while its 4 tasks run: stopped, rolled back, cleared',
@@ -211,111 +257,44 @@ export const SCENARIOS: Scenario[] = [
       return [{ workflowId, expect: 'CANCELLED' }];
     },
   },
-  {
-    name: 'move-disk-success',
-    description:
-      'MoveDisk of a floating disk to another NFS domain: Volume.create, SDM.copy_data, Image.delete of the source',
-    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 } },
-    async run(ctx) {
-      return [{ workflowId: await startMoveOrCopy(ctx, 'move'), expect: 'COMPLETED' }];
-    },
-  },
-  {
-    name: 'move-disk-copy-failure',
-    description: 'MoveDisk whose SDM.copy_data job fails: the destination is removed, the source untouched',
-    faults: {
-      durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 },
-      failures: [{ verb: 'SDM.copy_data', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [{ workflowId: await startMoveOrCopy(ctx, 'move'), expect: 'FAILED' }];
-    },
-  },
-  {
-    name: 'copy-disk-success',
-    description: 'CopyDisk of a floating disk to a new disk on another NFS domain',
-    faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } },
-    async run(ctx) {
-      return [{ workflowId: await startMoveOrCopy(ctx, 'copy'), expect: 'COMPLETED' }];
-    },
-  },
-  {
-    name: 'remove-snapshot-success',
-    description:
-      'RemoveSnapshot of a fresh snapshot of web-01: per disk PrepareMerge, SDM.merge, FinalizeMerge, Image.deleteVolumes',
-    faults: { durations: REMOVE_SNAPSHOT_DURATIONS },
-    async run(ctx) {
-      return [{ workflowId: await startRemoveSnapshot(ctx, 'web-01', 'to remove'), expect: 'COMPLETED' }];
-    },
-  },
-  {
-    name: 'remove-snapshot-prepare-failure',
-    description:
-      'RemoveSnapshot of web-01 where its StoragePool.prepareMerge task fails on one disk: that disk keeps its chain, the others merge',
-    faults: {
-      durations: REMOVE_SNAPSHOT_DURATIONS,
-      failures: [{ verb: 'StoragePool.prepareMerge', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [
-        {
-          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-prepare-failure'),
-          expect: 'FAILED',
-        },
-      ];
-    },
-  },
-  {
-    name: 'remove-snapshot-merge-failure',
-    description:
-      'RemoveSnapshot of web-01 where its SDM.merge job fails on one disk: no FinalizeMerge for it, the others merge',
-    faults: {
-      durations: REMOVE_SNAPSHOT_DURATIONS,
-      failures: [{ verb: 'SDM.merge', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [
-        {
-          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-merge-failure'),
-          expect: 'FAILED',
-        },
-      ];
-    },
-  },
-  {
-    name: 'remove-snapshot-finalize-failure',
-    description:
-      'RemoveSnapshot of web-01 where its StoragePool.finalizeMerge task fails on one disk: storage unchanged, the disk OK',
-    faults: {
-      durations: REMOVE_SNAPSHOT_DURATIONS,
-      failures: [{ verb: 'StoragePool.finalizeMerge', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [
-        {
-          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-finalize-failure'),
-          expect: 'FAILED',
-        },
-      ];
-    },
-  },
-  {
-    name: 'remove-snapshot-destroy-failure',
-    description:
-      'RemoveSnapshot of web-01 where its Image.deleteVolumes task fails on one disk: the top stays ILLEGAL outside the chain',
-    faults: {
-      durations: REMOVE_SNAPSHOT_DURATIONS,
-      failures: [{ verb: 'Image.deleteVolumes', phase: 'task', code: 100, count: 1 }],
-    },
-    async run(ctx) {
-      return [
-        {
-          workflowId: await startRemoveSnapshot(ctx, 'web-01', 'remove-snapshot-destroy-failure'),
-          expect: 'FAILED',
-        },
-      ];
-    },
-  },
+  oneCommand(
+    'move-disk-success',
+    'MoveDisk of a floating disk to another NFS domain: Volume.create, SDM.copy_data, Image.delete of the source',
+    { durations: MOVE_DISK_DURATIONS },
+    'COMPLETED',
+    (ctx) => startMoveOrCopy(ctx, 'move'),
+  ),
+  oneCommand(
+    'move-disk-copy-failure',
+    'MoveDisk whose SDM.copy_data job fails: the destination is removed, the source untouched',
+    { durations: MOVE_DISK_DURATIONS, failures: [taskFailsOnce('SDM.copy_data')] },
+    'FAILED',
+    (ctx) => startMoveOrCopy(ctx, 'move'),
+  ),
+  oneCommand(
+    'copy-disk-success',
+    'CopyDisk of a floating disk to a new disk on another NFS domain',
+    { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } },
+    'COMPLETED',
+    (ctx) => startMoveOrCopy(ctx, 'copy'),
+  ),
+  oneCommand(
+    'remove-snapshot-success',
+    'RemoveSnapshot of a fresh snapshot of web-01: per disk PrepareMerge, SDM.merge, FinalizeMerge, Image.deleteVolumes',
+    { durations: REMOVE_SNAPSHOT_DURATIONS },
+    'COMPLETED',
+    (ctx) => startRemoveSnapshot(ctx, 'web-01', 'to remove'),
+  ),
+  // One disk's task or job fails at each stage in turn; the snapshot's description is the scenario's name.
+  ...REMOVE_SNAPSHOT_STAGE_FAILURES.map(({ stage, verb, description }) =>
+    oneCommand(
+      `remove-snapshot-${stage}-failure`,
+      description,
+      { durations: REMOVE_SNAPSHOT_DURATIONS, failures: [taskFailsOnce(verb)] },
+      'FAILED',
+      (ctx) => startRemoveSnapshot(ctx, 'web-01', `remove-snapshot-${stage}-failure`),
+    ),
+  ),
   {
     name: 'task-janitor',
     description: "One sweep of the pool's SPM tasks (what the janitor Schedule runs every interval)",
