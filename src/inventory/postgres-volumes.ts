@@ -19,6 +19,15 @@ import {
 import { chainsOrder, withVolumes } from './volumes';
 
 export type Queryable = Pick<PoolClient, 'query'>;
+/** What the helper modules of PostgresInventory get: its pool, statements and transactions. */
+export interface PostgresDb {
+  /** The pool itself, for statements that wrap their own errors. */
+  pool: Queryable;
+  /** One statement as its own transaction; errors become InventoryErrors of `operation`. */
+  query(operation: string, sql: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number }>;
+  /** Runs `body` in one transaction; a serialisation failure or deadlock runs it again. */
+  transaction<T>(operation: string, body: (client: Queryable) => Promise<T>): Promise<T>;
+}
 type NewVolume = Omit<Volume, 'createdAt'>;
 type VolumePatch = Parameters<InventoryRepository['updateVolume']>[1];
 

@@ -3,13 +3,10 @@ import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
   AttachmentRow,
   AuditRow,
-  ClaimRow,
   DOMAIN_COLUMNS,
   DomainRow,
   HostRow,
-  IntentRow,
   LockRow,
-  ObservationRow,
   PoolRow,
   SnapshotRow,
   VmRow,
@@ -23,7 +20,6 @@ import {
   parseRows,
 } from './codec';
 import { planLocks, wantedLocks } from './locks';
-import { TaskClaimError } from './errors';
 import { POSTGRES_MIGRATIONS, pendingMigrations } from './migrations';
 import {
   EntityLockedError,
@@ -47,6 +43,7 @@ import {
   type Vm,
   type Volume,
 } from './port';
+import * as tasks from './postgres-tasks';
 import * as volumes from './postgres-volumes';
 import { seedEntities, type InventorySeed } from './seed';
 import { checkSnapshotStatus, checkVolumeFields } from './volumes';
@@ -80,6 +77,8 @@ function sqlState(err: unknown): string | undefined {
 export class PostgresInventory implements InventoryRepository {
   private readonly pool: Pool;
   private closed = false;
+  /** Pool, statements and transactions, for the helpers in postgres-*.ts. */
+  private readonly ctx: volumes.PostgresDb;
 
   constructor(connectionString: string, options: PostgresInventoryOptions = {}) {
     this.pool = new Pool({
@@ -91,6 +90,11 @@ export class PostgresInventory implements InventoryRepository {
     // An idle connection that dies (server restart, network) is dropped by the pool and the next
     // query reconnects; without a listener the 'error' event would crash the process.
     this.pool.on('error', () => undefined);
+    this.ctx = {
+      pool: this.pool,
+      query: (operation, sql, params) => this.query(operation, sql, params),
+      transaction: (operation, body) => this.transaction(operation, body),
+    };
   }
 
   private async query(
@@ -538,103 +542,42 @@ export class PostgresInventory implements InventoryRepository {
     return parseRows(AuditRow, rows, 'listAudit');
   }
 
-  /** One upsert: the conflicting row is locked while its owner and expiry are compared. */
   async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
-    checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
-    const { rowCount } = await this.query(
-      'acquireStartLease',
-      `INSERT INTO start_leases (pool_id, owner, expires_at)
-       VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-       ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE start_leases.owner = excluded.owner OR start_leases.expires_at <= clock_timestamp()`,
-      [poolId, owner, leaseMs],
-    );
-    return rowCount === 1;
+    return tasks.acquireStartLease(this.ctx, poolId, owner, leaseMs);
   }
 
   async releaseStartLease(poolId: string, owner: string): Promise<void> {
-    await this.query('releaseStartLease', 'DELETE FROM start_leases WHERE pool_id = $1 AND owner = $2', [
-      poolId,
-      owner,
-    ]);
+    return tasks.releaseStartLease(this.ctx, poolId, owner);
   }
 
   async getStartIntent(owner: string): Promise<TaskStartIntent | undefined> {
-    const { rows } = await this.query('getStartIntent', 'SELECT * FROM task_start_intents WHERE owner = $1', [
-      owner,
-    ]);
-    return parseRow(IntentRow, rows[0], 'getStartIntent');
+    return tasks.getStartIntent(this.ctx, owner);
   }
 
   async putStartIntent(
     intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId' | 'seq' | 'refusedCode'>,
   ): Promise<void> {
-    await this.query(
-      'putStartIntent',
-      `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id)
-       VALUES ($1, $2, $3, $4, $5::jsonb, now(), NULL)
-       ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
-         subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
-         created_at = excluded.created_at, vdsm_task_id = NULL, seq = nextval('task_start_intent_seq')`,
-      [intent.owner, intent.poolId, intent.verb, intent.subjectId, JSON.stringify(intent.knownTaskIds)],
-    );
+    return tasks.putStartIntent(this.ctx, intent);
   }
 
   async listStartIntents(filter: { poolId: string; pending?: boolean }): Promise<TaskStartIntent[]> {
-    const { rows } = await this.query(
-      'listStartIntents',
-      `SELECT * FROM task_start_intents WHERE pool_id = $1 AND (NOT $2::boolean OR vdsm_task_id IS NULL)
-       ORDER BY seq`,
-      [filter.poolId, filter.pending ?? false],
-    );
-    return parseRows(IntentRow, rows, 'listStartIntents');
+    return tasks.listStartIntents(this.ctx, filter);
   }
 
   async markStartIntentRefused(owner: string, code: number): Promise<void> {
-    await this.query(
-      'markStartIntentRefused',
-      'UPDATE task_start_intents SET refused_code = $1 WHERE owner = $2',
-      [code, owner],
-    );
+    return tasks.markStartIntentRefused(this.ctx, owner, code);
   }
 
   async completeStartIntent(owner: string, vdsmTaskId: string): Promise<void> {
-    await this.transaction('completeStartIntent', async (c) => {
-      const intentRows = await c.query('SELECT * FROM task_start_intents WHERE owner = $1 FOR UPDATE', [
-        owner,
-      ]);
-      const intent = parseRow(IntentRow, intentRows.rows[0], 'completeStartIntent');
-      if (!intent) throw new TaskClaimError(owner, vdsmTaskId, 'it has no start intent');
-      if (intent.vdsmTaskId !== null && intent.vdsmTaskId !== vdsmTaskId) {
-        throw new TaskClaimError(owner, vdsmTaskId, `its intent already names task ${intent.vdsmTaskId}`);
-      }
-      await c.query('UPDATE task_start_intents SET vdsm_task_id = $1 WHERE owner = $2', [vdsmTaskId, owner]);
-      await c.query(
-        `INSERT INTO task_claims (vdsm_task_id, pool_id, owner, verb, subject_id, claimed_at)
-         VALUES ($1, $2, $3, $4, $5, now())
-         ON CONFLICT (vdsm_task_id) DO NOTHING`,
-        [vdsmTaskId, intent.poolId, owner, intent.verb, intent.subjectId],
-      );
-      const claimRows = await c.query('SELECT * FROM task_claims WHERE vdsm_task_id = $1', [vdsmTaskId]);
-      const claim = parseRow(ClaimRow, claimRows.rows[0], 'completeStartIntent');
-      if (claim && claim.owner !== owner) {
-        throw new TaskClaimError(owner, vdsmTaskId, `${claim.owner} already claimed it`);
-      }
-    });
+    return tasks.completeStartIntent(this.ctx, owner, vdsmTaskId);
   }
 
   async deleteStartIntent(owner: string): Promise<void> {
-    await this.query('deleteStartIntent', 'DELETE FROM task_start_intents WHERE owner = $1', [owner]);
+    return tasks.deleteStartIntent(this.ctx, owner);
   }
 
   async listTaskClaims(filter: { poolId?: string; owner?: string } = {}): Promise<TaskClaim[]> {
-    const { rows } = await this.query(
-      'listTaskClaims',
-      `SELECT * FROM task_claims WHERE ($1::text IS NULL OR pool_id = $1) AND ($2::text IS NULL OR owner = $2)
-       ORDER BY claimed_at, vdsm_task_id`,
-      [filter.poolId ?? null, filter.owner ?? null],
-    );
-    return parseRows(ClaimRow, rows, 'listTaskClaims');
+    return tasks.listTaskClaims(this.ctx, filter);
   }
 
   async leadStatusPolls(
@@ -642,22 +585,7 @@ export class PostgresInventory implements InventoryRepository {
     worker: string,
     leaseMs: number,
   ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
-    checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
-    const { rowCount } = await this.query(
-      'leadStatusPolls',
-      `INSERT INTO status_polls (pool_id, poller, lease_expires_at)
-       VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-       ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at = excluded.lease_expires_at
-       WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at <= clock_timestamp()`,
-      [poolId, worker, leaseMs],
-    );
-    const { rows } = await this.query(
-      'leadStatusPolls',
-      'SELECT seq::int AS seq, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1',
-      [poolId],
-    );
-    const row = rows[0] as { seq: number; ended_at_ms: number | null };
-    return { leading: rowCount === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
+    return tasks.leadStatusPolls(this.ctx, poolId, worker, leaseMs);
   }
 
   async publishTaskStatuses(
@@ -666,51 +594,26 @@ export class PostgresInventory implements InventoryRepository {
     statusesJson: string,
     endedAtMs: number,
   ): Promise<number | undefined> {
-    const { rows } = await this.query(
-      'publishTaskStatuses',
-      `UPDATE status_polls SET seq = seq + 1, statuses = $3, ended_at_ms = $4
-       WHERE pool_id = $1 AND poller = $2 AND lease_expires_at > clock_timestamp() RETURNING seq::int AS seq`,
-      [poolId, worker, statusesJson, endedAtMs],
-    );
-    return (rows[0] as { seq: number } | undefined)?.seq;
+    return tasks.publishTaskStatuses(this.ctx, poolId, worker, statusesJson, endedAtMs);
   }
 
   async readTaskStatuses(
     poolId: string,
     afterSeq: number,
   ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
-    const { rows } = await this.query(
-      'readTaskStatuses',
-      'SELECT seq::int AS seq, statuses, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1 AND seq > $2',
-      [poolId, afterSeq],
-    );
-    const row = rows[0] as { seq: number; statuses: string; ended_at_ms: number | null } | undefined;
-    return row && { seq: row.seq, statusesJson: row.statuses, endedAtMs: row.ended_at_ms };
+    return tasks.readTaskStatuses(this.ctx, poolId, afterSeq);
   }
 
   async quitStatusPolls(poolId: string, worker: string): Promise<void> {
-    await this.query(
-      'quitStatusPolls',
-      `UPDATE status_polls SET lease_expires_at = '-infinity' WHERE pool_id = $1 AND poller = $2`,
-      [poolId, worker],
-    );
+    return tasks.quitStatusPolls(this.ctx, poolId, worker);
   }
 
   async countTaskClaims(poolId: string): Promise<number> {
-    const { rows } = await this.query(
-      'countTaskClaims',
-      'SELECT COUNT(*)::int AS n FROM task_claims WHERE pool_id = $1',
-      [poolId],
-    );
-    return (rows[0] as { n: number }).n;
+    return tasks.countTaskClaims(this.ctx, poolId);
   }
 
   async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
-    await this.transaction('releaseTaskClaim', async (c) => {
-      await c.query('DELETE FROM task_claims WHERE vdsm_task_id = $1', [vdsmTaskId]);
-      // Only the intent that recorded this task: a newer intent of the same owner is a start in flight.
-      await c.query('DELETE FROM task_start_intents WHERE vdsm_task_id = $1', [vdsmTaskId]);
-    });
+    return tasks.releaseTaskClaim(this.ctx, vdsmTaskId);
   }
 
   async observeTasks(
@@ -718,44 +621,15 @@ export class PostgresInventory implements InventoryRepository {
     states: Record<string, string>,
     now: string,
   ): Promise<TaskObservation[]> {
-    const at = isoTime(now, 'observeTasks');
-    const ids = Object.keys(states);
-    const taskStates = ids.map((id) => states[id] as string);
-    return this.transaction('observeTasks', async (c) => {
-      await c.query(
-        `INSERT INTO task_observations (vdsm_task_id, pool_id, first_seen_at, last_state, last_change_at, reported_at)
-         SELECT id, $1, $2::timestamptz, state, $2::timestamptz, NULL FROM unnest($3::text[], $4::text[]) AS r(id, state)
-         ON CONFLICT (vdsm_task_id) DO UPDATE SET
-           last_change_at = CASE WHEN task_observations.last_state = excluded.last_state
-                                 THEN task_observations.last_change_at ELSE excluded.last_change_at END,
-           last_state = excluded.last_state`,
-        [poolId, at, ids, taskStates],
-      );
-      await c.query(
-        'DELETE FROM task_observations WHERE pool_id = $1 AND NOT (vdsm_task_id = ANY($2::text[]))',
-        [poolId, ids],
-      );
-      const { rows } = await c.query(
-        'SELECT * FROM task_observations WHERE pool_id = $1 ORDER BY first_seen_at, vdsm_task_id',
-        [poolId],
-      );
-      return parseRows(ObservationRow, rows, 'observeTasks');
-    });
+    return tasks.observeTasks(this.ctx, poolId, states, now);
   }
 
   async markTaskReported(vdsmTaskId: string, now: string): Promise<void> {
-    const at = isoTime(now, 'markTaskReported');
-    await this.query(
-      'markTaskReported',
-      'UPDATE task_observations SET reported_at = $1 WHERE vdsm_task_id = $2',
-      [at, vdsmTaskId],
-    );
+    return tasks.markTaskReported(this.ctx, vdsmTaskId, now);
   }
 
   async forgetTasks(vdsmTaskIds: string[]): Promise<void> {
-    await this.query('forgetTasks', 'DELETE FROM task_observations WHERE vdsm_task_id = ANY($1::text[])', [
-      vdsmTaskIds,
-    ]);
+    return tasks.forgetTasks(this.ctx, vdsmTaskIds);
   }
 }
 

@@ -26,6 +26,15 @@ import {
 import { chainsOrder, checkSnapshotStatus, checkVolumeFields, withVolumes } from './volumes';
 
 export type Stmt = (sql: string) => Database.Statement;
+/** What the helper modules of SqliteInventory get: its statement cache and its transactions. */
+export interface SqliteDb {
+  /** The prepared statement of `sql` (cached). */
+  q: Stmt;
+  /** Runs `body` as one read transaction: every statement in it sees the same snapshot. */
+  read<T>(operation: string, body: () => T): Promise<T>;
+  /** Runs `body` as one write transaction (BEGIN IMMEDIATE). */
+  write<T>(operation: string, body: () => T): Promise<T>;
+}
 type NewVolume = Omit<Volume, 'createdAt'>;
 export type VolumePatch = Parameters<InventoryRepository['updateVolume']>[1];
 

@@ -5,14 +5,11 @@ import type { ImageStatus, VmStatus } from '../shared/vocabulary';
 import {
   AttachmentRow,
   AuditRow,
-  ClaimRow,
   DOMAIN_COLUMNS,
   DiskRow,
   DomainRow,
   HostRow,
-  IntentRow,
   LockRow,
-  ObservationRow,
   PoolRow,
   VmRow,
   asInventoryError,
@@ -25,7 +22,7 @@ import {
   parseRows,
 } from './codec';
 import { planLocks, wantedLocks } from './locks';
-import { InventoryError, TaskClaimError } from './errors';
+import { InventoryError } from './errors';
 import { SQLITE_MIGRATIONS, pendingMigrations } from './migrations';
 import {
   EntityLockedError,
@@ -50,6 +47,7 @@ import {
   type Volume,
 } from './port';
 import { seedEntities, type InventorySeed } from './seed';
+import * as tasks from './sqlite-tasks';
 import * as volumes from './sqlite-volumes';
 import { checkSnapshotStatus, checkVolumeFields } from './volumes';
 
@@ -82,6 +80,12 @@ export class SqliteInventory implements InventoryRepository {
   private readonly statements = new Map<string, Database.Statement>();
   /** The statement cache as a function, for the helpers in sqlite-volumes.ts. */
   private readonly q: volumes.Stmt = (sql) => this.stmt(sql);
+  /** Statements and transactions, for the helpers in sqlite-*.ts. */
+  private readonly ctx: volumes.SqliteDb = {
+    q: this.q,
+    read: (operation, body) => this.read(operation, body),
+    write: (operation, body) => this.write(operation, body),
+  };
 
   constructor(
     readonly path: string,
@@ -526,122 +530,41 @@ export class SqliteInventory implements InventoryRepository {
   }
 
   async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
-    checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
-    return this.write('acquireStartLease', () => {
-      const now = Date.now();
-      const { changes } = this.stmt(
-        `INSERT INTO start_leases (pool_id, owner, expires_at_ms) VALUES (@poolId, @owner, @expires)
-         ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
-         WHERE start_leases.owner = excluded.owner OR start_leases.expires_at_ms <= @now`,
-      ).run({ poolId, owner, expires: now + leaseMs, now });
-      return changes === 1;
-    });
+    return tasks.acquireStartLease(this.ctx, poolId, owner, leaseMs);
   }
 
   async releaseStartLease(poolId: string, owner: string): Promise<void> {
-    return this.write('releaseStartLease', () => {
-      this.stmt('DELETE FROM start_leases WHERE pool_id = ? AND owner = ?').run(poolId, owner);
-    });
+    return tasks.releaseStartLease(this.ctx, poolId, owner);
   }
 
   async getStartIntent(owner: string): Promise<TaskStartIntent | undefined> {
-    return this.read('getStartIntent', () =>
-      parseRow(
-        IntentRow,
-        this.stmt('SELECT * FROM task_start_intents WHERE owner = ?').get(owner),
-        'getStartIntent',
-      ),
-    );
+    return tasks.getStartIntent(this.ctx, owner);
   }
 
   async putStartIntent(
     intent: Omit<TaskStartIntent, 'createdAt' | 'vdsmTaskId' | 'seq' | 'refusedCode'>,
   ): Promise<void> {
-    return this.write('putStartIntent', () => {
-      // Writes are serialised in SQLite, so max + 1 is a strictly later seq.
-      this.stmt(
-        `INSERT INTO task_start_intents (owner, pool_id, verb, subject_id, known_task_ids, created_at, vdsm_task_id, seq)
-         VALUES (@owner, @poolId, @verb, @subjectId, @knownTaskIds, @createdAt, NULL,
-                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_start_intents))
-         ON CONFLICT (owner) DO UPDATE SET pool_id = excluded.pool_id, verb = excluded.verb,
-           subject_id = excluded.subject_id, known_task_ids = excluded.known_task_ids,
-           created_at = excluded.created_at, vdsm_task_id = NULL, seq = excluded.seq`,
-      ).run({
-        owner: intent.owner,
-        poolId: intent.poolId,
-        verb: intent.verb,
-        subjectId: intent.subjectId,
-        knownTaskIds: JSON.stringify(intent.knownTaskIds),
-        createdAt: new Date().toISOString(),
-      });
-    });
+    return tasks.putStartIntent(this.ctx, intent);
   }
 
   async listStartIntents(filter: { poolId: string; pending?: boolean }): Promise<TaskStartIntent[]> {
-    return this.read('listStartIntents', () =>
-      parseRows(
-        IntentRow,
-        this.stmt(
-          `SELECT * FROM task_start_intents WHERE pool_id = @poolId AND (@pending = 0 OR vdsm_task_id IS NULL)
-           ORDER BY seq`,
-        ).all({ poolId: filter.poolId, pending: filter.pending ? 1 : 0 }),
-        'listStartIntents',
-      ),
-    );
+    return tasks.listStartIntents(this.ctx, filter);
   }
 
   async markStartIntentRefused(owner: string, code: number): Promise<void> {
-    return this.write('markStartIntentRefused', () => {
-      this.stmt('UPDATE task_start_intents SET refused_code = ? WHERE owner = ?').run(code, owner);
-    });
+    return tasks.markStartIntentRefused(this.ctx, owner, code);
   }
 
   async completeStartIntent(owner: string, vdsmTaskId: string): Promise<void> {
-    return this.write('completeStartIntent', () => {
-      const intent = parseRow(
-        IntentRow,
-        this.stmt('SELECT * FROM task_start_intents WHERE owner = ?').get(owner),
-        'completeStartIntent',
-      );
-      if (!intent) throw new TaskClaimError(owner, vdsmTaskId, 'it has no start intent');
-      if (intent.vdsmTaskId !== null && intent.vdsmTaskId !== vdsmTaskId) {
-        throw new TaskClaimError(owner, vdsmTaskId, `its intent already names task ${intent.vdsmTaskId}`);
-      }
-      const claim = parseRow(
-        ClaimRow,
-        this.stmt('SELECT * FROM task_claims WHERE vdsm_task_id = ?').get(vdsmTaskId),
-        'completeStartIntent',
-      );
-      if (claim && claim.owner !== owner) {
-        throw new TaskClaimError(owner, vdsmTaskId, `${claim.owner} already claimed it`);
-      }
-      this.stmt('UPDATE task_start_intents SET vdsm_task_id = ? WHERE owner = ?').run(vdsmTaskId, owner);
-      if (!claim) {
-        this.stmt(
-          `INSERT INTO task_claims (vdsm_task_id, pool_id, owner, verb, subject_id, claimed_at)
-           VALUES (?, ?, ?, ?, ?, ?)`,
-        ).run(vdsmTaskId, intent.poolId, owner, intent.verb, intent.subjectId, new Date().toISOString());
-      }
-    });
+    return tasks.completeStartIntent(this.ctx, owner, vdsmTaskId);
   }
 
   async deleteStartIntent(owner: string): Promise<void> {
-    return this.write('deleteStartIntent', () => {
-      this.stmt('DELETE FROM task_start_intents WHERE owner = ?').run(owner);
-    });
+    return tasks.deleteStartIntent(this.ctx, owner);
   }
 
   async listTaskClaims(filter: { poolId?: string; owner?: string } = {}): Promise<TaskClaim[]> {
-    return this.read('listTaskClaims', () =>
-      parseRows(
-        ClaimRow,
-        this.stmt(
-          `SELECT * FROM task_claims WHERE (@poolId IS NULL OR pool_id = @poolId) AND (@owner IS NULL OR owner = @owner)
-           ORDER BY claimed_at, vdsm_task_id`,
-        ).all({ poolId: filter.poolId ?? null, owner: filter.owner ?? null }),
-        'listTaskClaims',
-      ),
-    );
+    return tasks.listTaskClaims(this.ctx, filter);
   }
 
   async leadStatusPolls(
@@ -649,20 +572,7 @@ export class SqliteInventory implements InventoryRepository {
     worker: string,
     leaseMs: number,
   ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
-    checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
-    return this.write('leadStatusPolls', () => {
-      const now = Date.now();
-      const { changes } = this.stmt(
-        `INSERT INTO status_polls (pool_id, poller, lease_expires_at_ms) VALUES (@poolId, @worker, @expires)
-         ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at_ms = excluded.lease_expires_at_ms
-         WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at_ms <= @now`,
-      ).run({ poolId, worker, expires: now + leaseMs, now });
-      const row = this.stmt('SELECT seq, ended_at_ms FROM status_polls WHERE pool_id = ?').get(poolId) as {
-        seq: number;
-        ended_at_ms: number | null;
-      };
-      return { leading: changes === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
-    });
+    return tasks.leadStatusPolls(this.ctx, poolId, worker, leaseMs);
   }
 
   async publishTaskStatuses(
@@ -671,51 +581,26 @@ export class SqliteInventory implements InventoryRepository {
     statusesJson: string,
     endedAtMs: number,
   ): Promise<number | undefined> {
-    return this.write('publishTaskStatuses', () => {
-      const row = this.stmt(
-        `UPDATE status_polls SET seq = seq + 1, statuses = @statusesJson, ended_at_ms = @endedAtMs
-         WHERE pool_id = @poolId AND poller = @worker AND lease_expires_at_ms > @now RETURNING seq`,
-      ).get({ poolId, worker, statusesJson, endedAtMs, now: Date.now() }) as { seq: number } | undefined;
-      return row?.seq;
-    });
+    return tasks.publishTaskStatuses(this.ctx, poolId, worker, statusesJson, endedAtMs);
   }
 
   async readTaskStatuses(
     poolId: string,
     afterSeq: number,
   ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
-    return this.read('readTaskStatuses', () => {
-      const row = this.stmt(
-        'SELECT seq, statuses, ended_at_ms FROM status_polls WHERE pool_id = ? AND seq > ?',
-      ).get(poolId, afterSeq) as { seq: number; statuses: string; ended_at_ms: number | null } | undefined;
-      return row && { seq: row.seq, statusesJson: row.statuses, endedAtMs: row.ended_at_ms };
-    });
+    return tasks.readTaskStatuses(this.ctx, poolId, afterSeq);
   }
 
   async quitStatusPolls(poolId: string, worker: string): Promise<void> {
-    return this.write('quitStatusPolls', () => {
-      this.stmt('UPDATE status_polls SET lease_expires_at_ms = 0 WHERE pool_id = ? AND poller = ?').run(
-        poolId,
-        worker,
-      );
-    });
+    return tasks.quitStatusPolls(this.ctx, poolId, worker);
   }
 
   async countTaskClaims(poolId: string): Promise<number> {
-    return this.read('countTaskClaims', () => {
-      const row = this.stmt('SELECT COUNT(*) AS n FROM task_claims WHERE pool_id = ?').get(poolId) as {
-        n: number;
-      };
-      return row.n;
-    });
+    return tasks.countTaskClaims(this.ctx, poolId);
   }
 
   async releaseTaskClaim(vdsmTaskId: string): Promise<void> {
-    return this.write('releaseTaskClaim', () => {
-      this.stmt('DELETE FROM task_claims WHERE vdsm_task_id = ?').run(vdsmTaskId);
-      // Only the intent that recorded this task: a newer intent of the same owner is a start in flight.
-      this.stmt('DELETE FROM task_start_intents WHERE vdsm_task_id = ?').run(vdsmTaskId);
-    });
+    return tasks.releaseTaskClaim(this.ctx, vdsmTaskId);
   }
 
   async observeTasks(
@@ -723,41 +608,14 @@ export class SqliteInventory implements InventoryRepository {
     states: Record<string, string>,
     now: string,
   ): Promise<TaskObservation[]> {
-    const at = isoTime(now, 'observeTasks');
-    const reported = Object.entries(states);
-    return this.write('observeTasks', () => {
-      const upsert = this.stmt(
-        `INSERT INTO task_observations (vdsm_task_id, pool_id, first_seen_at, last_state, last_change_at, reported_at)
-         VALUES (@id, @poolId, @at, @state, @at, NULL)
-         ON CONFLICT (vdsm_task_id) DO UPDATE SET
-           last_change_at = CASE WHEN last_state = excluded.last_state THEN last_change_at ELSE excluded.last_change_at END,
-           last_state = excluded.last_state`,
-      );
-      for (const [id, state] of reported) upsert.run({ id, poolId, at, state });
-      this.stmt(
-        'DELETE FROM task_observations WHERE pool_id = ? AND vdsm_task_id NOT IN (SELECT value FROM json_each(?))',
-      ).run(poolId, JSON.stringify(reported.map(([id]) => id)));
-      return parseRows(
-        ObservationRow,
-        this.stmt(
-          'SELECT * FROM task_observations WHERE pool_id = ? ORDER BY first_seen_at, vdsm_task_id',
-        ).all(poolId),
-        'observeTasks',
-      );
-    });
+    return tasks.observeTasks(this.ctx, poolId, states, now);
   }
 
   async markTaskReported(vdsmTaskId: string, now: string): Promise<void> {
-    const at = isoTime(now, 'markTaskReported');
-    return this.write('markTaskReported', () => {
-      this.stmt('UPDATE task_observations SET reported_at = ? WHERE vdsm_task_id = ?').run(at, vdsmTaskId);
-    });
+    return tasks.markTaskReported(this.ctx, vdsmTaskId, now);
   }
 
   async forgetTasks(vdsmTaskIds: string[]): Promise<void> {
-    return this.write('forgetTasks', () => {
-      const remove = this.stmt('DELETE FROM task_observations WHERE vdsm_task_id = ?');
-      for (const id of vdsmTaskIds) remove.run(id);
-    });
+    return tasks.forgetTasks(this.ctx, vdsmTaskIds);
   }
 }
