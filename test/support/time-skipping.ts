@@ -244,3 +244,32 @@ export function timerDurationsMs(history: History): number[] {
     return timeout ? [Number(timeout.seconds ?? 0) * 1000 + Math.round((timeout.nanos ?? 0) / 1e6)] : [];
   });
 }
+
+/**
+ * The suite of one test file: created in beforeAll, torn down in afterAll. Call at the top level
+ * of the file; the object it returns forwards to the suite once beforeAll has created it.
+ */
+export function timeSkippingSuitePerFile(): TimeSkippingSuite {
+  let created: TimeSkippingSuite | undefined;
+  beforeAll(async () => {
+    created = await createTimeSkippingSuite();
+  }, 120_000);
+  afterAll(async () => {
+    await created?.teardown();
+  });
+  const current = (): TimeSkippingSuite => {
+    if (!created) throw new Error('the time-skipping suite is used before beforeAll created it');
+    return created;
+  };
+  return {
+    get env() {
+      return current().env;
+    },
+    get logs() {
+      return current().logs;
+    },
+    start: (workflow, args, fake, workflowId) => current().start(workflow, args, fake, workflowId),
+    run: (workflow, args, fake, workflowId) => current().run(workflow, args, fake, workflowId),
+    teardown: () => current().teardown(),
+  };
+}

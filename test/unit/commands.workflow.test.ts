@@ -14,15 +14,9 @@ import { addDiskWorkflow } from '../../src/workflows/add-disk';
 import { createSnapshotWorkflow } from '../../src/workflows/create-snapshot';
 import { removeVmWorkflow } from '../../src/workflows/remove-vm';
 import { fail, failure as typedFailure, FakeActivities, taskIdOf } from '../support/fake-activities';
-import { createTimeSkippingSuite, until, type TimeSkippingSuite } from '../support/time-skipping';
+import { until, timeSkippingSuitePerFile } from '../support/time-skipping';
 
-let suite: TimeSkippingSuite;
-beforeAll(async () => {
-  suite = await createTimeSkippingSuite();
-}, 120_000);
-afterAll(async () => {
-  await suite?.teardown();
-});
+const suite = timeSkippingSuitePerFile();
 
 const POOL = 'pool-1';
 const DOMAIN = 'domain-1';

@@ -11,16 +11,10 @@ import { ErrorType } from '../../src/shared/errors';
 import { commandStateQuery, taskTableQuery } from '../../src/shared/messages';
 import { removeSnapshotWorkflow } from '../../src/workflows/remove-snapshot';
 import { fail, FakeActivities, failure as typedFailure } from '../support/fake-activities';
-import { createTimeSkippingSuite, until, type TimeSkippingSuite } from '../support/time-skipping';
+import { until, timeSkippingSuitePerFile } from '../support/time-skipping';
 import { failureOf } from '../support/workflow-failure';
 
-let suite: TimeSkippingSuite;
-beforeAll(async () => {
-  suite = await createTimeSkippingSuite();
-}, 120_000);
-afterAll(async () => {
-  await suite?.teardown();
-});
+const suite = timeSkippingSuitePerFile();
 
 const VM_ID = '11111111-1111-4111-8111-111111111111';
 const DISKS = ['disk-1', 'disk-2', 'disk-3'];

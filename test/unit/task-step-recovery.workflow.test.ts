@@ -14,15 +14,9 @@ import type { VdsmTaskStatus } from '../../src/vdsm/port';
 import { addImageStep, removeImageStep } from '../../src/workflows/step-inputs';
 import { addImageFromScratchWorkflow, removeImageWorkflow } from '../../src/workflows/task-step';
 import { type Behaviour, FakeActivities, taskIdOf } from '../support/fake-activities';
-import { createTimeSkippingSuite, until, type TimeSkippingSuite } from '../support/time-skipping';
+import { until, timeSkippingSuitePerFile } from '../support/time-skipping';
 
-let suite: TimeSkippingSuite;
-beforeAll(async () => {
-  suite = await createTimeSkippingSuite();
-}, 120_000);
-afterAll(async () => {
-  await suite?.teardown();
-});
+const suite = timeSkippingSuitePerFile();
 
 const POOL = 'pool-1';
 const DOMAIN = 'domain-1';

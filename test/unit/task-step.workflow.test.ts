@@ -16,21 +16,9 @@ import {
   removeImageWorkflow,
 } from '../../src/workflows/task-step';
 import { fail, FakeActivities, hang, taskIdOf } from '../support/fake-activities';
-import {
-  createTimeSkippingSuite,
-  timerDurationsMs,
-  until,
-  upsertedValues,
-  type TimeSkippingSuite,
-} from '../support/time-skipping';
+import { timerDurationsMs, until, upsertedValues, timeSkippingSuitePerFile } from '../support/time-skipping';
 
-let suite: TimeSkippingSuite;
-beforeAll(async () => {
-  suite = await createTimeSkippingSuite();
-}, 120_000);
-afterAll(async () => {
-  await suite?.teardown();
-});
+const suite = timeSkippingSuitePerFile();
 
 const POOL = 'pool-1';
 const DOMAIN = 'domain-1';
