@@ -6,38 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpmLocator } from '../../src/activities/spm-locator';
 import { TaskStatusHub, type SharedPolls } from '../../src/activities/status-hub';
 import { SqliteInventory } from '../../src/inventory';
-import type { Host, InventoryRepository } from '../../src/inventory/port';
-import type { VdsmConnector, VdsmHostApi, VdsmTaskStatus } from '../../src/vdsm/port';
+import { FakeSpm, sleep } from '../support/fake-spm';
 
 jest.setTimeout(30_000);
 
-/** A fake SPM shared by every hub: a status table the test changes and the time of each poll. */
-class FakeSpm {
-  statuses: Record<string, VdsmTaskStatus> = {};
-  polls: number[] = [];
-  set(
-    taskID: string,
-    taskState: VdsmTaskStatus['taskState'],
-    taskResult: VdsmTaskStatus['taskResult'] = '',
-  ): void {
-    this.statuses[taskID] = { taskID, taskState, taskResult, code: 0, message: taskState };
-  }
-  api(): VdsmHostApi {
-    return {
-      hostLabel: 'fake',
-      storagePoolGetSpmStatus: async () => ({ spmStatus: 'SPM', spmLver: 1, spmId: 1 }),
-      hostGetAllTasksStatuses: async () => {
-        this.polls.push(Date.now());
-        return { ...this.statuses };
-      },
-    } as unknown as VdsmHostApi;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MIN_INTERVAL_MS = 100;
 
 let dir: string;
@@ -54,16 +28,35 @@ afterEach(async () => {
 
 /** One worker's hub: its own locator and lease name, the shared inventory (or a stand-in for it). */
 function hubOf(spm: FakeSpm, worker: string, inventory: SharedPolls['inventory'] = store): TaskStatusHub {
-  const host: Host = { id: 'h1', poolId: 'p1', name: 'host-01', vdsId: 1, address: '127.0.0.1', port: 1 };
-  const hosts = { listHosts: async () => [host] } as unknown as InventoryRepository;
-  const api = spm.api();
-  const vdsm: VdsmConnector = { host: () => api, close: async () => {} };
   return new TaskStatusHub(
-    new SpmLocator(hosts, vdsm),
+    spm.locator(),
     { minIntervalMs: MIN_INTERVAL_MS, maxIntervalMs: 400, backoffFactor: 2, fastPhaseMs: 300 },
     Date.now,
     { inventory, worker },
   );
+}
+
+/**
+ * Two workers' hubs, the first (`w1`) polling the pool for a task `keep` that runs until
+ * `release()` (which then closes both hubs): the second (`w2`) follows what the first publishes.
+ */
+async function leaderPollingFor(
+  spm: FakeSpm,
+): Promise<{ follower: TaskStatusHub; release(): Promise<void> }> {
+  const leader = hubOf(spm, 'w1');
+  const follower = hubOf(spm, 'w2');
+  spm.set('keep', 'running');
+  const kept = leader.waitForEnd('p1', 'keep');
+  await sleep(250);
+  return {
+    follower,
+    async release() {
+      spm.set('keep', 'finished', 'success');
+      await kept;
+      leader.close();
+      follower.close();
+    },
+  };
 }
 
 /** Smallest gap between two polls (Infinity with fewer than two). */
@@ -128,11 +121,7 @@ test('a poller that stops answering is replaced once its lease expires; the othe
 
 test('a follower ends a task the published answers stopped listing as unknown (the engine rule)', async () => {
   const spm = new FakeSpm();
-  const leader = hubOf(spm, 'w1');
-  const follower = hubOf(spm, 'w2');
-  spm.set('keep', 'running');
-  const kept = leader.waitForEnd('p1', 'keep');
-  await sleep(250);
+  const { follower, release } = await leaderPollingFor(spm);
   spm.set('gone', 'running');
   const gone = follower.waitForEnd('p1', 'gone');
   await sleep(400);
@@ -140,19 +129,12 @@ test('a follower ends a task the published answers stopped listing as unknown (t
 
   expect(await gone).toMatchObject({ taskID: 'gone', taskState: 'unknown' });
   expect(follower.pollCounts().p1 ?? 0).toBe(0);
-  spm.set('keep', 'finished', 'success');
-  await kept;
-  leader.close();
-  follower.close();
+  await release();
 });
 
 test('a task created after the publication a follower reads is not called vanished', async () => {
   const spm = new FakeSpm();
-  const leader = hubOf(spm, 'w1');
-  const follower = hubOf(spm, 'w2');
-  spm.set('keep', 'running');
-  const kept = leader.waitForEnd('p1', 'keep');
-  await sleep(250);
+  const { follower, release } = await leaderPollingFor(spm);
   // The follower waits for a task the SPM does not list yet (its answer came before the task).
   const late = follower.waitForEnd('p1', 'late');
   let settled = false;
@@ -163,8 +145,5 @@ test('a task created after the publication a follower reads is not called vanish
   expect(settled).toBe(false);
   spm.set('late', 'finished', 'success');
   expect((await late).taskResult).toBe('success');
-  spm.set('keep', 'finished', 'success');
-  await kept;
-  leader.close();
-  follower.close();
+  await release();
 });

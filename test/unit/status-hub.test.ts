@@ -1,50 +1,9 @@
-import { SpmLocator } from '../../src/activities/spm-locator';
 import { TaskStatusHub } from '../../src/activities/status-hub';
-import type { Host, InventoryRepository } from '../../src/inventory/port';
 import { VdsmMalformedResponseError } from '../../src/vdsm/errors';
-import type { VdsmConnector, VdsmHostApi, VdsmTaskStatus } from '../../src/vdsm/port';
-
-/** A fake SPM: a table of task statuses the test changes, and a count of status polls. */
-class FakeSpm {
-  statuses: Record<string, VdsmTaskStatus> = {};
-  polls: number[] = [];
-  malformedTask: string | undefined;
-  /** How long the SPM takes to answer a status poll (its table is read when the call arrives). */
-  answerDelayMs = 0;
-  set(
-    taskID: string,
-    taskState: VdsmTaskStatus['taskState'],
-    taskResult: VdsmTaskStatus['taskResult'] = '',
-  ): void {
-    this.statuses[taskID] = { taskID, taskState, taskResult, code: 0, message: `${taskState}` };
-  }
-  api(): VdsmHostApi {
-    return {
-      hostLabel: 'fake',
-      storagePoolGetSpmStatus: async () => ({ spmStatus: 'SPM', spmLver: 1, spmId: 1 }),
-      hostGetAllTasksStatuses: async () => {
-        this.polls.push(Date.now());
-        if (this.malformedTask)
-          throw new VdsmMalformedResponseError('Host.getAllTasksStatuses', 'fake', 'bad entry', {});
-        const answer = { ...this.statuses };
-        if (this.answerDelayMs) await new Promise((r) => setTimeout(r, this.answerDelayMs));
-        return answer;
-      },
-      taskGetStatus: async (id: string) => {
-        if (id === this.malformedTask)
-          throw new VdsmMalformedResponseError('Task.getStatus', 'fake', 'bad', {});
-        return this.statuses[id]!;
-      },
-    } as unknown as VdsmHostApi;
-  }
-}
+import { FakeSpm, sleep } from '../support/fake-spm';
 
 function hubFor(spm: FakeSpm, policy: Partial<ConstructorParameters<typeof TaskStatusHub>[1]> = {}) {
-  const host: Host = { id: 'h1', poolId: 'p1', name: 'host-01', vdsId: 1, address: '127.0.0.1', port: 1 };
-  const inventory = { listHosts: async () => [host] } as unknown as InventoryRepository;
-  const api = spm.api();
-  const vdsm: VdsmConnector = { host: () => api, close: async () => {} };
-  return new TaskStatusHub(new SpmLocator(inventory, vdsm), {
+  return new TaskStatusHub(spm.locator(), {
     minIntervalMs: 50,
     maxIntervalMs: 400,
     backoffFactor: 2,
@@ -52,8 +11,6 @@ function hubFor(spm: FakeSpm, policy: Partial<ConstructorParameters<typeof TaskS
     ...policy,
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('TaskStatusHub', () => {
   test('coalesces 100 waiting tasks into one getAllTasksStatuses per interval', async () => {
