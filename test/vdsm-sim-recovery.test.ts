@@ -6,6 +6,8 @@
  */
 import { generateDataCenter } from '../src/fixture';
 import { startSimulator, type Simulator } from '../src/vdsm-sim';
+import type { FaultConfigInput } from '../src/vdsm-sim/faults';
+import type { VdsmTaskStatus } from './support/vdsm-task-status';
 import { eventually, RpcPeer, tempDir } from './vdsm-sim-helpers';
 
 const fixture = generateDataCenter({ vmCount: 5 });
@@ -14,14 +16,6 @@ const block = fixture.domains.find((d) => d.storageType === 'iscsi')!;
 const file = fixture.domains.find((d) => d.storageType === 'nfs')!;
 const [blockDisk, otherBlockDisk] = fixture.disks.filter((d) => d.domainId === block.id);
 const fileDisk = fixture.disks.find((d) => d.domainId === file.id)!;
-
-interface Status {
-  taskID: string;
-  taskState: string;
-  taskResult: string;
-  code: number;
-  message: string;
-}
 
 let dir: { dir: string; remove(): void };
 let sim: Simulator | undefined;
@@ -35,6 +29,11 @@ afterEach(async () => {
   await sim?.stop();
   dir.remove();
 });
+
+/** The fixture's simulator on ephemeral ports, its data in the test's directory. */
+function startSim(faults: FaultConfigInput): Promise<Simulator> {
+  return startSimulator({ fixture, dataDir: dir.dir, basePort: 0, faults });
+}
 
 async function openSpm(s: Simulator): Promise<RpcPeer> {
   peer?.close();
@@ -50,20 +49,15 @@ const deleteParams = (disk: { id: string; domainId: string }, postZero: boolean)
   force: false,
 });
 
-async function until(p: RpcPeer, taskID: string, taskState: string): Promise<Status> {
+async function until(p: RpcPeer, taskID: string, taskState: string): Promise<VdsmTaskStatus> {
   return eventually(async () => {
-    const s = await p.call<Status>('Task.getStatus', { taskID });
+    const s = await p.call<VdsmTaskStatus>('Task.getStatus', { taskID });
     return s.taskState === taskState ? s : undefined;
   });
 }
 
 test('acquireMs: the task waits in acquiring, then runs; a zeroing delete hides its image only when it runs', async () => {
-  sim = await startSimulator({
-    fixture,
-    dataDir: dir.dir,
-    basePort: 0,
-    faults: { acquireMs: { 'Image.delete': 400 }, durations: { 'Image.delete': 200 } },
-  });
+  sim = await startSim({ acquireMs: { 'Image.delete': 400 }, durations: { 'Image.delete': 200 } });
   const spm = await openSpm(sim);
   const taskID = await spm.call<string>('Image.delete', deleteParams(blockDisk!, true));
   expect(sim.listTasks().find((t) => t.id === taskID)!.state).toBe('acquiring');
@@ -82,12 +76,7 @@ test('acquireMs: the task waits in acquiring, then runs; a zeroing delete hides 
 });
 
 test('a zeroing delete still acquiring when VDSM restarts: rolled back (code 0), image listed, a second delete purges it', async () => {
-  sim = await startSimulator({
-    fixture,
-    dataDir: dir.dir,
-    basePort: 0,
-    faults: { acquireMs: { 'Image.delete': 60_000 }, rollbackMs: 50 },
-  });
+  sim = await startSim({ acquireMs: { 'Image.delete': 60_000 }, rollbackMs: 50 });
   let spm = await openSpm(sim);
   const zeroing = await spm.call<string>('Image.delete', deleteParams(blockDisk!, true));
   const plain = await spm.call<string>('Image.delete', deleteParams(fileDisk, false));
@@ -112,12 +101,7 @@ test('a zeroing delete still acquiring when VDSM restarts: rolled back (code 0),
 });
 
 test('a stop while acquiring aborts the task before its job runs: nothing is touched', async () => {
-  sim = await startSimulator({
-    fixture,
-    dataDir: dir.dir,
-    basePort: 0,
-    faults: { acquireMs: { 'Image.delete': 60_000 }, rollbackMs: 0 },
-  });
+  sim = await startSim({ acquireMs: { 'Image.delete': 60_000 }, rollbackMs: 0 });
   const spm = await openSpm(sim);
   const taskID = await spm.call<string>('Image.delete', deleteParams(otherBlockDisk!, true));
   await spm.call('Task.stop', { taskID });
