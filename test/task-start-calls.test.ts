@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../src/activities';
-import type { ImagePlan } from '../src/shared/commands';
 import type { SpmTaskSpec } from '../src/shared/steps';
 import type { VdsmConnector } from '../src/vdsm/port';
-import { removeImageStep } from '../src/workflows/step-inputs';
 import { startEngineStack, type EngineStack } from './support/engine-stack';
+import { deleteStartOf, imagePlanOf } from './support/image-plans';
 
 jest.setTimeout(120_000);
 
@@ -60,23 +59,7 @@ function asStep<A extends unknown[], R>(
 }
 
 async function deleteOf(s: EngineStack, diskId: string): Promise<{ task: SpmTaskSpec; poolId: string }> {
-  const disk = (await s.inventory.getDisk(diskId))!;
-  const plan: ImagePlan = {
-    diskId,
-    alias: disk.alias,
-    poolId: disk.poolId,
-    domainId: disk.domainId,
-    domainName: disk.domainId,
-    postZero: false,
-    discard: false,
-    sizeBytes: disk.sizeBytes,
-    volumeIds: disk.volumeIds,
-    priorStatus: 'OK',
-  };
-  return {
-    task: removeImageStep({ commandId: 'test', vmId: null }, plan, false, 1).task,
-    poolId: plan.poolId,
-  };
+  return deleteStartOf(await imagePlanOf(s.inventory, diskId));
 }
 
 test('a start after the pool was polled sends only its verb; a retry after a lost answer reads the task list and finds its task', async () => {
