@@ -143,6 +143,33 @@ export async function startEngineStack(
   return stack;
 }
 
+/**
+ * One stack per test: `start` is startEngineStack, and an afterEach (registered here, so call this
+ * at the top level of the test file) stops the test's stack, after `beforeStop` (e.g. killing the
+ * worker processes the test spawned).
+ */
+export function stackPerTest(beforeStop?: () => void): {
+  start(options?: Parameters<typeof startEngineStack>[0]): Promise<EngineStack>;
+} {
+  let current: EngineStack | undefined;
+  afterEach(async () => {
+    beforeStop?.();
+    await current?.stop();
+    current = undefined;
+  });
+  return {
+    async start(options) {
+      current = await startEngineStack(options);
+      return current;
+    },
+  };
+}
+
+/** How many times each verb reached the stack's pool (SPM and hosts) on the simulator. */
+export function poolVerbs(s: EngineStack): Record<string, number> {
+  return s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};
+}
+
 /** Polls `check` until it returns a value (not undefined) or the time is up. */
 export async function eventually<T>(
   check: () => Promise<T | undefined> | T | undefined,

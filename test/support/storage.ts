@@ -33,6 +33,39 @@ export function lockedByFixture(s: EngineStack, diskId: string): boolean {
   return s.fixture.disks.some((d) => d.id === diskId && d.status !== 'OK');
 }
 
+/** The floating single-volume OK disks on NFS, each with another NFS domain to move or copy it to. */
+export function floatingNfsDisks(s: EngineStack) {
+  const disks = s.fixture.disks.filter(
+    (d) =>
+      d.vmId === null &&
+      !d.shareable &&
+      d.volumeIds.length === 1 &&
+      d.status === 'OK' &&
+      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
+  );
+  const to = (diskDomainId: string) =>
+    s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== diskDomainId)!;
+  return disks.map((disk) => ({ disk, to: to(disk.domainId) }));
+}
+
+/** The first of floatingNfsDisks: a floating single-volume disk on NFS and another NFS domain. */
+export function floatingDisk(s: EngineStack) {
+  const first = floatingNfsDisks(s)[0];
+  if (!first) throw new Error('no floating single-volume NFS disk in the test fixture');
+  return first;
+}
+
+/** No lock, no SPM task or claim, no disk LOCKED but the fixture's, storage = inventory. */
+export async function expectNothingLeft(s: EngineStack): Promise<void> {
+  expect(await s.inventory.listLocks()).toEqual([]);
+  expect(s.sim.listTasks()).toEqual([]);
+  expect(await s.inventory.listTaskClaims()).toEqual([]);
+  expect(
+    (await s.inventory.listDisks()).filter((d) => d.status === 'LOCKED' && !lockedByFixture(s, d.id)),
+  ).toEqual([]);
+  await expectStorageMatchesInventory(s);
+}
+
 /** Every disk of the inventory has the chain storage has, and no image on storage lacks a disk. */
 export async function expectStorageMatchesInventory(s: EngineStack): Promise<void> {
   for (const disk of await s.inventory.listDisks()) {
