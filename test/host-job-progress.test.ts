@@ -8,47 +8,19 @@ import type { ChildProcess } from 'node:child_process';
 import { queryLiveCommandState } from '../src/client';
 import type { TaskRow } from '../src/shared/messages';
 import { workflowIds, WorkflowType } from '../src/shared/names';
-import { spawnCli } from './support/cli';
-import { startEngineStack, type EngineStack } from './support/engine-stack';
-import { testAddress, TEST_NAMESPACE } from './support/temporal';
+import { stackPerTest, type EngineStack } from './support/engine-stack';
+import { runStackCli } from './support/stack-cli';
+import { floatingNfsDisks } from './support/storage';
 
 jest.setTimeout(120_000);
 
-let stack: EngineStack | undefined;
 const children: ChildProcess[] = [];
-afterEach(async () => {
+const stacks = stackPerTest(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  await stack?.stop();
-  stack = undefined;
 });
 
-function floatingDisks(s: EngineStack) {
-  const disks = s.fixture.disks.filter(
-    (d) =>
-      d.vmId === null &&
-      !d.shareable &&
-      d.volumeIds.length === 1 &&
-      d.status === 'OK' &&
-      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
-  );
-  const to = (diskDomainId: string) =>
-    s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== diskDomainId)!;
-  return disks.map((disk) => ({ disk, to: to(disk.domainId) }));
-}
-
 /** The built CLI against the stack; resolves with its output once it exits. */
-function cli(s: EngineStack, args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const child = spawnCli(args, {
-    TEMPORAL_ADDRESS: testAddress(),
-    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
-    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
-    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
-  });
-  children.push(child);
-  let stdout = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout })));
-}
+const cli = (s: EngineStack, args: string[]) => runStackCli(s, args, (child) => children.push(child));
 
 const copyRow = (rows: TaskRow[]): TaskRow | undefined => rows.find((t) => t.commandType === 'CopyData');
 
@@ -58,13 +30,12 @@ async function historyLength(s: EngineStack, workflowId: string): Promise<number
 
 test('a running copy shows its Host.getJobs progress in the live row, `status` and `watch`; its history does not grow with it', async () => {
   // Long enough for several heartbeats to reach the server (at most one per 8 s).
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 14_000, 'Image.delete': 200 } },
   });
-  const s = stack;
-  const [slow, fast] = floatingDisks(s) as [
-    ReturnType<typeof floatingDisks>[0],
-    ReturnType<typeof floatingDisks>[0],
+  const [slow, fast] = floatingNfsDisks(s) as [
+    ReturnType<typeof floatingNfsDisks>[0],
+    ReturnType<typeof floatingNfsDisks>[0],
   ];
   const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
     taskQueue: s.taskQueue,

@@ -10,39 +10,18 @@ import { queryCommandState } from '../src/client';
 import type { MoveOrCopyResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
 import { workflowIds, WorkflowType } from '../src/shared/names';
-import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
-import { chains, expectStorageMatchesInventory } from './support/storage';
+import { eventually, poolVerbs, stackPerTest, type EngineStack } from './support/engine-stack';
+import { chains, expectNothingLeft, floatingDisk } from './support/storage';
 import { killed, killSpawnedWorkers, spawnWorker } from './support/worker-process';
 import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(180_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  killSpawnedWorkers();
-  await stack?.stop();
-  stack = undefined;
-});
+const stacks = stackPerTest(killSpawnedWorkers);
 
-const verbs = (s: EngineStack): Record<string, number> =>
-  s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};
 /** Every job the simulator's hosts know (ended ones stay for jobAutodeleteMs, an hour by default). */
 const jobIds = (s: EngineStack): string[] =>
   Object.values(s.sim.listJobs()).flatMap((perHost) => Object.keys(perHost));
-
-/** A floating single-volume disk on an NFS domain, and another NFS domain to move it to. */
-function floatingDisk(s: EngineStack) {
-  const disk = s.fixture.disks.find(
-    (d) =>
-      d.vmId === null &&
-      !d.shareable &&
-      d.volumeIds.length === 1 &&
-      d.status === 'OK' &&
-      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
-  )!;
-  const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
-  return { disk, to };
-}
 
 function startMove(s: EngineStack, diskId: string, toDomainId: string) {
   return s.client.workflow.start(WorkflowType.moveDisk, {
@@ -52,25 +31,11 @@ function startMove(s: EngineStack, diskId: string, toDomainId: string) {
   });
 }
 
-async function expectNothingLeft(s: EngineStack): Promise<void> {
-  expect(s.sim.listTasks()).toEqual([]);
-  expect(await s.inventory.listTaskClaims()).toEqual([]);
-  expect(await s.inventory.listLocks()).toEqual([]);
-  expect(
-    (await s.inventory.listDisks()).filter((d) => d.status === 'LOCKED' && !lockedAtStart(s, d.id)),
-  ).toEqual([]);
-  await expectStorageMatchesInventory(s);
-}
-
-const lockedAtStart = (s: EngineStack, diskId: string): boolean =>
-  s.fixture.disks.some((d) => d.id === diskId && d.status === 'LOCKED');
-
 test('worker SIGKILLed right after SDM.copy_data was accepted: another worker follows the one job to a moved disk', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     worker: false,
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 2_000, 'Image.delete': 200 } },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const worker = spawnWorker(s);
   const handle = await startMove(s, disk.id, to.id);
@@ -95,8 +60,8 @@ test('worker SIGKILLed right after SDM.copy_data was accepted: another worker fo
   expect(result).toMatchObject({ diskId: disk.id, domainId: to.id });
   // The retry sent the verb again and met "job exists": one job on the simulator, ours.
   expect(jobIds(s)).toEqual([jobId]);
-  expect(verbs(s)['SDM.copy_data']).toBe(2);
-  expect(verbs(s)).toMatchObject({ 'Volume.create': 1, 'Image.delete': 1 });
+  expect(poolVerbs(s)['SDM.copy_data']).toBe(2);
+  expect(poolVerbs(s)).toMatchObject({ 'Volume.create': 1, 'Image.delete': 1 });
   const state = await queryCommandState(s.client, handle.workflowId);
   expect(state.commandStatus).toBe('ENDED_SUCCESSFULLY');
   expect(state.tasks.find((t) => t.commandType === 'CopyData')).toMatchObject({
@@ -111,13 +76,12 @@ test('worker SIGKILLed right after SDM.copy_data was accepted: another worker fo
 });
 
 test('every job event lost: the Host.getJobs poll ends the copy and the move completes', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: {
       durations: { 'Volume.create': 200, 'SDM.copy_data': 600, 'Image.delete': 200 },
       dropJobEvents: true,
     },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const handle = await startMove(s, disk.id, to.id);
   await handle.result();
@@ -125,20 +89,19 @@ test('every job event lost: the Host.getJobs poll ends the copy and the move com
     (t) => t.commandType === 'CopyData',
   );
   expect(row).toMatchObject({ state: 'Cleared', result: 'success', message: 'job done (seen by poll)' });
-  expect(verbs(s)['Host.getJobs']).toBeGreaterThan(0);
+  expect(poolVerbs(s)['Host.getJobs']).toBeGreaterThan(0);
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
   await expectNothingLeft(s);
 });
 
 test('the host running the copy dies mid-copy: the destination is fenced and removed, the move fails, the source is untouched', async () => {
   const downMs = 1_000;
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: {
       durations: { 'Volume.create': 200, 'SDM.copy_data': 2_000, 'Image.delete': 200 },
       jobFaults: [{ verb: 'SDM.copy_data', mode: 'crashHost', atFraction: 0.5, downMs, count: 1 }],
     },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const sourceChain = await chains(s, disk.domainId, disk.id);
   const handle = await startMove(s, disk.id, to.id);
@@ -158,7 +121,7 @@ test('the host running the copy dies mid-copy: the destination is fenced and rem
   expect(row).toMatchObject({ state: 'Cleared', result: 'failure' });
   expect(row?.message).toMatch(/job fenced \(judged by the volume's generation\)/);
   // Fenced (generation + 3), never called done, then removed with its image.
-  expect(verbs(s)['SDM.update_volume']).toBe(1);
+  expect(poolVerbs(s)['SDM.update_volume']).toBe(1);
   expect(s.sim.imageExists(to.id, disk.id)).toBe(false);
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: disk.domainId, status: 'OK' });
   expect(await chains(s, disk.domainId, disk.id)).toEqual(sourceChain);

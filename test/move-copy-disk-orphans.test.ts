@@ -8,44 +8,18 @@
  * SQLite inventory, an in-process worker.
  */
 import { randomUUID } from 'node:crypto';
-import type { JanitorReport } from '../src/activities';
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { queryCommandState } from '../src/client';
 import { workflowIds, WorkflowType } from '../src/shared/names';
-import { assertCliBuilt, spawnCli, type CliResult } from './support/cli';
-import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
-import { testAddress, TEST_NAMESPACE } from './support/temporal';
-import { expectStorageMatchesInventory } from './support/storage';
+import { assertCliBuilt, type CliResult } from './support/cli';
+import { eventually, stackPerTest, type EngineStack } from './support/engine-stack';
+import { sweep } from './support/janitor';
+import { runStackCli } from './support/stack-cli';
+import { expectStorageMatchesInventory, floatingDisk } from './support/storage';
 
 jest.setTimeout(150_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
-
-function sweep(s: EngineStack): Promise<JanitorReport> {
-  return s.client.workflow.execute(WorkflowType.taskJanitor, {
-    taskQueue: s.taskQueue,
-    workflowId: `test-janitor/${randomUUID()}`,
-    args: [{ poolId: s.fixture.pool.id }],
-  });
-}
-
-/** A floating single-volume disk on NFS, and another NFS domain to put it on. */
-function floatingDisk(s: EngineStack) {
-  const disk = s.fixture.disks.find(
-    (d) =>
-      d.vmId === null &&
-      !d.shareable &&
-      d.volumeIds.length === 1 &&
-      d.status === 'OK' &&
-      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
-  )!;
-  const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
-  return { disk, to };
-}
+const stacks = stackPerTest();
 
 /** The domains whose storage holds the image. */
 function domainsHolding(s: EngineStack, imageId: string): string[] {
@@ -92,8 +66,7 @@ async function sweepUntilReleased(s: EngineStack, owner: string, removal = true)
 const durations = { 'Volume.create': 100, 'SDM.copy_data': 5_000, 'Image.delete': 300 };
 
 test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the destination, the disk is OK on its source', async () => {
-  stack = await startEngineStack({ faults: { durations } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
   await s.client.workflow.start(WorkflowType.moveDisk, {
@@ -129,8 +102,7 @@ test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the des
 });
 
 test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the copy (image, then row), the source is OK', async () => {
-  stack = await startEngineStack({ faults: { durations } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.copyDisk(randomUUID());
   await s.client.workflow.start(WorkflowType.copyDisk, {
@@ -170,10 +142,9 @@ test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the cop
 });
 
 test('MoveDisk terminated while its source is being removed: the sweep waits for that step, then the disk is OK on its destination', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { ...durations, 'SDM.copy_data': 300, 'Image.delete': 3_000 } },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
   await s.client.workflow.start(WorkflowType.moveDisk, {
@@ -203,28 +174,12 @@ test('MoveDisk terminated while its source is being removed: the sweep waits for
   await expectStorageMatchesInventory(s);
 });
 
-/** The built CLI against the stack, without blocking this process (the worker lives in it). */
-function unlock(s: EngineStack, args: string[]): Promise<CliResult> {
-  const child = spawnCli(['unlock', ...args], {
-    TEMPORAL_ADDRESS: testAddress(),
-    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
-    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
-    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** `ovirt-tasks unlock …` (the built CLI) against the stack. */
+const unlock = (s: EngineStack, args: string[]): Promise<CliResult> => runStackCli(s, ['unlock', ...args]);
 
 test('ovirt-tasks unlock of a disk a terminated MoveDisk left: the destination is removed first, then a second unlock restores the disk', async () => {
   assertCliBuilt();
-  stack = await startEngineStack({ faults: { durations } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
   await s.client.workflow.start(WorkflowType.moveDisk, {

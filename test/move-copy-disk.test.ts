@@ -10,42 +10,19 @@ import type { MoveOrCopyResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
 import { workflowIds, WorkflowType } from '../src/shared/names';
 import { ExitCode } from '../src/cli/exit-codes';
-import { spawnCli } from './support/cli';
-import { startEngineStack, type EngineStack } from './support/engine-stack';
-import { testAddress, TEST_NAMESPACE } from './support/temporal';
-import { chains, expectStorageMatchesInventory } from './support/storage';
+import { poolVerbs, stackPerTest } from './support/engine-stack';
+import { runStackCli } from './support/stack-cli';
+import { chains, expectStorageMatchesInventory, floatingDisk } from './support/storage';
 import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(120_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
-
-const verbs = (s: EngineStack): Record<string, number> =>
-  s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};
-
-/** A floating single-volume disk on an NFS domain, and another NFS domain to move it to. */
-function floatingDisk(s: EngineStack) {
-  const disk = s.fixture.disks.find(
-    (d) =>
-      d.vmId === null &&
-      !d.shareable &&
-      d.volumeIds.length === 1 &&
-      d.status === 'OK' &&
-      s.fixture.domains.find((dom) => dom.id === d.domainId)?.storageType === 'nfs',
-  )!;
-  const to = s.fixture.domains.find((d) => d.storageType === 'nfs' && d.id !== disk.domainId)!;
-  return { disk, to };
-}
+const stacks = stackPerTest();
 
 test('moves a disk: destination volume, data copied by a host job, source removed, mapping moved', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 500, 'Image.delete': 200 } },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
     taskQueue: s.taskQueue,
@@ -58,7 +35,7 @@ test('moves a disk: destination volume, data copied by a host job, source remove
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
   expect(s.sim.imageExists(disk.domainId, disk.id)).toBe(false);
   expect((await chains(s, to.id, disk.id)).storage).toHaveLength(1);
-  expect(verbs(s)).toMatchObject({ 'Volume.create': 1, 'SDM.copy_data': 1, 'Image.delete': 1 });
+  expect(poolVerbs(s)).toMatchObject({ 'Volume.create': 1, 'SDM.copy_data': 1, 'Image.delete': 1 });
   const state = await queryCommandState(s.client, handle.workflowId);
   expect(state.commandStatus).toBe('ENDED_SUCCESSFULLY');
   expect(state.tasks.map((t) => [t.commandType, t.state])).toEqual([
@@ -73,8 +50,7 @@ test('moves a disk: destination volume, data copied by a host job, source remove
 });
 
 test('copies a disk to a new floating disk; the source is untouched', async () => {
-  stack = await startEngineStack({ faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } } });
   const { disk, to } = floatingDisk(s);
   const commandId = randomUUID();
   const handle = await s.client.workflow.start(WorkflowType.copyDisk, {
@@ -96,13 +72,12 @@ test('copies a disk to a new floating disk; the source is untouched', async () =
 });
 
 test('the copy job fails: the destination is removed, the source untouched, the move fails typed', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: {
       durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 },
       failures: [{ verb: 'SDM.copy_data', phase: 'task', code: 100, count: 1 }],
     },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
   const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
     taskQueue: s.taskQueue,
@@ -120,8 +95,7 @@ test('the copy job fails: the destination is removed, the source untouched, the 
 });
 
 test('refused before anything starts: a move to the domain the disk is on', async () => {
-  stack = await startEngineStack();
-  const s = stack;
+  const s = await stacks.start();
   const { disk } = floatingDisk(s);
   const same = await failureOf(
     (
@@ -133,35 +107,16 @@ test('refused before anything starts: a move to the domain the disk is on', asyn
     ).result(),
   );
   expect((same.cause as ApplicationFailure).type).toBe(ErrorType.InvalidInput);
-  expect(verbs(s)['Volume.create'] ?? 0).toBe(0);
+  expect(poolVerbs(s)['Volume.create'] ?? 0).toBe(0);
   expect(await s.inventory.listLocks()).toEqual([]);
 });
 
-/** The built CLI against the stack, run to its end without blocking the in-process worker. */
-function cli(
-  s: EngineStack,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawnCli(args, {
-    TEMPORAL_ADDRESS: testAddress(),
-    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
-    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
-    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
-
 test('ovirt-tasks submit move-disk --wait moves it; a move to its own domain is refused before anything starts', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300, 'Image.delete': 200 } },
   });
-  const s = stack;
   const { disk, to } = floatingDisk(s);
-  const refused = await cli(s, [
+  const refused = await runStackCli(s, [
     'submit',
     'move-disk',
     '--disk',
@@ -171,9 +126,9 @@ test('ovirt-tasks submit move-disk --wait moves it; a move to its own domain is 
   ]);
   expect(refused.status).toBe(ExitCode.Usage);
   expect(refused.stderr).toMatch(/refused \(InvalidInput\): disk .* is already on/);
-  expect(verbs(s)['Volume.create'] ?? 0).toBe(0);
+  expect(poolVerbs(s)['Volume.create'] ?? 0).toBe(0);
 
-  const moved = await cli(s, ['submit', 'move-disk', '--disk', disk.id, '--to', to.name, '--wait']);
+  const moved = await runStackCli(s, ['submit', 'move-disk', '--disk', disk.id, '--to', to.name, '--wait']);
   expect({ status: moved.status, stderr: moved.stderr }).toMatchObject({ status: ExitCode.Ok });
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: to.id, status: 'OK' });
 });
