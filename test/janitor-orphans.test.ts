@@ -4,12 +4,11 @@
  * command runs, restores what storage proves, audits it, and never touches a running command.
  * Real parts: the suite's dev server, the simulator, a SQLite inventory, an in-process worker.
  */
-import { randomUUID } from 'node:crypto';
-import type { JanitorReport } from '../src/activities';
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { submitRemoveDisk } from '../src/client';
 import { workflowIds, WorkflowType } from '../src/shared/names';
-import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
+import { eventually, stackPerTest, type EngineStack } from './support/engine-stack';
+import { sweep, sweepUntilReleased } from './support/janitor';
 import {
   expectStorageMatchesInventory,
   lockedByFixture,
@@ -19,32 +18,7 @@ import {
 
 jest.setTimeout(120_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
-
-/** One janitor run on the stack's worker, as the Schedule starts it. */
-function sweep(s: EngineStack): Promise<JanitorReport> {
-  return s.client.workflow.execute(WorkflowType.taskJanitor, {
-    taskQueue: s.taskQueue,
-    workflowId: `test-janitor/${randomUUID()}`,
-    args: [{ poolId: s.fixture.pool.id }],
-  });
-}
-
-/** Sweeps until the owner's locks were released (its steps may still be cleaning up at first). */
-async function sweepUntilReleased(
-  s: EngineStack,
-  owner: string,
-): Promise<JanitorReport['orphans']['released'][number]> {
-  return eventually(
-    async () => (await sweep(s)).orphans.released.find((r) => r.owner === owner),
-    60_000,
-    `the janitor released the locks of ${owner}`,
-  );
-}
+const stacks = stackPerTest();
 
 async function auditTypes(s: EngineStack, owner: string): Promise<string[]> {
   return (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
@@ -61,10 +35,9 @@ async function otherDisk(s: EngineStack, vmId: string): Promise<string> {
 }
 
 test('CreateSnapshot terminated while its tasks run: steps revert, the sweep puts the disks back OK, removes the snapshot row, releases the locks, audits; a running RemoveDisk keeps its locks', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { 'Volume.create': 2_000, 'Image.delete': 60_000 } },
   });
-  const s = stack;
   const vm = s.vmByName('web-01');
 
   // A command that runs through the whole test: the janitor must leave it alone.
@@ -120,11 +93,10 @@ test('CreateSnapshot terminated while its tasks run: steps revert, the sweep put
 });
 
 test('RemoveVm terminated after its first image (one at a time): that step finishes its image, the sweep puts the untouched disks back OK', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: { durations: { 'Image.delete': 1_500 } },
     config: { MAX_CONCURRENT_IMAGES: '1' },
   });
-  const s = stack;
   const vm = s.vmByName('web-01');
   const owner = workflowIds.removeVm(vm.id);
   const handle = await s.client.workflow.start(WorkflowType.removeVm, {
@@ -154,8 +126,7 @@ test('RemoveVm terminated after its first image (one at a time): that step finis
 });
 
 test('a RemoveVm that is gone from Temporal (not found) left the VM ImageLocked and its disks LOCKED: Down and OK again', async () => {
-  stack = await startEngineStack();
-  const s = stack;
+  const s = await stacks.start();
   const vm = s.vmByName('db-01');
   const owner = workflowIds.removeVm(vm.id);
   await s.inventory.acquireLocks(owner, 'RemoveVm db-01', [
@@ -176,8 +147,7 @@ test('a RemoveVm that is gone from Temporal (not found) left the VM ImageLocked 
 });
 
 test('AddDisk terminated with its step while Volume.create runs: the sweep waits for the task, then the disk is OK with the volume VDSM made', async () => {
-  stack = await startEngineStack({ faults: { durations: { 'Volume.create': 5_000 } } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: { 'Volume.create': 5_000 } } });
   const vm = s.vmByName('web-01');
   const domain = s.fixture.domains[0]!;
   const handle = await startAddDisk(s, {

@@ -5,33 +5,20 @@
  * proves and the snapshot back OK (its disks did not merge). Real parts: the suite's dev server,
  * the simulator, a SQLite inventory, an in-process worker.
  */
-import { randomUUID } from 'node:crypto';
-import type { JanitorReport } from '../src/activities';
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { queryCommandState } from '../src/client';
 import type { CreateSnapshotResult } from '../src/shared/commands';
 import { workflowIds, WorkflowType } from '../src/shared/names';
-import { eventually, startEngineStack, type EngineStack } from './support/engine-stack';
+import { eventually, stackPerTest } from './support/engine-stack';
+import { sweep, sweepUntilReleased } from './support/janitor';
 import { chains, expectStorageMatchesInventory, startCreateSnapshot } from './support/storage';
 
 jest.setTimeout(150_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
-
-function sweep(s: EngineStack): Promise<JanitorReport> {
-  return s.client.workflow.execute(WorkflowType.taskJanitor, {
-    taskQueue: s.taskQueue,
-    workflowId: `test-janitor/${randomUUID()}`,
-    args: [{ poolId: s.fixture.pool.id }],
-  });
-}
+const stacks = stackPerTest();
 
 test('RemoveSnapshot terminated while its merge jobs run: the sweep waits for them, then disks and snapshot are OK again and the locks go', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: {
       durations: {
         'Volume.create': 100,
@@ -42,7 +29,6 @@ test('RemoveSnapshot terminated while its merge jobs run: the sweep waits for th
       },
     },
   });
-  const s = stack;
   const vm = s.vmByName('web-01');
   const diskIds = vm.disks.slice(0, 2);
   const created = (await (
@@ -79,11 +65,7 @@ test('RemoveSnapshot terminated while its merge jobs run: the sweep waits for th
   expect(early.orphans.waiting.find((w) => w.owner === owner)?.why).toMatch(/ColdMerge.*still running/);
   expect((await s.inventory.listLocks({ owner })).length).toBe(2 + diskIds.length);
 
-  const released = await eventually(
-    async () => (await sweep(s)).orphans.released.find((r) => r.owner === owner),
-    60_000,
-    `the janitor released the locks of ${owner}`,
-  );
+  const released = await sweepUntilReleased(s, owner);
   expect(released.unproven).toEqual([]);
   expect(released.changes).toEqual(
     expect.arrayContaining([expect.stringMatching(new RegExp(`snapshot 'interrupted'.*LOCKED -> OK`))]),

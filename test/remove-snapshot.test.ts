@@ -14,24 +14,14 @@ import type {
 import { ErrorType } from '../src/shared/errors';
 import { workflowIds, WorkflowType } from '../src/shared/names';
 import { ExitCode } from '../src/cli/exit-codes';
-import { spawnCli } from './support/cli';
-import { startEngineStack, type EngineStack } from './support/engine-stack';
-import { testAddress, TEST_NAMESPACE } from './support/temporal';
-import {
-  chains,
-  expectStorageMatchesInventory,
-  lockedByFixture,
-  startCreateSnapshot,
-} from './support/storage';
+import { poolVerbs, stackPerTest, type EngineStack } from './support/engine-stack';
+import { runStackCli } from './support/stack-cli';
+import { chains, expectNothingLeft, startCreateSnapshot } from './support/storage';
 import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(180_000);
 
-let stack: EngineStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const stacks = stackPerTest();
 
 const DURATIONS = {
   'Volume.create': 100,
@@ -40,9 +30,6 @@ const DURATIONS = {
   'StoragePool.finalizeMerge': 100,
   'Image.deleteVolumes': 100,
 };
-
-const verbs = (s: EngineStack): Record<string, number> =>
-  s.sim.counters().pools[s.fixture.pool.id]?.verbs ?? {};
 
 type Chain = Awaited<ReturnType<typeof chains>>['storage'];
 async function chainOf(s: EngineStack, diskId: string): Promise<Awaited<ReturnType<typeof chains>>> {
@@ -70,21 +57,14 @@ function startRemoveSnapshot(s: EngineStack, vmId: string, snapshotId: string) {
   });
 }
 
-/** No lock, no SPM task or claim, nothing LOCKED, storage = inventory. */
+/** Nothing left (expectNothingLeft) and no snapshot LOCKED. */
 async function expectClean(s: EngineStack): Promise<void> {
-  expect(await s.inventory.listLocks()).toEqual([]);
-  expect(s.sim.listTasks()).toEqual([]);
-  expect(await s.inventory.listTaskClaims()).toEqual([]);
-  expect(
-    (await s.inventory.listDisks()).filter((d) => d.status === 'LOCKED' && !lockedByFixture(s, d.id)),
-  ).toEqual([]);
+  await expectNothingLeft(s);
   expect((await s.inventory.listSnapshots()).filter((sn) => sn.status === 'LOCKED')).toEqual([]);
-  await expectStorageMatchesInventory(s);
 }
 
 test('a snapshot of 3 disks: each chain loses the merged volume on storage and in the inventory, the snapshot row goes', async () => {
-  stack = await startEngineStack({ faults: { durations: DURATIONS } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: DURATIONS } });
   const { vm, diskIds, before, snapshotId, created } = await snapshotted(s);
   for (const id of diskIds) expect((await chainOf(s, id)).storage).toHaveLength(before.get(id)!.length + 1);
 
@@ -102,7 +82,7 @@ test('a snapshot of 3 disks: each chain loses the merged volume on storage and i
     expect(await s.inventory.getDisk(id)).toMatchObject({ status: 'OK' });
   }
   expect(await s.inventory.getSnapshot(snapshotId)).toBeUndefined();
-  expect(verbs(s)).toMatchObject({
+  expect(poolVerbs(s)).toMatchObject({
     'StoragePool.prepareMerge': 3,
     'SDM.merge': 3,
     'StoragePool.finalizeMerge': 3,
@@ -119,8 +99,7 @@ test('a snapshot of 3 disks: each chain loses the merged volume on storage and i
 });
 
 test('the older of two snapshots: its child, an internal volume, is merged away and the leaf rebased', async () => {
-  stack = await startEngineStack({ faults: { durations: DURATIONS } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: DURATIONS } });
   const first = await snapshotted(s, 'first');
   const second = (await (
     await startCreateSnapshot(s, { vmId: first.vm.id, description: 'second', diskIds: first.diskIds })
@@ -149,10 +128,9 @@ describe.each([
   ['FinalizeMerge', 'StoragePool.finalizeMerge'],
 ] as const)('%s fails on one disk', (stage, verb) => {
   test('that disk keeps its chain and is OK, the two others merge, the snapshot stays with that disk', async () => {
-    stack = await startEngineStack({
+    const s = await stacks.start({
       faults: { durations: DURATIONS, failures: [{ verb, phase: 'task', code: 100, count: 1 }] },
     });
-    const s = stack;
     const { vm, diskIds, before, snapshotId } = await snapshotted(s);
 
     const handle = await startRemoveSnapshot(s, vm.id, snapshotId);
@@ -186,13 +164,12 @@ describe.each([
 });
 
 test('Image.deleteVolumes fails on one disk: its chain is merged, the top stays ILLEGAL outside it, the disk ILLEGAL', async () => {
-  stack = await startEngineStack({
+  const s = await stacks.start({
     faults: {
       durations: DURATIONS,
       failures: [{ verb: 'Image.deleteVolumes', phase: 'task', code: 100, count: 1 }],
     },
   });
-  const s = stack;
   const { vm, diskIds, before, snapshotId, created } = await snapshotted(s);
 
   const handle = await startRemoveSnapshot(s, vm.id, snapshotId);
@@ -231,8 +208,7 @@ test('Image.deleteVolumes fails on one disk: its chain is merged, the top stays 
 });
 
 test('refused before anything starts: a VM that is Up, a snapshot the VM does not have', async () => {
-  stack = await startEngineStack({ faults: { durations: DURATIONS } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: DURATIONS } });
   const { vm, snapshotId } = await snapshotted(s);
   const unknown = await failureOf(
     (await startRemoveSnapshot(s, vm.id, '99999999-9999-4999-8999-999999999999')).result(),
@@ -241,34 +217,15 @@ test('refused before anything starts: a VM that is Up, a snapshot the VM does no
   await s.inventory.setVmStatus(vm.id, 'Up');
   const up = await failureOf((await startRemoveSnapshot(s, vm.id, snapshotId)).result());
   expect((up.cause as ApplicationFailure).type).toBe(ErrorType.VmStatusNotAllowed);
-  expect(verbs(s)['StoragePool.prepareMerge'] ?? 0).toBe(0);
+  expect(poolVerbs(s)['StoragePool.prepareMerge'] ?? 0).toBe(0);
   expect(await s.inventory.getSnapshot(snapshotId)).toMatchObject({ status: 'OK' });
   expect(await s.inventory.listLocks()).toEqual([]);
 });
 
-/** The built CLI against the stack, run to its end without blocking the in-process worker. */
-function cli(
-  s: EngineStack,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawnCli(args, {
-    TEMPORAL_ADDRESS: testAddress(),
-    TEMPORAL_NAMESPACE: TEST_NAMESPACE,
-    OVIRT_TASKS_INVENTORY_URL: s.inventoryUrl,
-    OVIRT_TASKS_TASK_QUEUE: s.taskQueue,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
-
 test('ovirt-tasks submit remove-snapshot --wait removes it; an unknown snapshot is refused before anything starts', async () => {
-  stack = await startEngineStack({ faults: { durations: DURATIONS } });
-  const s = stack;
+  const s = await stacks.start({ faults: { durations: DURATIONS } });
   const { snapshotId } = await snapshotted(s);
-  const refused = await cli(s, [
+  const refused = await runStackCli(s, [
     'submit',
     'remove-snapshot',
     '--vm',
@@ -278,9 +235,9 @@ test('ovirt-tasks submit remove-snapshot --wait removes it; an unknown snapshot 
   ]);
   expect(refused.status).toBe(ExitCode.Usage);
   expect(refused.stderr).toMatch(/refused \(SnapshotNotFound\): VM web-01 has no snapshot/);
-  expect(verbs(s)['StoragePool.prepareMerge'] ?? 0).toBe(0);
+  expect(poolVerbs(s)['StoragePool.prepareMerge'] ?? 0).toBe(0);
 
-  const removed = await cli(s, [
+  const removed = await runStackCli(s, [
     'submit',
     'remove-snapshot',
     '--vm',
