@@ -15,65 +15,30 @@ import {
   isCancellation,
   log,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OvirtActivities, StartTaskResult } from '../activities';
 import { ErrorType } from '../shared/errors';
 import { groupVerdictSignal, rowSucceeded, taskProgressSignal, type TaskRow } from '../shared/messages';
 import { SA } from '../shared/search-attributes';
-import {
-  restartsAfterRecovery,
-  type GroupVerdict,
-  type TaskStepInput,
-  type TaskStepResult,
-} from '../shared/steps';
+import type { GroupVerdict, TaskStepInput, TaskStepResult } from '../shared/steps';
 import { isTaskSuccess, type AsyncTaskResult, type AsyncTaskState } from '../shared/vocabulary';
 import type { VdsmTaskStatus } from '../vdsm/port';
 import { renderTaskTable } from './details';
-import {
-  endActionActivityOptions,
-  startTaskActivityOptions,
-  vdsmTaskVerbActivityOptions,
-  waitTaskActivityOptions,
-} from './options';
+import { startTaskActivityOptions } from './options';
 import { failureOf, ownStepRow } from './step-row';
-
-const { waitForTaskEnd } = proxyActivities<OvirtActivities>({
-  ...waitTaskActivityOptions,
-  summary: 'Poll the VDSM task until it ends',
-});
-const { imageGone } = proxyActivities<OvirtActivities>({
-  ...vdsmTaskVerbActivityOptions,
-  summary: 'Is the image still on its domain?',
-});
-const { stopTask, revertTask } = proxyActivities<OvirtActivities>({
-  ...vdsmTaskVerbActivityOptions,
-  summary: 'Task.stop / Task.revert',
-});
-/**
- * The end action (inventory writes) and Task.clear take milliseconds: the worker runs them as
- * local activities inside the workflow task that learnt the task ended, one marker each instead of
- * an activity's three events and a workflow task of its own. Both are idempotent, so retries and a
- * worker dying mid-way are safe.
- */
-const { endTaskStep } = proxyLocalActivities<OvirtActivities>({
-  ...endActionActivityOptions,
-  summary: 'End action',
-});
-const { auditTaskRestart } = proxyLocalActivities<OvirtActivities>({
-  ...endActionActivityOptions,
-  summary: 'Audit: task started again after VDSM recovery',
-});
-// Local activities do not heartbeat: a dead worker's attempt is retried with its workflow task.
-const { heartbeatTimeout: _notForLocal, ...localVerbOptions } = vdsmTaskVerbActivityOptions;
-const { clearTask } = proxyLocalActivities<OvirtActivities>({
-  ...localVerbOptions,
-  summary: 'Task.clear',
-});
+import {
+  clearTask,
+  endTaskStep,
+  imageGone,
+  revertTask,
+  stopTask,
+  untilDone,
+  waitForTaskEnd,
+} from './task-step-activities';
+import { restartAfterRecovery } from './task-step-recovery';
 
 /**
  * AsyncTaskState values worth a visibility write: a task running (with its VdsmTaskIds, which
@@ -94,12 +59,6 @@ const OUTCOME: Record<VdsmTaskStatus['taskResult'], string> = {
   cleanFailure: 'failed and its rollback failed too (cleanFailure)',
   '': 'ended without a result',
 };
-/**
- * Rolled back with no error of its own (code 0, cleanSuccess): VDSM's recovery after an SPM restart
- * or failover (a reloaded task reports code 0), not a failed job (its code) nor a stop (411).
- */
-const rolledBackByRecovery = (s: VdsmTaskStatus): boolean =>
-  s.taskState === 'finished' && s.taskResult === 'cleanSuccess' && s.code === 0;
 const describeFailure = (s: VdsmTaskStatus): string =>
   s.taskState === 'unknown'
     ? 'the task vanished from the SPM (unknown)'
@@ -168,16 +127,11 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
       rolledBack,
     });
     if (vdsmTaskId) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await clearTask({ poolId: image.poolId, vdsmTaskId });
-          break;
-        } catch {
-          // ClearFailed is a state of its own, retried (the engine retried it every poll).
-          await advance({ state: 'ClearFailed' });
-          await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
-        }
-      }
+      // ClearFailed is a state of its own, retried (the engine retried it every poll).
+      await untilDone(
+        () => clearTask({ poolId: image.poolId, vdsmTaskId }),
+        () => advance({ state: 'ClearFailed' }),
+      );
     }
   }
 
@@ -234,7 +188,7 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     });
   }
 
-  // `let`: a task rolled back by VDSM's recovery is replaced once (restartAfterRecovery).
+  // `let`: a task rolled back by VDSM's recovery is replaced once (./task-step-recovery.ts).
   let vdsmTaskId = start.vdsmTaskId;
   let taskRef = { poolId: image.poolId, vdsmTaskId };
   await advance({ state: 'Polling', status: 'running', vdsmTaskId });
@@ -252,69 +206,14 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
       else waitFailure = failureOf(err);
       final = await CancellationScope.nonCancellable(() => stopAndWait());
     }
-    if (restarted || cancelledBy || waitFailure || !(await restartAfterRecovery(final))) break;
-  }
-
-  /**
-   * A task VDSM's recovery rolled back (not a stop of ours, not a failure of its own) is started
-   * once more when its verb allows it and storage shows the first one had not begun: for
-   * Image.delete the image is still listed (VDSM renames it when the purge is scheduled, or when
-   * zeroing starts; a renamed one cannot be deleted again). The old task is cleared first, which
-   * drops its claim and intent, so the new start goes through the same no-duplicate protocol.
-   */
-  async function restartAfterRecovery(ended: VdsmTaskStatus): Promise<boolean> {
-    if (!restartsAfterRecovery(task) || !rolledBackByRecovery(ended)) return false;
-    return CancellationScope.nonCancellable(async () => {
-      const untouched = !(await imageGone({
-        poolId: image.poolId,
-        domainId: image.domainId,
-        imageId: image.id,
-      }).catch(() => true));
-      if (!untouched) {
-        recovery.notRestarted =
-          'VDSM recovery rolled it back after the image had left its domain listing (renamed for deletion: its volumes may remain), so it was not started again';
-        return false;
-      }
-      await advance({ message: `rolled back by VDSM recovery; starting ${task.verb} again` });
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await clearTask(taskRef);
-          break;
-        } catch (err) {
-          // The SPM is away or busy: the old task must go before its verb is sent again.
-          log.warn('Task.clear of a rolled-back task failed, retrying', {
-            vdsmTaskId,
-            error: failureOf(err).message,
-          });
-          await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
-        }
-      }
-      await auditTaskRestart({
-        verb: task.verb,
-        end: input.end,
-        image,
-        rootCommandId: input.rootCommandId,
-        vdsmTaskId,
-      });
-      let again: StartTaskResult;
-      try {
-        // As the first start: the activity tells the parent about the new task (reportStarted).
-        const report = { parentId: input.parentCommandId, row: { ...row, message: '' } };
-        again = await startSpmTask({ task, poolId: image.poolId, report });
-      } catch (err) {
-        recovery.notRestarted = `starting it again failed: ${failureOf(err).message}`;
-        return false;
-      }
-      if (again.kind !== 'started') {
-        // The image vanished between the check and the start: nothing proves it was purged.
-        recovery.notRestarted = `starting it again answered VDSM code ${again.vdsmCode} (${again.vdsmMessage})`;
-        return false;
-      }
-      vdsmTaskId = again.vdsmTaskId;
-      taskRef = { poolId: image.poolId, vdsmTaskId };
-      await advance({ status: 'running', vdsmTaskId, message: '' });
-      return true;
-    });
+    if (restarted || cancelledBy || waitFailure) break;
+    const restart = await restartAfterRecovery({ input, row, startSpmTask, advance }, final, vdsmTaskId);
+    if ('notRestarted' in restart) {
+      recovery.notRestarted = restart.notRestarted;
+      break;
+    }
+    vdsmTaskId = restart.vdsmTaskId;
+    taskRef = { poolId: image.poolId, vdsmTaskId };
   }
 
   /** A status that could not be read: treated as vanished; clearing retries until VDSM lets go. */
@@ -396,16 +295,11 @@ export async function runTaskStep(input: TaskStepInput): Promise<TaskStepResult>
     // The task did its work but the command as a whole is not going ahead: VDSM rolls it back.
     const after = await CancellationScope.nonCancellable(async () => {
       await advance({ state: 'AttemptingEndAction' });
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await revertTask(taskRef);
-          break;
-        } catch (err) {
-          // The SPM is away or busy: the volume must still go, so keep asking (as for Task.clear).
-          log.warn('Task.revert failed, retrying', { vdsmTaskId, error: (err as Error).message });
-          await sleep(Math.min(60_000, 2_000 * 2 ** attempt));
-        }
-      }
+      // The SPM is away or busy: the volume must still go, so keep asking (as for Task.clear).
+      await untilDone(
+        () => revertTask(taskRef),
+        (err) => log.warn('Task.revert failed, retrying', { vdsmTaskId, error: (err as Error).message }),
+      );
       reverted = true;
       try {
         return await waitForTaskEnd(taskRef);
