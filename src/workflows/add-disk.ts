@@ -8,10 +8,10 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import { AddDiskInput, describeZodError, type AddDiskResult } from '../shared/commands';
+import { AddDiskInput, type AddDiskResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runSteps } from './command-runner';
 import { commandActivityOptions } from './options';
 import { addImageStep } from './step-inputs';
 
@@ -27,9 +27,7 @@ const { prepareAddDisk, finishAddDisk } = proxyActivities<OvirtActivities>({
  * every path.
  */
 export async function addDiskWorkflow(rawInput: AddDiskInput): Promise<AddDiskResult> {
-  const parsed = AddDiskInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid AddDisk input: ${describeZodError(parsed.error)}`);
-  const input = parsed.data;
+  const input = parseCommandInput(AddDiskInput, 'AddDisk', rawInput);
   const diskId = uuid4();
   const volumeId = uuid4();
   const tracker = new CommandTracker('AddDisk', input.vmId, () => `Add disk ${input.alias}`, 'added');

@@ -17,6 +17,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { z } from 'zod';
+import { describeZodError } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import {
   commandStateQuery,
@@ -444,4 +446,15 @@ export async function prepareCommand<T>(tracker: CommandTracker, prepare: () => 
 
 export function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: ErrorType.InvalidInput, message, nonRetryable: true });
+}
+
+/** A command's input checked against its schema: a malformed one fails the command, `invalid <command> input: …`. */
+export function parseCommandInput<S extends z.ZodTypeAny>(
+  schema: S,
+  command: string,
+  rawInput: unknown,
+): z.output<S> {
+  const parsed = schema.safeParse(rawInput);
+  if (!parsed.success) throw invalidInput(`invalid ${command} input: ${describeZodError(parsed.error)}`);
+  return parsed.data as z.output<S>;
 }

@@ -9,15 +9,10 @@ import {
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
 import type { PreparedSnapshot } from '../activities/create-snapshot';
-import {
-  CreateSnapshotInput,
-  describeZodError,
-  type CreateSnapshotPlan,
-  type CreateSnapshotResult,
-} from '../shared/commands';
+import { CreateSnapshotInput, type CreateSnapshotPlan, type CreateSnapshotResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runSteps } from './command-runner';
 import { commandActivityOptions } from './options';
 import { snapshotDiskSteps } from './step-inputs';
 
@@ -34,9 +29,7 @@ const { prepareCreateSnapshot, finishCreateSnapshot } = proxyActivities<OvirtAct
  * then Task.clear). A cancel reverts likewise. Nothing LOCKED is left behind.
  */
 export async function createSnapshotWorkflow(rawInput: CreateSnapshotInput): Promise<CreateSnapshotResult> {
-  const parsed = CreateSnapshotInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid CreateSnapshot input: ${describeZodError(parsed.error)}`);
-  const input = parsed.data;
+  const input = parseCommandInput(CreateSnapshotInput, 'CreateSnapshot', rawInput);
   const snapshotId = uuid4();
   // Read by the tracker's title before it is set (a refused command has none).
   let prepared: PreparedSnapshot | undefined = undefined;

@@ -7,15 +7,10 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import {
-  describeZodError,
-  RemoveDiskInput,
-  type RemoveDiskPlan,
-  type RemoveDiskResult,
-} from '../shared/commands';
+import { RemoveDiskInput, type RemoveDiskPlan, type RemoveDiskResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runSteps } from './command-runner';
 import { removeImageStep } from './step-inputs';
 import { commandActivityOptions } from './options';
 
@@ -30,9 +25,7 @@ const { finishCommand } = proxyActivities<OvirtActivities>({
 
 /** RemoveDisk: one image, on the same RemoveImage step as RemoveVm. */
 export async function removeDiskWorkflow(rawInput: RemoveDiskInput): Promise<RemoveDiskResult> {
-  const parsed = RemoveDiskInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid RemoveDisk input: ${describeZodError(parsed.error)}`);
-  const input = parsed.data;
+  const input = parseCommandInput(RemoveDiskInput, 'RemoveDisk', rawInput);
   // Read by the tracker's title before it is set (a refused command has none).
   let prepared: RemoveDiskPlan | undefined = undefined;
   const tracker = new CommandTracker(

@@ -22,7 +22,6 @@ import {
 } from '@temporalio/workflow';
 import type { OvirtActivities, RemoveSnapshotDiskOutcome } from '../activities';
 import {
-  describeZodError,
   RemoveSnapshotInput,
   type RemoveSnapshotDiskPlan,
   type RemoveSnapshotFailureDetails,
@@ -33,7 +32,7 @@ import {
 import { ErrorType } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
 import type { HostJobStepInput, SpmTaskSpec, TaskStepInput } from '../shared/steps';
-import { CommandTracker, invalidInput, prepareCommand, runJobStep, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runJobStep, runSteps } from './command-runner';
 import { commandActivityOptions, endActionActivityOptions } from './options';
 import { failureOf } from './step-row';
 
@@ -61,9 +60,7 @@ interface DiskRun {
 }
 
 export async function removeSnapshotWorkflow(rawInput: RemoveSnapshotInput): Promise<RemoveSnapshotResult> {
-  const parsed = RemoveSnapshotInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid RemoveSnapshot input: ${describeZodError(parsed.error)}`);
-  const input = parsed.data;
+  const input = parseCommandInput(RemoveSnapshotInput, 'RemoveSnapshot', rawInput);
   // Read by the tracker's title before it is set (a refused command has none).
   let prepared: RemoveSnapshotPlan | undefined = undefined;
   const tracker = new CommandTracker(

@@ -7,10 +7,10 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import { describeZodError, RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
+import { RemoveVmInput, type RemoveVmPlan, type RemoveVmResult } from '../shared/commands';
 import { ErrorType, type IllegalDisksDetails } from '../shared/errors';
 import { MAX_IDS_IN_SEARCH_ATTRIBUTE, SA } from '../shared/search-attributes';
-import { CommandTracker, invalidInput, prepareCommand, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runSteps } from './command-runner';
 import { removeImageStep } from './step-inputs';
 import { commandActivityOptions } from './options';
 
@@ -33,9 +33,7 @@ const { finishCommand } = proxyActivities<OvirtActivities>({
  * removed, else fail as "finished with illegal disks" naming them. Locks go on every path.
  */
 export async function removeVmWorkflow(rawInput: RemoveVmInput): Promise<RemoveVmResult> {
-  const parsed = RemoveVmInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid RemoveVm input: ${describeZodError(parsed.error)}`);
-  const input = parsed.data;
+  const input = parseCommandInput(RemoveVmInput, 'RemoveVm', rawInput);
   // Read by the tracker's title before it is set (a refused command has none).
   let plan: RemoveVmPlan | undefined = undefined;
   const tracker = new CommandTracker(
