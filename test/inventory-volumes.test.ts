@@ -16,6 +16,9 @@ import {
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '../src/inventory/migrations';
 import { BACKENDS, rejection, useBackend } from './support/inventory-backends';
 
+/** Upgrades end at the newest schema, whatever its number. */
+const LATEST_SCHEMA_VERSION = SQLITE_MIGRATIONS.at(-1)?.version;
+
 const GiB = 1024 ** 3;
 const FIXTURE = generateDataCenter({ name: 'VolTest', vmCount: 8, hostCount: 1 });
 const SEED: InventorySeed = { fixture: FIXTURE, vdsmAddress: '127.0.0.1', vdsmBasePort: 54_600 };
@@ -465,7 +468,9 @@ describe.each(BACKENDS)('%s inventory: volumes and snapshots', (_kind, makeBacke
       await inv.setDomainSize(ISCSI.id, 100 * GiB);
       await inv.init(SEED);
       expect((await inv.getDomain(ISCSI.id))?.sizeBytes).toBe(100 * GiB);
-      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([{ v: 4 }]);
+      expect(await h.backend().raw(url, 'SELECT max(version) AS v FROM schema_version')).toEqual([
+        { v: LATEST_SCHEMA_VERSION },
+      ]);
     });
   });
 });
