@@ -1,28 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
+import { SnapshotRow, asInventoryError, checkImageStatus, parseRow, parseRows } from './codec';
 import {
-  AttachmentRow,
-  AuditRow,
-  DOMAIN_COLUMNS,
-  DomainRow,
-  HostRow,
-  LockRow,
-  PoolRow,
-  SnapshotRow,
-  VmRow,
-  asInventoryError,
-  auditLimit,
-  checkImageStatus,
-  checkPositiveInt,
-  checkVmStatus,
-  isoTime,
-  parseRow,
-  parseRows,
-} from './codec';
-import { planLocks, wantedLocks } from './locks';
-import { POSTGRES_MIGRATIONS, pendingMigrations } from './migrations';
-import {
-  EntityLockedError,
   NotFoundError,
   type AuditEntry,
   type Disk,
@@ -43,6 +22,9 @@ import {
   type Vm,
   type Volume,
 } from './port';
+import * as entities from './postgres-entities';
+import * as locksAudit from './postgres-locks-audit';
+import * as schema from './postgres-schema';
 import * as tasks from './postgres-tasks';
 import * as volumes from './postgres-volumes';
 import { seedEntities, type InventorySeed } from './seed';
@@ -60,8 +42,6 @@ type Queryable = volumes.Queryable;
 /** Serialisation failure and deadlock: the transaction did nothing and may simply run again. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 const MAX_TRANSACTION_ATTEMPTS = 5;
-/** Serialises schema changes and seeding of one database across processes (pg_advisory_xact_lock key). */
-const SCHEMA_LOCK_KEY = 0x7a5c1eed;
 
 function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -142,73 +122,8 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async init(seed?: InventorySeed): Promise<boolean> {
-    const entities = seed ? seedEntities(seed) : undefined;
-    return this.transaction('init', async (c) => {
-      // Worker and CLI may start together: one of them migrates and seeds, the other then sees it done.
-      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)',
-      );
-      const { rows } = await c.query<{ version: number | null }>(
-        'SELECT max(version) AS version FROM schema_version',
-      );
-      for (const migration of pendingMigrations(POSTGRES_MIGRATIONS, rows[0]?.version ?? 0)) {
-        await c.query(migration.sql);
-        await c.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, now())', [
-          migration.version,
-        ]);
-      }
-      if (!entities) return false;
-      // A store from before domain sizes were kept learns them from the fixture that names its domains.
-      await c.query(
-        `UPDATE storage_domains d SET size_bytes = r."sizeBytes"
-         FROM jsonb_to_recordset($1::jsonb) AS r("id" text, "sizeBytes" bigint)
-         WHERE d.id = r."id" AND d.size_bytes = 0`,
-        [JSON.stringify(entities.domains)],
-      );
-      const existing = await c.query('SELECT 1 FROM storage_pools LIMIT 1');
-      if ((existing.rowCount ?? 0) > 0) return false;
-      const { pool, domains, hosts, vms, disks } = entities;
-      await c.query('INSERT INTO storage_pools (id, name, master_domain_id) VALUES ($1, $2, $3)', [
-        pool.id,
-        pool.name,
-        pool.masterDomainId,
-      ]);
-      // One statement per table: the fixture travels as a JSON array of rows.
-      await c.query(
-        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, supports_discard, size_bytes)
-         SELECT "id", "poolId", "name", "storageType", "discardAfterDelete", "supportsDiscard", "sizeBytes"
-         FROM jsonb_to_recordset($1::jsonb)
-           AS r("id" text, "poolId" text, "name" text, "storageType" text, "discardAfterDelete" boolean,
-                "supportsDiscard" boolean, "sizeBytes" bigint)`,
-        [JSON.stringify(domains)],
-      );
-      await c.query(
-        `INSERT INTO hosts (id, pool_id, name, vds_id, address, port)
-         SELECT "id", "poolId", "name", "vdsId", "address", "port"
-         FROM jsonb_to_recordset($1::jsonb)
-           AS r("id" text, "poolId" text, "name" text, "vdsId" integer, "address" text, "port" integer)`,
-        [JSON.stringify(hosts)],
-      );
-      await c.query(
-        `INSERT INTO vms (id, pool_id, name, status, delete_protected)
-         SELECT "id", "poolId", "name", "status", "deleteProtected"
-         FROM jsonb_to_recordset($1::jsonb)
-           AS r("id" text, "poolId" text, "name" text, "status" text, "deleteProtected" boolean)`,
-        [JSON.stringify(vms)],
-      );
-      await c.query(
-        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status)
-         SELECT "id", "poolId", "alias", "vmId", "domainId", "sizeBytes", "wipeAfterDelete", "shareable", "status"
-         FROM jsonb_to_recordset($1::jsonb)
-           AS r("id" text, "poolId" text, "alias" text, "vmId" text, "domainId" text, "sizeBytes" bigint,
-                "wipeAfterDelete" boolean, "shareable" boolean, "status" text)`,
-        [JSON.stringify(disks)],
-      );
-      await volumes.insertVolumes(c, entities.volumes);
-      await volumes.insertAttachments(c, entities.attachments);
-      return true;
-    });
+    const fixture = seed ? seedEntities(seed) : undefined;
+    return this.transaction('init', (c) => schema.migrateAndSeed(c, fixture));
   }
 
   async close(): Promise<void> {
@@ -218,198 +133,81 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async listPools(): Promise<StoragePool[]> {
-    const { rows } = await this.query('listPools', 'SELECT * FROM storage_pools ORDER BY name, id');
-    return parseRows(PoolRow, rows, 'listPools');
+    return entities.listPools(this.ctx);
   }
 
   async getPool(id: string): Promise<StoragePool | undefined> {
-    const { rows } = await this.query('getPool', 'SELECT * FROM storage_pools WHERE id = $1', [id]);
-    return parseRow(PoolRow, rows[0], 'getPool');
+    return entities.getPool(this.ctx, id);
   }
 
   async listDomains(poolId?: string): Promise<StorageDomain[]> {
-    const { rows } = await this.query(
-      'listDomains',
-      `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE ($1::text IS NULL OR d.pool_id = $1) ORDER BY d.name, d.id`,
-      [poolId ?? null],
-    );
-    return parseRows(DomainRow, rows, 'listDomains');
+    return entities.listDomains(this.ctx, poolId);
   }
 
   async getDomain(id: string): Promise<StorageDomain | undefined> {
-    const { rows } = await this.query(
-      'getDomain',
-      `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE d.id = $1`,
-      [id],
-    );
-    return parseRow(DomainRow, rows[0], 'getDomain');
+    return entities.getDomain(this.ctx, id);
   }
 
   async listHosts(poolId: string): Promise<Host[]> {
-    const { rows } = await this.query('listHosts', 'SELECT * FROM hosts WHERE pool_id = $1 ORDER BY vds_id', [
-      poolId,
-    ]);
-    return parseRows(HostRow, rows, 'listHosts');
+    return entities.listHosts(this.ctx, poolId);
   }
 
   async setHostAddress(hostId: string, address: string, port: number): Promise<void> {
-    const { rowCount } = await this.query(
-      'setHostAddress',
-      'UPDATE hosts SET address = $1, port = $2 WHERE id = $3',
-      [address, port, hostId],
-    );
-    if (rowCount === 0) throw new NotFoundError('Host', hostId);
+    return entities.setHostAddress(this.ctx, hostId, address, port);
   }
 
   async listVms(): Promise<Vm[]> {
-    const { rows } = await this.query('listVms', 'SELECT * FROM vms ORDER BY name, id');
-    return parseRows(VmRow, rows, 'listVms');
+    return entities.listVms(this.ctx);
   }
 
   async getVm(id: string): Promise<Vm | undefined> {
-    const { rows } = await this.query('getVm', 'SELECT * FROM vms WHERE id = $1', [id]);
-    return parseRow(VmRow, rows[0], 'getVm');
+    return entities.getVm(this.ctx, id);
   }
 
   async listDisks(
     filter: { vmId?: string; attachedTo?: string; status?: ImageStatus } = {},
   ): Promise<Disk[]> {
-    const { rows } = await this.query(
-      'listDisks',
-      `SELECT ${volumes.DISK_WITH_VOLUMES} FROM disks d
-       WHERE ($1::text IS NULL OR d.vm_id = $1) AND ($2::text IS NULL OR d.status = $2)
-         AND ($3::text IS NULL OR d.id IN (SELECT disk_id FROM vm_disks WHERE vm_id = $3))
-       ORDER BY d.alias, d.id`,
-      [filter.vmId ?? null, filter.status ?? null, filter.attachedTo ?? null],
-    );
-    return volumes.disksFromRows(rows, 'listDisks');
+    return entities.listDisks(this.ctx, filter);
   }
 
   async getDisk(id: string): Promise<Disk | undefined> {
-    const { rows } = await this.query(
-      'getDisk',
-      `SELECT ${volumes.DISK_WITH_VOLUMES} FROM disks d WHERE d.id = $1`,
-      [id],
-    );
-    return volumes.disksFromRows(rows, 'getDisk')[0];
+    return entities.getDisk(this.ctx, id);
   }
 
   async listDiskAttachments(filter: { diskId?: string; vmId?: string } = {}): Promise<DiskAttachment[]> {
-    const { rows } = await this.query(
-      'listDiskAttachments',
-      `SELECT * FROM vm_disks WHERE ($1::text IS NULL OR disk_id = $1) AND ($2::text IS NULL OR vm_id = $2)
-       ORDER BY vm_id, disk_id`,
-      [filter.diskId ?? null, filter.vmId ?? null],
-    );
-    return parseRows(AttachmentRow, rows, 'listDiskAttachments');
+    return entities.listDiskAttachments(this.ctx, filter);
   }
 
-  /**
-   * Takes a transaction-scoped advisory lock per wanted entity first (in the global order), so
-   * acquirers of a common entity run one after the other: with several holders allowed per entity
-   * there is no single row to conflict on. Then reads every holder, which under READ COMMITTED
-   * includes whatever an earlier acquirer committed before releasing its advisory locks.
-   */
   async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
-    const wanted = wantedLocks(entities);
-    if (wanted.length === 0) return;
-    const types = wanted.map((w) => w.type);
-    const ids = wanted.map((w) => w.id);
-    await this.transaction('acquireLocks', async (c) => {
-      // Hash collisions only make unrelated entities wait for each other; an order the planner does
-      // not keep can only deadlock, which PostgreSQL detects and transaction() runs again.
-      await c.query(
-        `SELECT pg_advisory_xact_lock(hashtextextended('entity-lock:' || k, 0))
-         FROM (SELECT t || ':' || i AS k, n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n)
-               ORDER BY n) AS ordered`,
-        [types, ids],
-      );
-      const { rows } = await c.query(
-        `SELECT l.* FROM entity_locks l
-         JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON l.entity_type = w.t AND l.entity_id = w.i`,
-        [types, ids],
-      );
-      const plan = planLocks(owner, wanted, parseRows(LockRow, rows, 'acquireLocks'));
-      if (plan.conflicts.length > 0) throw new EntityLockedError(plan.conflicts);
-      if (plan.insert.length > 0) {
-        await c.query(
-          `INSERT INTO entity_locks (entity_type, entity_id, owner, mode, reason, acquired_at)
-           SELECT t, i, $4, m, $5, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS w(t, i, m)`,
-          [
-            plan.insert.map((w) => w.type),
-            plan.insert.map((w) => w.id),
-            plan.insert.map((w) => w.mode),
-            owner,
-            reason,
-          ],
-        );
-      }
-      if (plan.upgrade.length > 0) {
-        await c.query(
-          `UPDATE entity_locks l SET mode = 'exclusive' FROM unnest($1::text[], $2::text[]) AS w(t, i)
-           WHERE l.entity_type = w.t AND l.entity_id = w.i AND l.owner = $3`,
-          [plan.upgrade.map((w) => w.type), plan.upgrade.map((w) => w.id), owner],
-        );
-      }
-    });
+    return locksAudit.acquireLocks(this.ctx, owner, reason, entities);
   }
 
   async releaseLocks(owner: string): Promise<number> {
-    const { rowCount } = await this.query('releaseLocks', 'DELETE FROM entity_locks WHERE owner = $1', [
-      owner,
-    ]);
-    return rowCount;
+    return locksAudit.releaseLocks(this.ctx, owner);
   }
 
   async listLocks(filter: { owner?: string } = {}): Promise<EntityLock[]> {
-    const { rows } = await this.query(
-      'listLocks',
-      `SELECT * FROM entity_locks WHERE ($1::text IS NULL OR owner = $1)
-       ORDER BY acquired_at, entity_type, entity_id, owner`,
-      [filter.owner ?? null],
-    );
-    return parseRows(LockRow, rows, 'listLocks');
+    return locksAudit.listLocks(this.ctx, filter);
   }
 
   async setVmStatus(vmId: string, status: VmStatus): Promise<void> {
-    checkVmStatus(status, 'setVmStatus');
-    const { rowCount } = await this.query('setVmStatus', 'UPDATE vms SET status = $1 WHERE id = $2', [
-      status,
-      vmId,
-    ]);
-    if (rowCount === 0) throw new NotFoundError('VM', vmId);
+    return entities.setVmStatus(this.ctx, vmId, status);
   }
 
   async removeVm(vmId: string): Promise<void> {
-    await this.transaction('removeVm', async (c) => {
-      await c.query('UPDATE disks SET vm_id = NULL WHERE vm_id = $1', [vmId]);
-      await c.query('DELETE FROM vm_disks WHERE vm_id = $1', [vmId]);
-      await c.query('DELETE FROM snapshots WHERE vm_id = $1', [vmId]);
-      await c.query('DELETE FROM vms WHERE id = $1', [vmId]);
-    });
+    return entities.removeVm(this.ctx, vmId);
   }
 
   async setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void> {
-    checkImageStatus(status, 'setDiskStatus');
-    await this.query('setDiskStatus', 'UPDATE disks SET status = $1 WHERE id = ANY($2::text[])', [
-      status,
-      diskIds,
-    ]);
+    return entities.setDiskStatus(this.ctx, diskIds, status);
   }
 
   async moveDiskToDomain(diskId: string, domainId: string): Promise<void> {
-    await this.transaction('moveDiskToDomain', async (c) => {
-      await c.query('UPDATE disks SET domain_id = $1 WHERE id = $2', [domainId, diskId]);
-      await c.query('UPDATE volumes SET domain_id = $1 WHERE disk_id = $2', [domainId, diskId]);
-    });
+    return entities.moveDiskToDomain(this.ctx, diskId, domainId);
   }
 
   async removeDisk(diskId: string): Promise<void> {
-    await this.transaction('removeDisk', async (c) => {
-      await c.query('DELETE FROM volumes WHERE disk_id = $1', [diskId]);
-      await c.query('DELETE FROM vm_disks WHERE disk_id = $1', [diskId]);
-      await c.query('DELETE FROM disks WHERE id = $1', [diskId]);
-    });
+    return entities.removeDisk(this.ctx, diskId);
   }
 
   async addDisk(disk: NewDisk): Promise<void> {
@@ -495,51 +293,21 @@ export class PostgresInventory implements InventoryRepository {
   }
 
   async setDomainSize(domainId: string, sizeBytes: number): Promise<void> {
-    checkPositiveInt(sizeBytes, 'sizeBytes', 'setDomainSize');
-    const { rowCount } = await this.query(
-      'setDomainSize',
-      'UPDATE storage_domains SET size_bytes = $1 WHERE id = $2',
-      [sizeBytes, domainId],
-    );
-    if (rowCount === 0) throw new NotFoundError('StorageDomain', domainId);
+    return entities.setDomainSize(this.ctx, domainId, sizeBytes);
   }
 
   async addAudit(entry: NewAuditEntry): Promise<void> {
-    try {
-      await insertAudit(this.pool, entry);
-    } catch (err) {
-      throw asInventoryError('addAudit', err);
-    }
+    return locksAudit.addAudit(this.ctx, entry);
   }
 
   async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
-    return this.transaction('addAuditOnce', async (c) => {
-      // Under READ COMMITTED two transactions could both see "absent": serialise on the key.
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-        entry.correlationId,
-        entry.type,
-      ]);
-      const { rows } = await c.query(
-        'SELECT 1 FROM audit_log WHERE correlation_id = $1 AND type = $2 LIMIT 1',
-        [entry.correlationId, entry.type],
-      );
-      if (rows.length > 0) return false;
-      await insertAudit(c, entry);
-      return true;
-    });
+    return locksAudit.addAuditOnce(this.ctx, entry);
   }
 
   async listAudit(
     filter: { correlationId?: string; type?: string; limit?: number } = {},
   ): Promise<AuditEntry[]> {
-    const limit = auditLimit(filter.limit);
-    const { rows } = await this.query(
-      'listAudit',
-      `SELECT * FROM audit_log WHERE ($1::text IS NULL OR correlation_id = $1) AND ($2::text IS NULL OR type = $2)
-       ORDER BY time DESC, id DESC LIMIT $3`,
-      [filter.correlationId ?? null, filter.type ?? null, limit ?? null],
-    );
-    return parseRows(AuditRow, rows, 'listAudit');
+    return locksAudit.listAudit(this.ctx, filter);
   }
 
   async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
@@ -631,13 +399,4 @@ export class PostgresInventory implements InventoryRepository {
   async forgetTasks(vdsmTaskIds: string[]): Promise<void> {
     return tasks.forgetTasks(this.ctx, vdsmTaskIds);
   }
-}
-
-async function insertAudit(c: Queryable, entry: NewAuditEntry): Promise<void> {
-  const time = entry.time === undefined ? null : isoTime(entry.time, 'addAudit');
-  await c.query(
-    `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-     VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb)`,
-    [time, entry.type, entry.severity, entry.message, entry.correlationId, JSON.stringify(entry.entityIds)],
-  );
 }

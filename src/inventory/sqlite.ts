@@ -2,31 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ImageStatus, VmStatus } from '../shared/vocabulary';
-import {
-  AttachmentRow,
-  AuditRow,
-  DOMAIN_COLUMNS,
-  DiskRow,
-  DomainRow,
-  HostRow,
-  LockRow,
-  PoolRow,
-  VmRow,
-  asInventoryError,
-  auditLimit,
-  checkImageStatus,
-  checkPositiveInt,
-  checkVmStatus,
-  isoTime,
-  parseRow,
-  parseRows,
-} from './codec';
-import { planLocks, wantedLocks } from './locks';
+import { asInventoryError } from './codec';
 import { InventoryError } from './errors';
-import { SQLITE_MIGRATIONS, pendingMigrations } from './migrations';
 import {
-  EntityLockedError,
-  NotFoundError,
   type AuditEntry,
   type Disk,
   type DiskAttachment,
@@ -47,6 +25,9 @@ import {
   type Volume,
 } from './port';
 import { seedEntities, type InventorySeed } from './seed';
+import * as entities from './sqlite-entities';
+import * as locksAudit from './sqlite-locks-audit';
+import * as schema from './sqlite-schema';
 import * as tasks from './sqlite-tasks';
 import * as volumes from './sqlite-volumes';
 import { checkSnapshotStatus, checkVolumeFields } from './volumes';
@@ -60,8 +41,6 @@ export interface SqliteInventoryOptions {
    */
   readOnly?: boolean;
 }
-
-const bit = (value: boolean): number => (value ? 1 : 0);
 
 /**
  * The embedded inventory: one SQLite file that the worker and the CLI may open at once.
@@ -141,77 +120,8 @@ export class SqliteInventory implements InventoryRepository {
   }
 
   async init(seed?: InventorySeed): Promise<boolean> {
-    const entities = seed ? seedEntities(seed) : undefined;
-    return this.write('init', () => {
-      this.db.exec(
-        'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)',
-      );
-      const current = this.stmt('SELECT max(version) AS version FROM schema_version').get() as {
-        version: number | null;
-      };
-      for (const migration of pendingMigrations(SQLITE_MIGRATIONS, current.version ?? 0)) {
-        this.db.exec(migration.sql);
-        this.stmt('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(
-          migration.version,
-          new Date().toISOString(),
-        );
-      }
-      if (!entities) return false;
-      // A store from before domain sizes were kept learns them from the fixture that names its domains.
-      const fillSize = this.stmt('UPDATE storage_domains SET size_bytes = ? WHERE id = ? AND size_bytes = 0');
-      for (const d of entities.domains) fillSize.run(d.sizeBytes, d.id);
-      if (this.stmt('SELECT 1 FROM storage_pools LIMIT 1').get() !== undefined) return false;
-      const { pool, domains, hosts, vms, disks } = entities;
-      this.stmt('INSERT INTO storage_pools (id, name, master_domain_id) VALUES (?, ?, ?)').run(
-        pool.id,
-        pool.name,
-        pool.masterDomainId,
-      );
-      const insertDomain = this.stmt(
-        `INSERT INTO storage_domains (id, pool_id, name, storage_type, discard_after_delete, supports_discard, size_bytes)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const d of domains) {
-        insertDomain.run(
-          d.id,
-          d.poolId,
-          d.name,
-          d.storageType,
-          bit(d.discardAfterDelete),
-          bit(d.supportsDiscard),
-          d.sizeBytes,
-        );
-      }
-      const insertHost = this.stmt(
-        'INSERT INTO hosts (id, pool_id, name, vds_id, address, port) VALUES (?, ?, ?, ?, ?, ?)',
-      );
-      for (const h of hosts) insertHost.run(h.id, h.poolId, h.name, h.vdsId, h.address, h.port);
-      const insertVm = this.stmt(
-        'INSERT INTO vms (id, pool_id, name, status, delete_protected) VALUES (?, ?, ?, ?, ?)',
-      );
-      for (const v of vms) insertVm.run(v.id, v.poolId, v.name, v.status, bit(v.deleteProtected));
-      const insertDisk = this.stmt(
-        `INSERT INTO disks (id, pool_id, alias, vm_id, domain_id, size_bytes, wipe_after_delete, shareable, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const d of disks) {
-        insertDisk.run(
-          d.id,
-          d.poolId,
-          d.alias,
-          d.vmId,
-          d.domainId,
-          d.sizeBytes,
-          bit(d.wipeAfterDelete),
-          bit(d.shareable),
-          d.status,
-        );
-      }
-      const createdAt = new Date().toISOString();
-      for (const v of entities.volumes) volumes.insertVolume(this.q, v, createdAt);
-      for (const a of entities.attachments) volumes.insertAttachment(this.q, a);
-      return true;
-    });
+    const fixture = seed ? seedEntities(seed) : undefined;
+    return this.write('init', () => schema.migrateAndSeed(this.db, this.q, fixture));
   }
 
   async close(): Promise<void> {
@@ -219,192 +129,81 @@ export class SqliteInventory implements InventoryRepository {
   }
 
   async listPools(): Promise<StoragePool[]> {
-    return this.read('listPools', () =>
-      parseRows(PoolRow, this.stmt('SELECT * FROM storage_pools ORDER BY name, id').all(), 'listPools'),
-    );
+    return entities.listPools(this.ctx);
   }
 
   async getPool(id: string): Promise<StoragePool | undefined> {
-    return this.read('getPool', () =>
-      parseRow(PoolRow, this.stmt('SELECT * FROM storage_pools WHERE id = ?').get(id), 'getPool'),
-    );
+    return entities.getPool(this.ctx, id);
   }
 
   async listDomains(poolId?: string): Promise<StorageDomain[]> {
-    return this.read('listDomains', () =>
-      parseRows(
-        DomainRow,
-        this.stmt(
-          `SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE (? IS NULL OR d.pool_id = ?) ORDER BY d.name, d.id`,
-        ).all(poolId ?? null, poolId ?? null),
-        'listDomains',
-      ),
-    );
+    return entities.listDomains(this.ctx, poolId);
   }
 
   async getDomain(id: string): Promise<StorageDomain | undefined> {
-    return this.read('getDomain', () =>
-      parseRow(
-        DomainRow,
-        this.stmt(`SELECT ${DOMAIN_COLUMNS} FROM storage_domains d WHERE d.id = ?`).get(id),
-        'getDomain',
-      ),
-    );
+    return entities.getDomain(this.ctx, id);
   }
 
   async listHosts(poolId: string): Promise<Host[]> {
-    return this.read('listHosts', () =>
-      parseRows(
-        HostRow,
-        this.stmt('SELECT * FROM hosts WHERE pool_id = ? ORDER BY vds_id').all(poolId),
-        'listHosts',
-      ),
-    );
+    return entities.listHosts(this.ctx, poolId);
   }
 
   async setHostAddress(hostId: string, address: string, port: number): Promise<void> {
-    return this.write('setHostAddress', () => {
-      const { changes } = this.stmt('UPDATE hosts SET address = ?, port = ? WHERE id = ?').run(
-        address,
-        port,
-        hostId,
-      );
-      if (changes === 0) throw new NotFoundError('Host', hostId);
-    });
+    return entities.setHostAddress(this.ctx, hostId, address, port);
   }
 
   async listVms(): Promise<Vm[]> {
-    return this.read('listVms', () =>
-      parseRows(VmRow, this.stmt('SELECT * FROM vms ORDER BY name, id').all(), 'listVms'),
-    );
+    return entities.listVms(this.ctx);
   }
 
   async getVm(id: string): Promise<Vm | undefined> {
-    return this.read('getVm', () =>
-      parseRow(VmRow, this.stmt('SELECT * FROM vms WHERE id = ?').get(id), 'getVm'),
-    );
+    return entities.getVm(this.ctx, id);
   }
 
   async listDisks(
     filter: { vmId?: string; attachedTo?: string; status?: ImageStatus } = {},
   ): Promise<Disk[]> {
-    const vmId = filter.vmId ?? null;
-    const attachedTo = filter.attachedTo ?? null;
-    const status = filter.status ?? null;
-    return this.read('listDisks', () =>
-      volumes.disksWithVolumes(
-        this.q,
-        parseRows(
-          DiskRow,
-          this.stmt(
-            `SELECT * FROM disks WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@status IS NULL OR status = @status)
-               AND (@attachedTo IS NULL OR id IN (SELECT disk_id FROM vm_disks WHERE vm_id = @attachedTo))
-             ORDER BY alias, id`,
-          ).all({ vmId, attachedTo, status }),
-          'listDisks',
-        ),
-        'listDisks',
-      ),
-    );
+    return entities.listDisks(this.ctx, filter);
   }
 
   async getDisk(id: string): Promise<Disk | undefined> {
-    return this.read('getDisk', () => {
-      const record = parseRow(DiskRow, this.stmt('SELECT * FROM disks WHERE id = ?').get(id), 'getDisk');
-      return record && volumes.disksWithVolumes(this.q, [record], 'getDisk')[0];
-    });
+    return entities.getDisk(this.ctx, id);
   }
 
   async listDiskAttachments(filter: { diskId?: string; vmId?: string } = {}): Promise<DiskAttachment[]> {
-    return this.read('listDiskAttachments', () =>
-      parseRows(
-        AttachmentRow,
-        this.stmt(
-          `SELECT * FROM vm_disks WHERE (@diskId IS NULL OR disk_id = @diskId) AND (@vmId IS NULL OR vm_id = @vmId)
-           ORDER BY vm_id, disk_id`,
-        ).all({ diskId: filter.diskId ?? null, vmId: filter.vmId ?? null }),
-        'listDiskAttachments',
-      ),
-    );
+    return entities.listDiskAttachments(this.ctx, filter);
   }
 
   async acquireLocks(owner: string, reason: string, entities: EntityRef[]): Promise<void> {
-    const wanted = wantedLocks(entities);
-    return this.write('acquireLocks', () => {
-      const select = this.stmt('SELECT * FROM entity_locks WHERE entity_type = ? AND entity_id = ?');
-      const held = wanted.flatMap((w) => parseRows(LockRow, select.all(w.type, w.id), 'acquireLocks'));
-      const plan = planLocks(owner, wanted, held);
-      if (plan.conflicts.length > 0) throw new EntityLockedError(plan.conflicts);
-      const insert = this.stmt(
-        'INSERT INTO entity_locks (entity_type, entity_id, owner, mode, reason, acquired_at) VALUES (?, ?, ?, ?, ?, ?)',
-      );
-      const at = new Date().toISOString();
-      for (const w of plan.insert) insert.run(w.type, w.id, owner, w.mode, reason, at);
-      const upgrade = this.stmt(
-        "UPDATE entity_locks SET mode = 'exclusive' WHERE entity_type = ? AND entity_id = ? AND owner = ?",
-      );
-      for (const w of plan.upgrade) upgrade.run(w.type, w.id, owner);
-    });
+    return locksAudit.acquireLocks(this.ctx, owner, reason, entities);
   }
 
   async releaseLocks(owner: string): Promise<number> {
-    return this.write(
-      'releaseLocks',
-      () => this.stmt('DELETE FROM entity_locks WHERE owner = ?').run(owner).changes,
-    );
+    return locksAudit.releaseLocks(this.ctx, owner);
   }
 
   async listLocks(filter: { owner?: string } = {}): Promise<EntityLock[]> {
-    const owner = filter.owner ?? null;
-    return this.read('listLocks', () =>
-      parseRows(
-        LockRow,
-        this.stmt(
-          'SELECT * FROM entity_locks WHERE (? IS NULL OR owner = ?) ORDER BY acquired_at, entity_type, entity_id, owner',
-        ).all(owner, owner),
-        'listLocks',
-      ),
-    );
+    return locksAudit.listLocks(this.ctx, filter);
   }
 
   async setVmStatus(vmId: string, status: VmStatus): Promise<void> {
-    checkVmStatus(status, 'setVmStatus');
-    return this.write('setVmStatus', () => {
-      const { changes } = this.stmt('UPDATE vms SET status = ? WHERE id = ?').run(status, vmId);
-      if (changes === 0) throw new NotFoundError('VM', vmId);
-    });
+    return entities.setVmStatus(this.ctx, vmId, status);
   }
 
   async removeVm(vmId: string): Promise<void> {
-    return this.write('removeVm', () => {
-      this.stmt('UPDATE disks SET vm_id = NULL WHERE vm_id = ?').run(vmId);
-      this.stmt('DELETE FROM vm_disks WHERE vm_id = ?').run(vmId);
-      this.stmt('DELETE FROM snapshots WHERE vm_id = ?').run(vmId);
-      this.stmt('DELETE FROM vms WHERE id = ?').run(vmId);
-    });
+    return entities.removeVm(this.ctx, vmId);
   }
 
   async setDiskStatus(diskIds: string[], status: ImageStatus): Promise<void> {
-    checkImageStatus(status, 'setDiskStatus');
-    return this.write('setDiskStatus', () => {
-      const update = this.stmt('UPDATE disks SET status = ? WHERE id = ?');
-      for (const id of diskIds) update.run(status, id);
-    });
+    return entities.setDiskStatus(this.ctx, diskIds, status);
   }
 
   async moveDiskToDomain(diskId: string, domainId: string): Promise<void> {
-    return this.write('moveDiskToDomain', () => {
-      this.stmt('UPDATE disks SET domain_id = ? WHERE id = ?').run(domainId, diskId);
-      this.stmt('UPDATE volumes SET domain_id = ? WHERE disk_id = ?').run(domainId, diskId);
-    });
+    return entities.moveDiskToDomain(this.ctx, diskId, domainId);
   }
 
   async removeDisk(diskId: string): Promise<void> {
-    return this.write('removeDisk', () => {
-      this.stmt('DELETE FROM volumes WHERE disk_id = ?').run(diskId);
-      this.stmt('DELETE FROM vm_disks WHERE disk_id = ?').run(diskId);
-      this.stmt('DELETE FROM disks WHERE id = ?').run(diskId);
-    });
+    return entities.removeDisk(this.ctx, diskId);
   }
 
   async addDisk(disk: NewDisk): Promise<void> {
@@ -469,64 +268,21 @@ export class SqliteInventory implements InventoryRepository {
   }
 
   async setDomainSize(domainId: string, sizeBytes: number): Promise<void> {
-    checkPositiveInt(sizeBytes, 'sizeBytes', 'setDomainSize');
-    return this.write('setDomainSize', () => {
-      const { changes } = this.stmt('UPDATE storage_domains SET size_bytes = ? WHERE id = ?').run(
-        sizeBytes,
-        domainId,
-      );
-      if (changes === 0) throw new NotFoundError('StorageDomain', domainId);
-    });
+    return entities.setDomainSize(this.ctx, domainId, sizeBytes);
   }
 
   async addAudit(entry: NewAuditEntry): Promise<void> {
-    const time = entry.time === undefined ? new Date().toISOString() : isoTime(entry.time, 'addAudit');
-    return this.write('addAudit', () => this.insertAudit(entry, time));
+    return locksAudit.addAudit(this.ctx, entry);
   }
 
   async addAuditOnce(entry: NewAuditEntry & { correlationId: string }): Promise<boolean> {
-    const time = entry.time === undefined ? new Date().toISOString() : isoTime(entry.time, 'addAuditOnce');
-    // One write transaction: SQLite serialises writers, so check and insert cannot interleave.
-    return this.write('addAuditOnce', () => {
-      const exists = this.stmt('SELECT 1 FROM audit_log WHERE correlation_id = ? AND type = ? LIMIT 1').get(
-        entry.correlationId,
-        entry.type,
-      );
-      if (exists) return false;
-      this.insertAudit(entry, time);
-      return true;
-    });
-  }
-
-  private insertAudit(entry: NewAuditEntry, time: string): void {
-    this.stmt(
-      `INSERT INTO audit_log (time, type, severity, message, correlation_id, entity_ids)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(
-      time,
-      entry.type,
-      entry.severity,
-      entry.message,
-      entry.correlationId,
-      JSON.stringify(entry.entityIds),
-    );
+    return locksAudit.addAuditOnce(this.ctx, entry);
   }
 
   async listAudit(
     filter: { correlationId?: string; type?: string; limit?: number } = {},
   ): Promise<AuditEntry[]> {
-    const limit = auditLimit(filter.limit);
-    return this.read('listAudit', () =>
-      parseRows(
-        AuditRow,
-        this.stmt(
-          `SELECT * FROM audit_log
-           WHERE (@correlationId IS NULL OR correlation_id = @correlationId) AND (@type IS NULL OR type = @type)
-           ORDER BY time DESC, id DESC LIMIT @limit`,
-        ).all({ correlationId: filter.correlationId ?? null, type: filter.type ?? null, limit: limit ?? -1 }),
-        'listAudit',
-      ),
-    );
+    return locksAudit.listAudit(this.ctx, filter);
   }
 
   async acquireStartLease(poolId: string, owner: string, leaseMs: number): Promise<boolean> {
