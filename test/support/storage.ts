@@ -106,3 +106,36 @@ export function startCreateSnapshot(
     args: [{ ...input, commandId }],
   });
 }
+
+export function startMoveDisk(s: EngineStack, diskId: string, toDomainId: string): Promise<WorkflowHandle> {
+  return s.client.workflow.start(WorkflowType.moveDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: workflowIds.moveDisk(diskId),
+    args: [{ diskId, toDomainId }],
+  });
+}
+
+export function startCopyDisk(
+  s: EngineStack,
+  diskId: string,
+  toDomainId: string,
+  commandId: string = randomUUID(),
+): Promise<WorkflowHandle> {
+  return s.client.workflow.start(WorkflowType.copyDisk, {
+    taskQueue: s.taskQueue,
+    workflowId: workflowIds.copyDisk(commandId),
+    args: [{ diskId, toDomainId, commandId }],
+  });
+}
+
+export function startRemoveSnapshot(
+  s: EngineStack,
+  vmId: string,
+  snapshotId: string,
+): Promise<WorkflowHandle> {
+  return s.client.workflow.start(WorkflowType.removeSnapshot, {
+    taskQueue: s.taskQueue,
+    workflowId: workflowIds.removeSnapshot(snapshotId),
+    args: [{ vmId, snapshotId }],
+  });
+}
