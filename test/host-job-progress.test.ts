@@ -7,10 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { queryLiveCommandState } from '../src/client';
 import type { TaskRow } from '../src/shared/messages';
-import { workflowIds, WorkflowType } from '../src/shared/names';
 import { stackPerTest, type EngineStack } from './support/engine-stack';
 import { runStackCli } from './support/stack-cli';
-import { floatingNfsDisks } from './support/storage';
+import { floatingNfsDisks, startMoveDisk } from './support/storage';
 
 jest.setTimeout(120_000);
 
@@ -37,11 +36,7 @@ test('a running copy shows its Host.getJobs progress in the live row, `status` a
     ReturnType<typeof floatingNfsDisks>[0],
     ReturnType<typeof floatingNfsDisks>[0],
   ];
-  const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.moveDisk(slow.disk.id),
-    args: [{ diskId: slow.disk.id, toDomainId: slow.to.id }],
-  });
+  const handle = await startMoveDisk(s, slow.disk.id, slow.to.id);
   const watching = cli(s, ['watch', handle.workflowId]);
   let ended = false;
   const result = handle.result().finally(() => (ended = true));
@@ -78,11 +73,7 @@ test('a running copy shows its Host.getJobs progress in the live row, `status` a
 
   // The same step for a copy 50 times shorter: the same history, event for event.
   s.sim.setFaults({ durations: { 'Volume.create': 200, 'SDM.copy_data': 280, 'Image.delete': 200 } });
-  const quick = await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.moveDisk(fast.disk.id),
-    args: [{ diskId: fast.disk.id, toDomainId: fast.to.id }],
-  });
+  const quick = await startMoveDisk(s, fast.disk.id, fast.to.id);
   await quick.result();
   const quickRow = copyRow((await queryLiveCommandState(s.client, quick.workflowId)).tasks)!;
   expect(await historyLength(s, final.commandId)).toBe(await historyLength(s, quickRow.commandId));

@@ -9,9 +9,8 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { queryCommandState } from '../src/client';
 import type { MoveOrCopyResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
-import { workflowIds, WorkflowType } from '../src/shared/names';
 import { eventually, poolVerbs, stackPerTest, type EngineStack } from './support/engine-stack';
-import { chains, expectNothingLeft, floatingDisk } from './support/storage';
+import { chains, expectNothingLeft, floatingDisk, startMoveDisk } from './support/storage';
 import { killed, killSpawnedWorkers, spawnWorker } from './support/worker-process';
 import { failureOf } from './support/workflow-failure';
 
@@ -23,14 +22,6 @@ const stacks = stackPerTest(killSpawnedWorkers);
 const jobIds = (s: EngineStack): string[] =>
   Object.values(s.sim.listJobs()).flatMap((perHost) => Object.keys(perHost));
 
-function startMove(s: EngineStack, diskId: string, toDomainId: string) {
-  return s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.moveDisk(diskId),
-    args: [{ diskId, toDomainId }],
-  });
-}
-
 test('worker SIGKILLed right after SDM.copy_data was accepted: another worker follows the one job to a moved disk', async () => {
   const s = await stacks.start({
     worker: false,
@@ -38,7 +29,7 @@ test('worker SIGKILLed right after SDM.copy_data was accepted: another worker fo
   });
   const { disk, to } = floatingDisk(s);
   const worker = spawnWorker(s);
-  const handle = await startMove(s, disk.id, to.id);
+  const handle = await startMoveDisk(s, disk.id, to.id);
   // The destination volume exists (its task step is over): from now on answers are slow, so the
   // worker dies with the copy job running and its "true" unheard.
   await eventually(
@@ -83,7 +74,7 @@ test('every job event lost: the Host.getJobs poll ends the copy and the move com
     },
   });
   const { disk, to } = floatingDisk(s);
-  const handle = await startMove(s, disk.id, to.id);
+  const handle = await startMoveDisk(s, disk.id, to.id);
   await handle.result();
   const row = (await queryCommandState(s.client, handle.workflowId)).tasks.find(
     (t) => t.commandType === 'CopyData',
@@ -104,7 +95,7 @@ test('the host running the copy dies mid-copy: the destination is fenced and rem
   });
   const { disk, to } = floatingDisk(s);
   const sourceChain = await chains(s, disk.domainId, disk.id);
-  const handle = await startMove(s, disk.id, to.id);
+  const handle = await startMoveDisk(s, disk.id, to.id);
   await eventually(() => (jobIds(s).length === 1 ? true : undefined), 60_000, 'the copy job started');
   // The job vanishes with its host. A crashed SPM loses its role; the engine would elect another.
   await eventually(() => (jobIds(s).length === 0 ? true : undefined), 60_000, 'the host crashed');

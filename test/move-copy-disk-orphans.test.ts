@@ -10,12 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { queryCommandState } from '../src/client';
-import { workflowIds, WorkflowType } from '../src/shared/names';
+import { workflowIds } from '../src/shared/names';
 import { assertCliBuilt, type CliResult } from './support/cli';
 import { eventually, stackPerTest, type EngineStack } from './support/engine-stack';
 import { sweep } from './support/janitor';
 import { runStackCli } from './support/stack-cli';
-import { expectStorageMatchesInventory, floatingDisk } from './support/storage';
+import { expectStorageMatchesInventory, floatingDisk, startCopyDisk, startMoveDisk } from './support/storage';
 
 jest.setTimeout(150_000);
 
@@ -69,11 +69,7 @@ test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the des
   const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
-  await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: owner,
-    args: [{ diskId: disk.id, toDomainId: to.id }],
-  });
+  await startMoveDisk(s, disk.id, to.id);
   await terminateWhileRunning(s, owner);
   expect((await s.inventory.getDisk(disk.id))?.status).toBe('LOCKED');
   expect((await s.inventory.listLocks({ owner })).length).toBeGreaterThan(0);
@@ -104,12 +100,9 @@ test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the des
 test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the copy (image, then row), the source is OK', async () => {
   const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
-  const owner = workflowIds.copyDisk(randomUUID());
-  await s.client.workflow.start(WorkflowType.copyDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: owner,
-    args: [{ diskId: disk.id, toDomainId: to.id, commandId: owner.split('/')[1] }],
-  });
+  const commandId = randomUUID();
+  const owner = workflowIds.copyDisk(commandId);
+  await startCopyDisk(s, disk.id, to.id, commandId);
   await terminateWhileRunning(s, owner);
   const copyId = (await s.inventory.listLocks({ owner })).find(
     (l) => l.type === 'DISK' && l.id !== disk.id,
@@ -147,11 +140,7 @@ test('MoveDisk terminated while its source is being removed: the sweep waits for
   });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
-  await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: owner,
-    args: [{ diskId: disk.id, toDomainId: to.id }],
-  });
+  await startMoveDisk(s, disk.id, to.id);
   await terminateWhileRunning(s, owner, 'RemoveImage');
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'LOCKED', domainId: disk.domainId });
   // The source's removal still runs (VDSM purges to the end even when stopped): nothing moves yet.
@@ -182,11 +171,7 @@ test('ovirt-tasks unlock of a disk a terminated MoveDisk left: the destination i
   const s = await stacks.start({ faults: { durations } });
   const { disk, to } = floatingDisk(s);
   const owner = workflowIds.moveDisk(disk.id);
-  await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: owner,
-    args: [{ diskId: disk.id, toDomainId: to.id }],
-  });
+  await startMoveDisk(s, disk.id, to.id);
   await terminateWhileRunning(s, owner);
   const removal = workflowIds.taskStep(owner, 'RemoveImage', disk.id);
   // Refused while the copy step follows its job; then the plan starts with the removal.

@@ -8,11 +8,16 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { queryCommandState } from '../src/client';
 import type { MoveOrCopyResult } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
-import { workflowIds, WorkflowType } from '../src/shared/names';
 import { ExitCode } from '../src/cli/exit-codes';
 import { poolVerbs, stackPerTest } from './support/engine-stack';
 import { runStackCli } from './support/stack-cli';
-import { chains, expectStorageMatchesInventory, floatingDisk } from './support/storage';
+import {
+  chains,
+  expectStorageMatchesInventory,
+  floatingDisk,
+  startCopyDisk,
+  startMoveDisk,
+} from './support/storage';
 import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(120_000);
@@ -24,11 +29,7 @@ test('moves a disk: destination volume, data copied by a host job, source remove
     faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 500, 'Image.delete': 200 } },
   });
   const { disk, to } = floatingDisk(s);
-  const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.moveDisk(disk.id),
-    args: [{ diskId: disk.id, toDomainId: to.id }],
-  });
+  const handle = await startMoveDisk(s, disk.id, to.id);
   const result = (await handle.result()) as MoveOrCopyResult;
 
   expect(result).toMatchObject({ diskId: disk.id, domainId: to.id });
@@ -53,11 +54,7 @@ test('copies a disk to a new floating disk; the source is untouched', async () =
   const s = await stacks.start({ faults: { durations: { 'Volume.create': 200, 'SDM.copy_data': 300 } } });
   const { disk, to } = floatingDisk(s);
   const commandId = randomUUID();
-  const handle = await s.client.workflow.start(WorkflowType.copyDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.copyDisk(commandId),
-    args: [{ diskId: disk.id, toDomainId: to.id, commandId }],
-  });
+  const handle = await startCopyDisk(s, disk.id, to.id, commandId);
   const result = (await handle.result()) as MoveOrCopyResult;
   expect(result.diskId).not.toBe(disk.id);
   expect(await s.inventory.getDisk(result.diskId)).toMatchObject({
@@ -79,11 +76,7 @@ test('the copy job fails: the destination is removed, the source untouched, the 
     },
   });
   const { disk, to } = floatingDisk(s);
-  const handle = await s.client.workflow.start(WorkflowType.moveDisk, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.moveDisk(disk.id),
-    args: [{ diskId: disk.id, toDomainId: to.id }],
-  });
+  const handle = await startMoveDisk(s, disk.id, to.id);
   const failure = await failureOf(handle.result());
   expect((failure.cause as ApplicationFailure).type).toBe(ErrorType.TaskFailed);
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ domainId: disk.domainId, status: 'OK' });
@@ -97,15 +90,7 @@ test('the copy job fails: the destination is removed, the source untouched, the 
 test('refused before anything starts: a move to the domain the disk is on', async () => {
   const s = await stacks.start();
   const { disk } = floatingDisk(s);
-  const same = await failureOf(
-    (
-      await s.client.workflow.start(WorkflowType.moveDisk, {
-        taskQueue: s.taskQueue,
-        workflowId: workflowIds.moveDisk(disk.id),
-        args: [{ diskId: disk.id, toDomainId: disk.domainId }],
-      })
-    ).result(),
-  );
+  const same = await failureOf((await startMoveDisk(s, disk.id, disk.domainId)).result());
   expect((same.cause as ApplicationFailure).type).toBe(ErrorType.InvalidInput);
   expect(poolVerbs(s)['Volume.create'] ?? 0).toBe(0);
   expect(await s.inventory.listLocks()).toEqual([]);

@@ -8,10 +8,15 @@
 import { OrphanAuditType } from '../src/activities/orphan-release';
 import { queryCommandState } from '../src/client';
 import type { CreateSnapshotResult } from '../src/shared/commands';
-import { workflowIds, WorkflowType } from '../src/shared/names';
+import { workflowIds } from '../src/shared/names';
 import { eventually, stackPerTest } from './support/engine-stack';
 import { sweep, sweepUntilReleased } from './support/janitor';
-import { chains, expectStorageMatchesInventory, startCreateSnapshot } from './support/storage';
+import {
+  chains,
+  expectStorageMatchesInventory,
+  startCreateSnapshot,
+  startRemoveSnapshot,
+} from './support/storage';
 
 jest.setTimeout(150_000);
 
@@ -41,11 +46,7 @@ test('RemoveSnapshot terminated while its merge jobs run: the sweep waits for th
   }
 
   const owner = workflowIds.removeSnapshot(created.snapshotId);
-  const handle = await s.client.workflow.start(WorkflowType.removeSnapshot, {
-    taskQueue: s.taskQueue,
-    workflowId: owner,
-    args: [{ vmId: vm.id, snapshotId: created.snapshotId }],
-  });
+  const handle = await startRemoveSnapshot(s, vm.id, created.snapshotId);
   await eventually(
     async () =>
       (await queryCommandState(s.client, owner)).tasks.filter(

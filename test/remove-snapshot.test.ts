@@ -12,11 +12,11 @@ import type {
   RemoveSnapshotResult,
 } from '../src/shared/commands';
 import { ErrorType } from '../src/shared/errors';
-import { workflowIds, WorkflowType } from '../src/shared/names';
+import { workflowIds } from '../src/shared/names';
 import { ExitCode } from '../src/cli/exit-codes';
 import { poolVerbs, stackPerTest, type EngineStack } from './support/engine-stack';
 import { runStackCli } from './support/stack-cli';
-import { chains, expectNothingLeft, startCreateSnapshot } from './support/storage';
+import { chains, expectNothingLeft, startCreateSnapshot, startRemoveSnapshot } from './support/storage';
 import { failureOf } from './support/workflow-failure';
 
 jest.setTimeout(180_000);
@@ -47,14 +47,6 @@ async function snapshotted(s: EngineStack, description = 'before upgrade') {
     await startCreateSnapshot(s, { vmId: vm.id, description, diskIds })
   ).result()) as CreateSnapshotResult;
   return { vm, diskIds, before, snapshotId: created.snapshotId, created };
-}
-
-function startRemoveSnapshot(s: EngineStack, vmId: string, snapshotId: string) {
-  return s.client.workflow.start(WorkflowType.removeSnapshot, {
-    taskQueue: s.taskQueue,
-    workflowId: workflowIds.removeSnapshot(snapshotId),
-    args: [{ vmId, snapshotId }],
-  });
 }
 
 /** Nothing left (expectNothingLeft) and no snapshot LOCKED. */
