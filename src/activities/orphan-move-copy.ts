@@ -17,6 +17,7 @@
 import { CopyDiskInput } from '../shared/commands';
 import { workflowIds } from '../shared/names';
 import type { TaskStepInput } from '../shared/steps';
+import { storageOnlyRemoveImageStep } from '../workflows/step-inputs';
 import type { Disk, InventoryRepository } from '../inventory/port';
 import type { OrphanChange, Unproven } from './orphan-locks';
 import { proveDisk, type StorageView } from './orphan-storage';
@@ -55,37 +56,16 @@ export function removalStep(
   domain: { id: string; name: string },
   startMaxAttempts = DEFAULT_START_ATTEMPTS,
 ): TaskStepInput {
-  return {
-    stepType: 'RemoveImage',
-    parentCommandId: owner,
-    rootCommandId: owner,
-    vmId: null,
-    image: { id: disk.id, alias: disk.alias, poolId: disk.poolId, domainId: domain.id },
-    description: `Removing the image of ${disk.alias} ${owner} left on ${domain.name}`,
-    task: {
-      verb: 'Image.delete',
-      taskVerb: 'deleteImage',
-      params: {
-        imageID: disk.id,
-        storagepoolID: disk.poolId,
-        storagedomainID: domain.id,
-        postZero: false,
-        force: false,
-        discard: false,
-      },
+  return storageOnlyRemoveImageStep(
+    { commandId: owner, vmId: null },
+    { id: disk.id, alias: disk.alias, poolId: disk.poolId, domainId: domain.id },
+    `Removing the image of ${disk.alias} ${owner} left on ${domain.name}`,
+    {
+      type: REMOVAL_FAILED,
+      message: `Possible failure while deleting the image of ${disk.alias} ${owner} left on ${domain.name}; it may be cleaned up manually from leftovers`,
     },
-    end: {
-      kind: 'storageOnly',
-      failureAudit: {
-        type: REMOVAL_FAILED,
-        message: `Possible failure while deleting the image of ${disk.alias} ${owner} left on ${domain.name}; it may be cleaned up manually from leftovers`,
-        entityIds: [disk.id, domain.id],
-      },
-    },
-    group: false,
-    revertible: false,
     startMaxAttempts,
-  };
+  );
 }
 
 /** Has the removal of this image from this domain already failed (audited by its step)? */

@@ -15,19 +15,13 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { OvirtActivities } from '../activities';
-import {
-  CopyDiskInput,
-  describeZodError,
-  MoveDiskInput,
-  type MoveOrCopyPlan,
-  type MoveOrCopyResult,
-} from '../shared/commands';
+import { CopyDiskInput, MoveDiskInput, type MoveOrCopyPlan, type MoveOrCopyResult } from '../shared/commands';
 import { ErrorType } from '../shared/errors';
 import { SA } from '../shared/search-attributes';
 import type { HostJobStepInput, TaskStepInput } from '../shared/steps';
-import { CommandTracker, invalidInput, prepareCommand, runJobStep, runSteps } from './command-runner';
+import { CommandTracker, parseCommandInput, prepareCommand, runJobStep, runSteps } from './command-runner';
 import { commandActivityOptions } from './options';
-import { BLANK_UUID } from './step-inputs';
+import { BLANK_UUID, storageOnlyRemoveImageStep } from './step-inputs';
 
 const { prepareMoveOrCopy, finishMoveOrCopy } = proxyActivities<OvirtActivities>({
   ...commandActivityOptions,
@@ -35,15 +29,11 @@ const { prepareMoveOrCopy, finishMoveOrCopy } = proxyActivities<OvirtActivities>
 });
 
 export async function moveDiskWorkflow(rawInput: MoveDiskInput): Promise<MoveOrCopyResult> {
-  const parsed = MoveDiskInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid MoveDisk input: ${describeZodError(parsed.error)}`);
-  return runMoveOrCopy('move', parsed.data);
+  return runMoveOrCopy('move', parseCommandInput(MoveDiskInput, 'MoveDisk', rawInput));
 }
 
 export async function copyDiskWorkflow(rawInput: CopyDiskInput): Promise<MoveOrCopyResult> {
-  const parsed = CopyDiskInput.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(`invalid CopyDisk input: ${describeZodError(parsed.error)}`);
-  return runMoveOrCopy('copy', parsed.data);
+  return runMoveOrCopy('copy', parseCommandInput(CopyDiskInput, 'CopyDisk', rawInput));
 }
 
 async function runMoveOrCopy(
@@ -205,35 +195,14 @@ function removeImageOn(parent: Parent, plan: MoveOrCopyPlan, which: 'source' | '
   const domainId = source ? plan.srcDomainId : plan.dstDomainId;
   const imageId = source ? plan.diskId : plan.dstDiskId;
   const domainName = source ? plan.srcDomainName : plan.dstDomainName;
-  return {
-    stepType: 'RemoveImage',
-    parentCommandId: parent.commandId,
-    rootCommandId: parent.commandId,
-    vmId: parent.vmId,
-    image: { id: imageId, alias: source ? plan.alias : plan.dstAlias, poolId: plan.poolId, domainId },
-    description: `Removing the ${which} image of ${plan.alias} from ${domainName}`,
-    task: {
-      verb: 'Image.delete',
-      taskVerb: 'deleteImage',
-      params: {
-        imageID: imageId,
-        storagepoolID: plan.poolId,
-        storagedomainID: domainId,
-        postZero: false,
-        force: false,
-        discard: false,
-      },
+  return storageOnlyRemoveImageStep(
+    parent,
+    { id: imageId, alias: source ? plan.alias : plan.dstAlias, poolId: plan.poolId, domainId },
+    `Removing the ${which} image of ${plan.alias} from ${domainName}`,
+    {
+      type: source ? 'USER_MOVE_IMAGE_GROUP_FAILED_TO_DELETE_SRC_IMAGE' : 'DELETE_IMAGE_GROUP_TASK_FAILED',
+      message: `Possible failure while deleting ${plan.alias} from the ${which} storage domain ${domainName}; it may be cleaned up manually from leftovers`,
     },
-    end: {
-      kind: 'storageOnly',
-      failureAudit: {
-        type: source ? 'USER_MOVE_IMAGE_GROUP_FAILED_TO_DELETE_SRC_IMAGE' : 'DELETE_IMAGE_GROUP_TASK_FAILED',
-        message: `Possible failure while deleting ${plan.alias} from the ${which} storage domain ${domainName}; it may be cleaned up manually from leftovers`,
-        entityIds: [imageId, domainId],
-      },
-    },
-    group: false,
-    revertible: false,
-    startMaxAttempts: plan.startMaxAttempts,
-  };
+    plan.startMaxAttempts,
+  );
 }

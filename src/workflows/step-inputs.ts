@@ -49,6 +49,46 @@ export function removeImageStep(
   };
 }
 
+/**
+ * RemoveImage of an image no disk record stands for (a move's source, a copy's leftover
+ * destination): Image.delete without zeroing, no records change, a failure is audited.
+ */
+export function storageOnlyRemoveImageStep(
+  parent: Parent,
+  image: { id: string; alias: string; poolId: string; domainId: string },
+  description: string,
+  failureAudit: { type: string; message: string },
+  startMaxAttempts: number,
+): TaskStepInput {
+  return {
+    stepType: 'RemoveImage',
+    parentCommandId: parent.commandId,
+    rootCommandId: parent.commandId,
+    vmId: parent.vmId,
+    image,
+    description,
+    task: {
+      verb: 'Image.delete',
+      taskVerb: 'deleteImage',
+      params: {
+        imageID: image.id,
+        storagepoolID: image.poolId,
+        storagedomainID: image.domainId,
+        postZero: false,
+        force: false,
+        discard: false,
+      },
+    },
+    end: {
+      kind: 'storageOnly',
+      failureAudit: { ...failureAudit, entityIds: [image.id, image.domainId] },
+    },
+    group: false,
+    revertible: false,
+    startMaxAttempts,
+  };
+}
+
 /** AddImageFromScratch: Volume.create of the new disk's only volume, as AddDisk sends it. */
 export function addImageStep(parent: Parent, plan: AddDiskPlan): TaskStepInput {
   return {
