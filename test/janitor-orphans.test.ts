@@ -8,7 +8,7 @@ import { OrphanAuditType } from '../src/activities/orphan-release';
 import { submitRemoveDisk } from '../src/client';
 import { workflowIds, WorkflowType } from '../src/shared/names';
 import { eventually, stackPerTest, type EngineStack } from './support/engine-stack';
-import { sweep, sweepUntilReleased } from './support/janitor';
+import { auditTypes, sweep, sweepUntilReleased } from './support/janitor';
 import {
   expectStorageMatchesInventory,
   lockedByFixture,
@@ -19,10 +19,6 @@ import {
 jest.setTimeout(120_000);
 
 const stacks = stackPerTest();
-
-async function auditTypes(s: EngineStack, owner: string): Promise<string[]> {
-  return (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
-}
 
 /** A removable disk of a Down VM other than `vmId`: a command to keep running meanwhile. */
 async function otherDisk(s: EngineStack, vmId: string): Promise<string> {

@@ -13,7 +13,7 @@ import { queryCommandState } from '../src/client';
 import { workflowIds } from '../src/shared/names';
 import { assertCliBuilt, type CliResult } from './support/cli';
 import { eventually, stackPerTest, type EngineStack } from './support/engine-stack';
-import { sweep } from './support/janitor';
+import { auditTypes, sweep } from './support/janitor';
 import { runStackCli } from './support/stack-cli';
 import { expectStorageMatchesInventory, floatingDisk, startCopyDisk, startMoveDisk } from './support/storage';
 
@@ -86,7 +86,7 @@ test('MoveDisk terminated mid-copy: the sweep waits for the job, removes the des
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'OK', domainId: disk.domainId });
   // Storage = inventory: the image is on its source only (the destination was removed).
   expect(domainsHolding(s, disk.id)).toEqual([disk.domainId]);
-  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  const types = await auditTypes(s, owner);
   expect(types).toEqual(
     expect.arrayContaining([
       OrphanAuditType.imageRemovalStarted,
@@ -123,7 +123,7 @@ test('CopyDisk terminated mid-copy: the sweep waits for the job, removes the cop
   expect((await s.inventory.getDisk(disk.id))?.status).toBe('OK');
   expect(domainsHolding(s, copyId)).toEqual([]);
   expect(domainsHolding(s, disk.id)).toEqual([disk.domainId]);
-  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  const types = await auditTypes(s, owner);
   expect(types).toEqual(
     expect.arrayContaining([
       OrphanAuditType.imageRemovalStarted,
@@ -155,7 +155,7 @@ test('MoveDisk terminated while its source is being removed: the sweep waits for
   expect(await s.inventory.listLocks({ owner })).toEqual([]);
   expect(await s.inventory.getDisk(disk.id)).toMatchObject({ status: 'OK', domainId: to.id });
   expect(domainsHolding(s, disk.id)).toEqual([to.id]);
-  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  const types = await auditTypes(s, owner);
   expect(types).toEqual(
     expect.arrayContaining([OrphanAuditType.statusRestored, OrphanAuditType.locksReleased]),
   );

@@ -10,7 +10,7 @@ import { queryCommandState } from '../src/client';
 import type { CreateSnapshotResult } from '../src/shared/commands';
 import { workflowIds } from '../src/shared/names';
 import { eventually, stackPerTest } from './support/engine-stack';
-import { sweep, sweepUntilReleased } from './support/janitor';
+import { auditTypes, sweep, sweepUntilReleased } from './support/janitor';
 import {
   chains,
   expectStorageMatchesInventory,
@@ -79,7 +79,7 @@ test('RemoveSnapshot terminated while its merge jobs run: the sweep waits for th
     expect((await chains(s, disk.domainId, id)).storage).toEqual(chainsAfterSnapshot.get(id));
   }
   expect(await s.inventory.getSnapshot(created.snapshotId)).toMatchObject({ status: 'OK' });
-  const types = (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+  const types = await auditTypes(s, owner);
   expect(types.filter((t) => t === OrphanAuditType.statusRestored)).toHaveLength(diskIds.length + 1);
   expect(types).toContain(OrphanAuditType.locksReleased);
   await expectStorageMatchesInventory(s);

@@ -24,3 +24,8 @@ export function sweepUntilReleased(
     `the janitor released the locks of ${owner}`,
   );
 }
+
+/** The audit entry types the inventory recorded for a command (its workflow id). */
+export async function auditTypes(s: EngineStack, owner: string): Promise<string[]> {
+  return (await s.inventory.listAudit({ correlationId: owner })).map((e) => e.type);
+}
