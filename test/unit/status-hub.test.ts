@@ -37,27 +37,37 @@ describe('TaskStatusHub', () => {
     hub.close();
   });
 
+  // On jest's fake clock: the intervals are the hub's, not a loaded machine's timer lateness.
   test('backs off while nothing changes and resets on a change', async () => {
-    const spm = new FakeSpm();
-    spm.set('a', 'running');
-    const hub = hubFor(spm, { minIntervalMs: 20, maxIntervalMs: 5_000, backoffFactor: 2 });
-    const done = hub.waitForEnd('p1', 'a');
-    await sleep(700);
-    const gaps = spm.polls.slice(1).map((t, i) => t - spm.polls[i]!);
-    // Intervals grow (20, 40, 80, 160, 320, 640...) while the task stays running.
-    expect(gaps.length).toBeGreaterThanOrEqual(3);
-    expect(gaps[gaps.length - 1]!).toBeGreaterThan(gaps[0]! * 3);
-    // A new waiter is a change: the next poll comes at the minimum interval again, not after
-    // the current backed-off interval (≥ 640 ms by now).
-    const before = spm.polls.length;
-    spm.set('b', 'finished', 'success');
-    const t0 = Date.now();
-    await hub.waitForEnd('p1', 'b');
-    expect(spm.polls.length).toBe(before + 1);
-    expect(Date.now() - t0).toBeLessThan(600);
-    spm.set('a', 'finished', 'cleanSuccess');
-    expect((await done).taskResult).toBe('cleanSuccess');
-    hub.close();
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const spm = new FakeSpm();
+      spm.set('a', 'running');
+      const hub = hubFor(spm, { minIntervalMs: 20, maxIntervalMs: 5_000, backoffFactor: 2 });
+      const done = hub.waitForEnd('p1', 'a');
+      await jest.advanceTimersByTimeAsync(1_300);
+      const gaps = spm.polls.slice(1).map((t, i) => t - spm.polls[i]!);
+      // Intervals double (20, 40, 80, 160, 320, 640) while the task stays running.
+      expect(gaps).toEqual([20, 40, 80, 160, 320, 640]);
+      // A new waiter is a change: the next poll comes at the minimum interval again, not after
+      // the current backed-off interval (1,280 ms).
+      const before = spm.polls.length;
+      spm.set('b', 'finished', 'success');
+      const t0 = Date.now();
+      const b = hub.waitForEnd('p1', 'b');
+      let bEnded = false;
+      void b.then(() => (bEnded = true));
+      while (!bEnded) await jest.advanceTimersByTimeAsync(1);
+      expect((await b).taskResult).toBe('success');
+      expect(spm.polls.length).toBe(before + 1);
+      expect(spm.polls.at(-1)! - t0).toBeLessThanOrEqual(20);
+      spm.set('a', 'finished', 'cleanSuccess');
+      await jest.advanceTimersByTimeAsync(20);
+      expect((await done).taskResult).toBe('cleanSuccess');
+      hub.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   test('a new waiter is polled for at once when the pool was not polled for an interval, never sooner', async () => {
