@@ -239,6 +239,19 @@ export class NotFoundError extends Error {
   }
 }
 
+/** What leadStatusPolls answers: whether the worker leads now, and the last publication's number and end. */
+export interface StatusPollLead {
+  leading: boolean;
+  seq: number;
+  endedAtMs: number | null;
+}
+
+/** A pool's published status poll answer (statuses as JSON; end time on the poller's clock). */
+export interface PublishedTaskStatuses {
+  seq: number;
+  statusesJson: string;
+  endedAtMs: number | null;
+}
 export interface InventoryRepository {
   /**
    * Creates tables if missing; seeds from the fixture only when the inventory is empty (and fills
@@ -401,11 +414,7 @@ export interface InventoryRepository {
    * renewed by each call; free when expired), the others read what it published. Returns whether
    * `worker` leads now, and the last publication's sequence number and end time (poller's clock).
    */
-  leadStatusPolls(
-    poolId: string,
-    worker: string,
-    leaseMs: number,
-  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }>;
+  leadStatusPolls(poolId: string, worker: string, leaseMs: number): Promise<StatusPollLead>;
   /** Publishes a poll's answer (JSON) if `worker` still leads; returns the new sequence number. */
   publishTaskStatuses(
     poolId: string,
@@ -414,10 +423,7 @@ export interface InventoryRepository {
     endedAtMs: number,
   ): Promise<number | undefined>;
   /** The pool's last published answer, if newer than `afterSeq`. */
-  readTaskStatuses(
-    poolId: string,
-    afterSeq: number,
-  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined>;
+  readTaskStatuses(poolId: string, afterSeq: number): Promise<PublishedTaskStatuses | undefined>;
   /** Gives the pool's polls up (the worker has nothing left to wait for there): the next caller leads. */
   quitStatusPolls(poolId: string, worker: string): Promise<void>;
 

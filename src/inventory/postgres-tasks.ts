@@ -5,10 +5,50 @@
  */
 import { ClaimRow, IntentRow, ObservationRow, checkPositiveInt, isoTime, parseRow, parseRows } from './codec';
 import { TaskClaimError } from './errors';
-import type { TaskClaim, TaskObservation, TaskStartIntent } from './port';
+import type {
+  PublishedTaskStatuses,
+  StatusPollLead,
+  TaskClaim,
+  TaskObservation,
+  TaskStartIntent,
+} from './port';
 import type { PostgresDb } from './postgres-volumes';
 
-/** One upsert: the conflicting row is locked while its owner and expiry are compared. */
+/** A per-pool lease row: the pool's start lease, or the lead of its status polls. */
+interface Lease {
+  table: string;
+  holder: string;
+  expires: string;
+}
+const START_LEASE: Lease = { table: 'start_leases', holder: 'owner', expires: 'expires_at' };
+const STATUS_POLL_LEASE: Lease = { table: 'status_polls', holder: 'poller', expires: 'lease_expires_at' };
+
+/**
+ * Takes the pool's lease for `holder` if it is free (expired) or already `holder`'s, renewing it
+ * for `leaseMs`; true when `holder` holds it now. One upsert: the conflicting row is locked while
+ * its holder and expiry are compared.
+ */
+async function takeLease(
+  db: PostgresDb,
+  operation: string,
+  lease: Lease,
+  poolId: string,
+  holder: string,
+  leaseMs: number,
+): Promise<boolean> {
+  const { table, holder: h, expires: e } = lease;
+  const { rowCount } = await db.query(
+    operation,
+    `INSERT INTO ${table} (pool_id, ${h}, ${e})
+     VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+     ON CONFLICT (pool_id) DO UPDATE SET ${h} = excluded.${h}, ${e} = excluded.${e}
+     WHERE ${table}.${h} = excluded.${h} OR ${table}.${e} <= clock_timestamp()`,
+    [poolId, holder, leaseMs],
+  );
+  return rowCount === 1;
+}
+
+/** The pool's start lease (see takeLease). */
 export async function acquireStartLease(
   db: PostgresDb,
   poolId: string,
@@ -16,15 +56,7 @@ export async function acquireStartLease(
   leaseMs: number,
 ): Promise<boolean> {
   checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
-  const { rowCount } = await db.query(
-    'acquireStartLease',
-    `INSERT INTO start_leases (pool_id, owner, expires_at)
-     VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-     ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-     WHERE start_leases.owner = excluded.owner OR start_leases.expires_at <= clock_timestamp()`,
-    [poolId, owner, leaseMs],
-  );
-  return rowCount === 1;
+  return takeLease(db, 'acquireStartLease', START_LEASE, poolId, owner, leaseMs);
 }
 
 export async function releaseStartLease(db: PostgresDb, poolId: string, owner: string): Promise<void> {
@@ -122,23 +154,16 @@ export async function leadStatusPolls(
   poolId: string,
   worker: string,
   leaseMs: number,
-): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+): Promise<StatusPollLead> {
   checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
-  const { rowCount } = await db.query(
-    'leadStatusPolls',
-    `INSERT INTO status_polls (pool_id, poller, lease_expires_at)
-     VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-     ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at = excluded.lease_expires_at
-     WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at <= clock_timestamp()`,
-    [poolId, worker, leaseMs],
-  );
+  const leading = await takeLease(db, 'leadStatusPolls', STATUS_POLL_LEASE, poolId, worker, leaseMs);
   const { rows } = await db.query(
     'leadStatusPolls',
     'SELECT seq::int AS seq, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1',
     [poolId],
   );
   const row = rows[0] as { seq: number; ended_at_ms: number | null };
-  return { leading: rowCount === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
+  return { leading, seq: row.seq, endedAtMs: row.ended_at_ms };
 }
 
 export async function publishTaskStatuses(
@@ -161,7 +186,7 @@ export async function readTaskStatuses(
   db: PostgresDb,
   poolId: string,
   afterSeq: number,
-): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+): Promise<PublishedTaskStatuses | undefined> {
   const { rows } = await db.query(
     'readTaskStatuses',
     'SELECT seq::int AS seq, statuses, ended_at_ms::float8 AS ended_at_ms FROM status_polls WHERE pool_id = $1 AND seq > $2',

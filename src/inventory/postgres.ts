@@ -12,8 +12,10 @@ import {
   type InventoryRepository,
   type NewAuditEntry,
   type NewDisk,
+  type PublishedTaskStatuses,
   type Snapshot,
   type SnapshotStatus,
+  type StatusPollLead,
   type StorageDomain,
   type StoragePool,
   type TaskClaim,
@@ -348,11 +350,7 @@ export class PostgresInventory implements InventoryRepository {
     return tasks.listTaskClaims(this.ctx, filter);
   }
 
-  async leadStatusPolls(
-    poolId: string,
-    worker: string,
-    leaseMs: number,
-  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+  async leadStatusPolls(poolId: string, worker: string, leaseMs: number): Promise<StatusPollLead> {
     return tasks.leadStatusPolls(this.ctx, poolId, worker, leaseMs);
   }
 
@@ -365,10 +363,7 @@ export class PostgresInventory implements InventoryRepository {
     return tasks.publishTaskStatuses(this.ctx, poolId, worker, statusesJson, endedAtMs);
   }
 
-  async readTaskStatuses(
-    poolId: string,
-    afterSeq: number,
-  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+  async readTaskStatuses(poolId: string, afterSeq: number): Promise<PublishedTaskStatuses | undefined> {
     return tasks.readTaskStatuses(this.ctx, poolId, afterSeq);
   }
 

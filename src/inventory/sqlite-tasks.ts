@@ -6,8 +6,40 @@
  */
 import { ClaimRow, IntentRow, ObservationRow, checkPositiveInt, isoTime, parseRow, parseRows } from './codec';
 import { TaskClaimError } from './errors';
-import type { TaskClaim, TaskObservation, TaskStartIntent } from './port';
+import type {
+  PublishedTaskStatuses,
+  StatusPollLead,
+  TaskClaim,
+  TaskObservation,
+  TaskStartIntent,
+} from './port';
 import type { SqliteDb } from './sqlite-volumes';
+
+/** A per-pool lease row: the pool's start lease, or the lead of its status polls. */
+interface Lease {
+  table: string;
+  holder: string;
+  expires: string;
+}
+const START_LEASE: Lease = { table: 'start_leases', holder: 'owner', expires: 'expires_at_ms' };
+const STATUS_POLL_LEASE: Lease = { table: 'status_polls', holder: 'poller', expires: 'lease_expires_at_ms' };
+
+/**
+ * Takes the pool's lease for `holder` if it is free (expired) or already `holder`'s, renewing it
+ * for `leaseMs`; true when `holder` holds it now.
+ */
+function takeLease(db: SqliteDb, lease: Lease, poolId: string, holder: string, leaseMs: number): boolean {
+  const { table, holder: h, expires: e } = lease;
+  const now = Date.now();
+  const { changes } = db
+    .q(
+      `INSERT INTO ${table} (pool_id, ${h}, ${e}) VALUES (@poolId, @holder, @expires)
+       ON CONFLICT (pool_id) DO UPDATE SET ${h} = excluded.${h}, ${e} = excluded.${e}
+       WHERE ${table}.${h} = excluded.${h} OR ${table}.${e} <= @now`,
+    )
+    .run({ poolId, holder, expires: now + leaseMs, now });
+  return changes === 1;
+}
 
 export async function acquireStartLease(
   db: SqliteDb,
@@ -16,17 +48,7 @@ export async function acquireStartLease(
   leaseMs: number,
 ): Promise<boolean> {
   checkPositiveInt(leaseMs, 'leaseMs', 'acquireStartLease');
-  return db.write('acquireStartLease', () => {
-    const now = Date.now();
-    const { changes } = db
-      .q(
-        `INSERT INTO start_leases (pool_id, owner, expires_at_ms) VALUES (@poolId, @owner, @expires)
-       ON CONFLICT (pool_id) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
-       WHERE start_leases.owner = excluded.owner OR start_leases.expires_at_ms <= @now`,
-      )
-      .run({ poolId, owner, expires: now + leaseMs, now });
-    return changes === 1;
-  });
+  return db.write('acquireStartLease', () => takeLease(db, START_LEASE, poolId, owner, leaseMs));
 }
 
 export async function releaseStartLease(db: SqliteDb, poolId: string, owner: string): Promise<void> {
@@ -151,22 +173,15 @@ export async function leadStatusPolls(
   poolId: string,
   worker: string,
   leaseMs: number,
-): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+): Promise<StatusPollLead> {
   checkPositiveInt(leaseMs, 'leaseMs', 'leadStatusPolls');
   return db.write('leadStatusPolls', () => {
-    const now = Date.now();
-    const { changes } = db
-      .q(
-        `INSERT INTO status_polls (pool_id, poller, lease_expires_at_ms) VALUES (@poolId, @worker, @expires)
-       ON CONFLICT (pool_id) DO UPDATE SET poller = excluded.poller, lease_expires_at_ms = excluded.lease_expires_at_ms
-       WHERE status_polls.poller = excluded.poller OR status_polls.lease_expires_at_ms <= @now`,
-      )
-      .run({ poolId, worker, expires: now + leaseMs, now });
+    const leading = takeLease(db, STATUS_POLL_LEASE, poolId, worker, leaseMs);
     const row = db.q('SELECT seq, ended_at_ms FROM status_polls WHERE pool_id = ?').get(poolId) as {
       seq: number;
       ended_at_ms: number | null;
     };
-    return { leading: changes === 1, seq: row.seq, endedAtMs: row.ended_at_ms };
+    return { leading, seq: row.seq, endedAtMs: row.ended_at_ms };
   });
 }
 
@@ -192,7 +207,7 @@ export async function readTaskStatuses(
   db: SqliteDb,
   poolId: string,
   afterSeq: number,
-): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+): Promise<PublishedTaskStatuses | undefined> {
   return db.read('readTaskStatuses', () => {
     const row = db
       .q('SELECT seq, statuses, ended_at_ms FROM status_polls WHERE pool_id = ? AND seq > ?')

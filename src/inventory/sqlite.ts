@@ -14,8 +14,10 @@ import {
   type InventoryRepository,
   type NewAuditEntry,
   type NewDisk,
+  type PublishedTaskStatuses,
   type Snapshot,
   type SnapshotStatus,
+  type StatusPollLead,
   type StorageDomain,
   type StoragePool,
   type TaskClaim,
@@ -323,11 +325,7 @@ export class SqliteInventory implements InventoryRepository {
     return tasks.listTaskClaims(this.ctx, filter);
   }
 
-  async leadStatusPolls(
-    poolId: string,
-    worker: string,
-    leaseMs: number,
-  ): Promise<{ leading: boolean; seq: number; endedAtMs: number | null }> {
+  async leadStatusPolls(poolId: string, worker: string, leaseMs: number): Promise<StatusPollLead> {
     return tasks.leadStatusPolls(this.ctx, poolId, worker, leaseMs);
   }
 
@@ -340,10 +338,7 @@ export class SqliteInventory implements InventoryRepository {
     return tasks.publishTaskStatuses(this.ctx, poolId, worker, statusesJson, endedAtMs);
   }
 
-  async readTaskStatuses(
-    poolId: string,
-    afterSeq: number,
-  ): Promise<{ seq: number; statusesJson: string; endedAtMs: number | null } | undefined> {
+  async readTaskStatuses(poolId: string, afterSeq: number): Promise<PublishedTaskStatuses | undefined> {
     return tasks.readTaskStatuses(this.ctx, poolId, afterSeq);
   }
 
