@@ -59,7 +59,7 @@ export interface SqliteInventoryOptions {
 export class SqliteInventory implements InventoryRepository {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  /** The statement cache as a function, for the helpers in sqlite-volumes.ts. */
+  /** The statement cache as a function, for the helpers in sqlite-*.ts. */
   private readonly q: volumes.Stmt = (sql) => this.stmt(sql);
   /** Statements and transactions, for the helpers in sqlite-*.ts. */
   private readonly ctx: volumes.SqliteDb = {
